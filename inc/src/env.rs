@@ -1,0 +1,117 @@
+//! Environments (JOS's inc/env.h): `struct Env` as user space reads it through `envs[]` at
+//! UENVS, env ids and statuses.
+
+use crate::trap::Trapframe;
+
+/// An environment id. Ids are positive; 0 means "the current environment".
+pub type EnvId = i32;
+
+pub const LOG2NENV: u32 = 10;
+pub const NENV: usize = 1 << LOG2NENV;
+
+/// The `envs[]` index of an env id.
+pub const fn envx(envid: EnvId) -> usize {
+    (envid as u32 as usize) & (NENV - 1)
+}
+
+/// The id for a new occupant of slot `index` whose previous occupant had `old_id`
+/// (0 for a never-used slot): JOS's generation scheme, so a reused slot gets a new id.
+pub const fn next_envid(old_id: EnvId, index: usize) -> EnvId {
+    let mut generation = old_id.wrapping_add(1 << (LOG2NENV + 2)) & !((NENV as i32) - 1);
+    if generation <= 0 {
+        // Don't create a negative env id.
+        generation = 1 << (LOG2NENV + 2);
+    }
+    generation | index as i32
+}
+
+/// `env_status` values.
+pub const ENV_FREE: u32 = 0;
+pub const ENV_DYING: u32 = 1;
+pub const ENV_RUNNABLE: u32 = 2;
+pub const ENV_RUNNING: u32 = 3;
+pub const ENV_NOT_RUNNABLE: u32 = 4;
+
+/// `env_type` values.
+pub const ENV_TYPE_USER: u32 = 0;
+
+/// `struct Env`, with JOS's i386 layout (124 bytes). Pointer fields are kernel virtual
+/// addresses kept as `u32` so the record is the same on the host (tests) and the target.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Env {
+    /// Saved registers.
+    pub env_tf: Trapframe,
+    /// Next free Env (kernel address).
+    pub env_link: u32,
+    /// Unique environment identifier.
+    pub env_id: EnvId,
+    /// env_id of this env's parent.
+    pub env_parent_id: EnvId,
+    /// Indicates special system environments.
+    pub env_type: u32,
+    /// Status of the environment.
+    pub env_status: u32,
+    /// Number of times environment has run.
+    pub env_runs: u32,
+    /// The CPU that the env is running on (or last ran on).
+    pub env_cpunum: i32,
+    /// Kernel virtual address of page dir.
+    pub env_pgdir: u32,
+    /// Page fault upcall entry point.
+    pub env_pgfault_upcall: u32,
+    /// Env is blocked receiving.
+    pub env_ipc_recving: bool,
+    /// VA at which to map received page.
+    pub env_ipc_dstva: u32,
+    /// Data value sent to us.
+    pub env_ipc_value: u32,
+    /// envid of the sender.
+    pub env_ipc_from: EnvId,
+    /// Perm of page mapping received.
+    pub env_ipc_perm: i32,
+}
+
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    assert!(size_of::<Env>() == 124);
+    assert!(offset_of!(Env, env_tf) == 0);
+    assert!(offset_of!(Env, env_link) == 68);
+    assert!(offset_of!(Env, env_id) == 72);
+    assert!(offset_of!(Env, env_parent_id) == 76);
+    assert!(offset_of!(Env, env_type) == 80);
+    assert!(offset_of!(Env, env_status) == 84);
+    assert!(offset_of!(Env, env_runs) == 88);
+    assert!(offset_of!(Env, env_cpunum) == 92);
+    assert!(offset_of!(Env, env_pgdir) == 96);
+    assert!(offset_of!(Env, env_pgfault_upcall) == 100);
+    assert!(offset_of!(Env, env_ipc_recving) == 104);
+    assert!(offset_of!(Env, env_ipc_dstva) == 108);
+    assert!(offset_of!(Env, env_ipc_value) == 112);
+    assert!(offset_of!(Env, env_ipc_from) == 116);
+    assert!(offset_of!(Env, env_ipc_perm) == 120);
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_ids_are_jos_ids() {
+        assert_eq!(next_envid(0, 0), 0x1000);
+        assert_eq!(next_envid(0, 1), 0x1001);
+        assert_eq!(next_envid(0, 288), 0x1120);
+        // A reused slot gets the next generation.
+        assert_eq!(next_envid(0x1000, 0), 0x2000);
+        assert_eq!(next_envid(0x2009, 9), 0x3009);
+        assert_eq!(envx(0x3009), 9);
+    }
+
+    #[test]
+    fn ids_stay_positive() {
+        let id = next_envid(0x7FFF_F3FF, 0x3FF);
+        assert!(id > 0);
+        assert_eq!(envx(id), 0x3FF);
+        assert_eq!(id & !0x3FF, 0x1000);
+    }
+}

@@ -1,0 +1,18 @@
+//! System call numbers (JOS's inc/syscall.h). Calling convention: `int $0x30` with EAX = number,
+//! EDX, ECX, EBX, EDI, ESI = arguments 1-5; the result comes back in EAX.
+
+pub const SYS_CPUTS: u32 = 0;
+pub const SYS_CGETC: u32 = 1;
+pub const SYS_GETENVID: u32 = 2;
+pub const SYS_ENV_DESTROY: u32 = 3;
+pub const SYS_PAGE_ALLOC: u32 = 4;
+pub const SYS_PAGE_MAP: u32 = 5;
+pub const SYS_PAGE_UNMAP: u32 = 6;
+pub const SYS_EXOFORK: u32 = 7;
+pub const SYS_ENV_SET_STATUS: u32 = 8;
+pub const SYS_ENV_SET_PGFAULT_UPCALL: u32 = 9;
+pub const SYS_YIELD: u32 = 10;
+pub const SYS_IPC_TRY_SEND: u32 = 11;
+pub const SYS_IPC_RECV: u32 = 12;
+/// One past the last system call number.
+pub const NSYSCALLS: u32 = 13;

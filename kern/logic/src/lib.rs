@@ -1,0 +1,8 @@
+//! Kernel logic that needs no hardware: parsers and decisions the kernel makes, factored out so
+//! host unit tests exercise them. `#![forbid(unsafe_code)]`: the kernel hands in byte slices and
+//! plain values; everything that touches hardware stays in the kernel.
+#![no_std]
+#![forbid(unsafe_code)]
+
+pub mod kdebug;
+pub mod mptable;
