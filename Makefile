@@ -1,0 +1,172 @@
+# JOS in Rust: the user's interface, with JOS's targets and variables.
+#
+#   make                 build obj/kern/kernel.img (+ obj/kern/kernel, .sym, .asm)
+#   make qemu[-nox]      boot it (CPUS=n, QEMUEXTRA=...)
+#   make qemu[-nox]-gdb  boot it halted, waiting for `make gdb`
+#   make run-<prog>[-nox][-gdb]   boot with user program <prog> as the first env
+#                        (several: run-yield+yield+yield)
+#   make grade           the grading harness (grade/)
+#   make test            host unit tests + make grade
+#   make clean           remove obj/ (cargo's target/ stays: `make realclean` removes it)
+
+V ?= @
+ifeq ($(V),1)
+override V :=
+endif
+ifeq ($(V),0)
+override V := @
+endif
+
+TOOLCHAIN := $(shell sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
+CARGO ?= cargo
+# PROFILE=release (default: optimized, full debug info) or PROFILE=dev (unoptimized).
+PROFILE ?= release
+ifeq ($(PROFILE),dev)
+CARGO_OUT := target/i686-jos/debug
+else
+CARGO_OUT := target/i686-jos/$(PROFILE)
+endif
+CARGO_PROFILE := --profile $(PROFILE)
+HOST_OUT := target/release
+SYSROOT_BIN = $(shell rustc --print sysroot)/lib/rustlib/$(shell rustc -vV | sed -n 's/^host: //p')/bin
+
+OBJDIR := obj
+
+# QEMU: as JOS, the first of `qemu` or `qemu-system-i386` on the PATH.
+QEMU ?= $(shell if which qemu >/dev/null 2>&1; then echo qemu; \
+	elif which qemu-system-i386 >/dev/null 2>&1; then echo qemu-system-i386; \
+	else echo qemu-system-i386; fi)
+
+# Try to generate a unique GDB port.
+GDBPORT ?= $(shell expr `id -u` % 5000 + 25000)
+CPUS ?= 1
+
+IMAGES = $(OBJDIR)/kern/kernel.img
+QEMUOPTS = -drive file=$(OBJDIR)/kern/kernel.img,index=0,media=disk,format=raw -serial mon:stdio -gdb tcp::$(GDBPORT)
+QEMUOPTS += $(shell if $(QEMU) -nographic -help 2>/dev/null | grep -q '^-D '; then echo '-D qemu.log'; fi)
+# `sockets=` so SeaBIOS's MP table lists every CPU (plain -smp N on QEMU >= 6.2 lists one).
+QEMUOPTS += -smp $(CPUS),sockets=$(CPUS)
+QEMUOPTS += $(QEMUEXTRA)
+# The program(s) to start as the first envs: read by the kernel from QEMU's fw_cfg
+# (the equivalent of JOS's -DTEST=user_<prog>, without a rebuild per program).
+JOSTEST ?=
+JOSTEST_OPT = $(if $(JOSTEST),-fw_cfg name=opt/jos/test$(,)string=$(JOSTEST))
+, := ,
+
+all: $(IMAGES) $(OBJDIR)/kern/kernel.sym $(OBJDIR)/kern/kernel.asm
+
+# ---- tools a fresh machine lacks ----------------------------------------------------
+.PHONY: tools
+tools:
+	$(V)./.ci/install-tools
+
+# ---- build ----------------------------------------------------------------------------
+# cargo decides what is out of date; the copies below keep timestamps when nothing changed.
+$(OBJDIR)/.cargo-built &: FORCE | tools
+	$(V)$(CARGO) kbuild $(CARGO_PROFILE) -q -p boot -p user
+	$(V)JOS_USER_DIR=$(abspath $(CARGO_OUT)) $(CARGO) kbuild $(CARGO_PROFILE) -q -p kernel --bin kernel
+	$(V)$(CARGO) build --release -q -p mkkdebug
+	$(V)mkdir -p $(OBJDIR)/kern $(OBJDIR)/boot
+	$(V)cmp -s $(CARGO_OUT)/kernel $(OBJDIR)/kern/kernel.unpatched || cp $(CARGO_OUT)/kernel $(OBJDIR)/kern/kernel.unpatched
+	$(V)cmp -s $(CARGO_OUT)/boot $(OBJDIR)/boot/boot.elf || cp $(CARGO_OUT)/boot $(OBJDIR)/boot/boot.elf
+	$(V)touch $@
+
+$(OBJDIR)/kern/kernel.unpatched $(OBJDIR)/boot/boot.elf: $(OBJDIR)/.cargo-built ;
+
+$(OBJDIR)/boot/boot: $(OBJDIR)/boot/boot.elf
+	@echo + mk $@
+	$(V)$(SYSROOT_BIN)/rust-objcopy -O binary -j .text -j .sig $< $@
+	$(V)test `stat -c %s $@` -eq 512 || { echo "boot block is not 512 bytes"; rm -f $@; false; }
+
+# The backtrace table (kern/mkkdebug) is written into the linked kernel.
+$(OBJDIR)/kern/kernel: $(OBJDIR)/kern/kernel.unpatched
+	@echo + mkkdebug $@
+	$(V)cp $< $@.tmp
+	$(V)$(HOST_OUT)/mkkdebug $@.tmp
+	$(V)mv $@.tmp $@
+
+$(OBJDIR)/kern/kernel.img: $(OBJDIR)/kern/kernel $(OBJDIR)/boot/boot
+	@echo + mk $@
+	$(V)$(SYSROOT_BIN)/rust-objcopy --strip-debug $(OBJDIR)/kern/kernel $(OBJDIR)/kern/kernel.stripped
+	$(V)dd if=/dev/zero of=$@~ count=10000 2>/dev/null
+	$(V)dd if=$(OBJDIR)/boot/boot of=$@~ conv=notrunc 2>/dev/null
+	$(V)dd if=$(OBJDIR)/kern/kernel.stripped of=$@~ seek=1 conv=notrunc 2>/dev/null
+	$(V)mv $@~ $@
+
+$(OBJDIR)/kern/kernel.sym: $(OBJDIR)/kern/kernel
+	$(V)$(SYSROOT_BIN)/llvm-nm -n -C $< > $@
+
+$(OBJDIR)/kern/kernel.asm: $(OBJDIR)/kern/kernel
+	$(V)$(SYSROOT_BIN)/llvm-objdump -d -C -l --no-show-raw-insn $< > $@
+
+.gdbinit: .gdbinit.tmpl
+	$(V)sed "s/localhost:1234/localhost:$(GDBPORT)/" < $^ > $@
+
+# ---- run ------------------------------------------------------------------------------
+gdb:
+	gdb -n -x .gdbinit
+
+pre-qemu: .gdbinit
+
+qemu: $(IMAGES) pre-qemu
+	$(QEMU) $(QEMUOPTS) $(JOSTEST_OPT)
+
+qemu-nox: $(IMAGES) pre-qemu
+	@echo "***"
+	@echo "*** Use Ctrl-a x to exit qemu"
+	@echo "***"
+	$(QEMU) -nographic $(QEMUOPTS) $(JOSTEST_OPT)
+
+qemu-gdb: $(IMAGES) pre-qemu
+	@echo "***"
+	@echo "*** Now run 'make gdb'." 1>&2
+	@echo "***"
+	$(QEMU) $(QEMUOPTS) $(JOSTEST_OPT) -S
+
+qemu-nox-gdb: $(IMAGES) pre-qemu
+	@echo "***"
+	@echo "*** Now run 'make gdb'." 1>&2
+	@echo "***"
+	$(QEMU) -nographic $(QEMUOPTS) $(JOSTEST_OPT) -S
+
+print-qemu:
+	@echo $(QEMU)
+
+print-gdbport:
+	@echo $(GDBPORT)
+
+# For deleting the build
+clean:
+	rm -rf $(OBJDIR) .gdbinit jos.in qemu.log
+
+realclean: clean
+	rm -rf jos.out jos.out.* target
+
+# `make run-hello`: boot with user/hello as the first environment (JOS's run-%).
+# The shortest-stem rule wins, so run-hello-nox-gdb matches run-%-nox-gdb.
+prep-%:
+	$(V)$(MAKE) --no-print-directory $(IMAGES)
+
+run-%-nox-gdb: prep-% pre-qemu
+	$(QEMU) -nographic $(QEMUOPTS) -fw_cfg name=opt/jos/test,string=$* -S
+
+run-%-gdb: prep-% pre-qemu
+	$(QEMU) $(QEMUOPTS) -fw_cfg name=opt/jos/test,string=$* -S
+
+run-%-nox: prep-% pre-qemu
+	$(QEMU) -nographic $(QEMUOPTS) -fw_cfg name=opt/jos/test,string=$*
+
+run-%: prep-% pre-qemu
+	$(QEMU) $(QEMUOPTS) -fw_cfg name=opt/jos/test,string=$*
+
+# ---- tests ----------------------------------------------------------------------------
+grade: all
+	$(V)$(CARGO) run --release -q -p grade -- --no-build $(if $(filter @,$(V)),,-v) $(GRADEFLAGS)
+
+test: tools
+	$(CARGO) test -q
+	$(MAKE) --no-print-directory grade
+
+.PHONY: all gdb pre-qemu qemu qemu-nox qemu-gdb qemu-nox-gdb print-qemu print-gdbport clean \
+	realclean grade test FORCE
+FORCE:

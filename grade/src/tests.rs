@@ -1,0 +1,837 @@
+//! The test table: every graded run, as data.
+//!
+//! Each entry names the program(s) the kernel starts (through fw_cfg `opt/jos/test`), the QEMU
+//! shape (CPUs, RAM), and the lines JOS's grade scripts expect. Patterns are Python-style regexes
+//! matched at line start (see `matcher`); `$E<n>` expands to the n-th env id as in gradelib's
+//! `E()`. Sources: jos-reference §1.2 (lab 4), §1.3 (lab 3), §1.4 (lab 2), §1.5 (lab 1).
+//!
+//! To add a test: append a `Test { .. }` to the right slice below (copy a neighbour; unset fields
+//! come from `DEFAULT`). Names must be unique and a part's tests must stay contiguous; the unit
+//! tests at the bottom check that and that every regex compiles.
+
+/// One graded test. Tests with the same run settings share a single QEMU run.
+#[derive(Debug, Clone, Copy)]
+pub struct Test {
+    /// Title printed in the report; also the output file name (obj/grade/<name>.out).
+    pub name: &'static str,
+    /// Scoring group, e.g. "Lab 4 Part B".
+    pub part: &'static str,
+    pub points: u32,
+    /// The fw_cfg `opt/jos/test` string: a program, programs joined with `+`, or a kernel test
+    /// (`test_monitor`, `test_backtrace`). Empty means no fw_cfg entry (the kernel's default).
+    pub test: &'static str,
+    pub cpus: u32,
+    /// Guest RAM in MiB (`-m`); `None` keeps QEMU's default of 128 MiB, as JOS's Makefile does.
+    pub mem: Option<u32>,
+    pub timeout_s: u64,
+    /// Each must match the start of some output line.
+    pub expect: &'static [&'static str],
+    /// None may match the start of any output line.
+    pub no: &'static [&'static str],
+    /// (pattern, n): at least n lines must match the pattern (lab 1's backtrace frame count).
+    pub count: &'static [(&'static str, usize)],
+    /// Stop the run as soon as a complete line matches (gradelib's `stop_on_line`).
+    pub stop: &'static [&'static str],
+    /// Lines typed at successive `K> ` prompts; the run ends at the prompt after the last one.
+    pub input: &'static [&'static str],
+}
+
+/// The defaults JOS's `user_test` uses: one CPU, 30 s, stop at the monitor's first prompt.
+pub const DEFAULT: Test = Test {
+    name: "",
+    part: "",
+    points: 0,
+    test: "",
+    cpus: 1,
+    mem: None,
+    timeout_s: 30,
+    expect: &[],
+    no: &[],
+    count: &[],
+    stop: &[],
+    input: &[],
+};
+
+const LAB1: &str = "Lab 1";
+const LAB2: &str = "Lab 2";
+const LAB3: &str = "Lab 3";
+const LAB4A: &str = "Lab 4 Part A";
+const LAB4B: &str = "Lab 4 Part B";
+const LAB4C: &str = "Lab 4 Part C";
+pub const PROJECT: &str = "Project";
+
+/// One backtrace frame line (lab 1's BACKTRACE_RE with `eip` widened from f0100xxx to f01xxxxx:
+/// the Rust kernel's text is larger than JOS's 4 KiB-ish window).
+const FRAME: &str = r" *ebp +f01[0-9a-z]{5} +eip +f01[0-9a-z]{5} +args +([0-9a-z]+)";
+
+/// The kernel's self-checks in boot order (check_page_free_list runs twice, see `count`).
+const PMAP_CHECKS: [&str; 5] = [
+    r"check_page_free_list\(\) succeeded!",
+    r"check_page_alloc\(\) succeeded!",
+    r"check_page\(\) succeeded!",
+    r"check_kern_pgdir\(\) succeeded!",
+    r"check_page_installed_pgdir\(\) succeeded!",
+];
+
+pub static TABLE: &[Test] = &[
+    // ---- Lab 1 (jos-reference §1.5, adapted: the Rust kernel runs these as kernel tests) ----
+    Test {
+        name: "printf",
+        part: LAB1,
+        points: 20,
+        test: "test_monitor",
+        expect: &["6828 decimal is 15254 octal!"],
+        ..DEFAULT
+    },
+    Test {
+        name: "monitor",
+        part: LAB1,
+        points: 5,
+        test: "test_monitor",
+        expect: &[
+            "Welcome to the JOS kernel monitor!",
+            "Type 'help' for a list of commands.",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "help",
+        part: LAB1,
+        points: 5,
+        test: "test_monitor",
+        input: &["help"],
+        expect: &[
+            "help - Display this list of commands",
+            "kerninfo - Display information about the kernel",
+            "backtrace - .*",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "kerninfo",
+        part: LAB1,
+        points: 5,
+        test: "test_monitor",
+        input: &["kerninfo"],
+        expect: &[
+            "Special kernel symbols:",
+            r"  _start +[0-9a-f]{8} \(phys\)",
+            r"  entry +f01[0-9a-f]{5} \(virt\) +[0-9a-f]{8} \(phys\)",
+            r"  etext +f01[0-9a-f]{5} \(virt\) +[0-9a-f]{8} \(phys\)",
+            // edata/end may lie past 0xf0200000: the embedded user programs sit in the data.
+            r"  edata +f0[0-9a-f]{6} \(virt\) +[0-9a-f]{8} \(phys\)",
+            r"  end +f0[0-9a-f]{6} \(virt\) +[0-9a-f]{8} \(phys\)",
+            "Kernel executable memory footprint: [0-9]+KB",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "backtrace count",
+        part: LAB1,
+        points: 10,
+        test: "test_backtrace",
+        expect: &["Stack backtrace:"],
+        // test_backtrace(5)..(0) plus the kernel's own frames below them.
+        count: &[(FRAME, 8)],
+        ..DEFAULT
+    },
+    Test {
+        name: "backtrace arguments",
+        part: LAB1,
+        points: 10,
+        test: "test_backtrace",
+        // Each test_backtrace(x) frame shows x as its first argument; the nesting itself shows
+        // in the entering/leaving lines.
+        expect: &[
+            "entering test_backtrace 5",
+            "entering test_backtrace 0",
+            "leaving test_backtrace 0",
+            "leaving test_backtrace 5",
+            r" *ebp +f01[0-9a-z]{5} +eip +f01[0-9a-z]{5} +args +00000000",
+            r" *ebp +f01[0-9a-z]{5} +eip +f01[0-9a-z]{5} +args +00000001",
+            r" *ebp +f01[0-9a-z]{5} +eip +f01[0-9a-z]{5} +args +00000002",
+            r" *ebp +f01[0-9a-z]{5} +eip +f01[0-9a-z]{5} +args +00000003",
+            r" *ebp +f01[0-9a-z]{5} +eip +f01[0-9a-z]{5} +args +00000004",
+            r" *ebp +f01[0-9a-z]{5} +eip +f01[0-9a-z]{5} +args +00000005",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "backtrace symbols",
+        part: LAB1,
+        points: 5,
+        test: "test_backtrace",
+        // Six symbolized test_backtrace frames (names are demangled Rust paths).
+        count: &[(r" +\S+:[0-9]+: +.*test_backtrace.*\+[0-9]+", 6)],
+        ..DEFAULT
+    },
+    Test {
+        name: "backtrace lines",
+        part: LAB1,
+        points: 5,
+        test: "test_backtrace",
+        count: &[(r" +kern/[a-z_/]+\.rs:[0-9]+: +.*test_backtrace.*\+[0-9]+", 6)],
+        ..DEFAULT
+    },
+    // ---- Lab 2 (§1.4): JOS's "running JOS" children, one shared run ----
+    Test {
+        name: "Physical page allocator",
+        part: LAB2,
+        points: 20,
+        test: "test_monitor",
+        expect: &[r"check_page_alloc\(\) succeeded!"],
+        ..DEFAULT
+    },
+    Test {
+        name: "Page management",
+        part: LAB2,
+        points: 20,
+        test: "test_monitor",
+        expect: &[r"check_page\(\) succeeded!"],
+        ..DEFAULT
+    },
+    Test {
+        name: "Kernel page directory",
+        part: LAB2,
+        points: 20,
+        test: "test_monitor",
+        expect: &[r"check_kern_pgdir\(\) succeeded!"],
+        ..DEFAULT
+    },
+    Test {
+        name: "Page management 2",
+        part: LAB2,
+        points: 10,
+        test: "test_monitor",
+        expect: &[r"check_page_installed_pgdir\(\) succeeded!"],
+        ..DEFAULT
+    },
+    // ---- Lab 3 (§1.3), minus the two lab-3-only lines a lab 4 kernel no longer prints:
+    // `Incoming TRAP frame at ...` and `Destroyed the only environment - nothing more to do!`.
+    Test {
+        name: "divzero",
+        part: LAB3,
+        points: 10,
+        test: "divzero",
+        expect: &[
+            "TRAP frame at 0xf.......",
+            "  trap 0x00000000 Divide error",
+            "  eip  0x008.....",
+            "  ss   0x----0023",
+            ".00001000. free env 00001000",
+        ],
+        no: &["1/0 is ........!"],
+        ..DEFAULT
+    },
+    Test {
+        name: "softint",
+        part: LAB3,
+        points: 10,
+        test: "softint",
+        expect: &[
+            "Welcome to the JOS kernel monitor!",
+            "TRAP frame at 0xf.......",
+            "  trap 0x0000000d General Protection",
+            "  eip  0x008.....",
+            "  ss   0x----0023",
+            ".00001000. free env 0000100",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "badsegment",
+        part: LAB3,
+        points: 10,
+        test: "badsegment",
+        expect: &[
+            "TRAP frame at 0xf.......",
+            "  trap 0x0000000d General Protection",
+            "  err  0x00000028",
+            "  eip  0x008.....",
+            "  ss   0x----0023",
+            ".00001000. free env 0000100",
+        ],
+        ..DEFAULT
+    },
+    // Named apart from lab 4's faultread/faultwrite: the lab 3 versions differ slightly.
+    Test {
+        name: "faultread_lab3",
+        part: LAB3,
+        points: 5,
+        test: "faultread",
+        expect: &[
+            ".00001000. user fault va 00000000 ip 008.....",
+            "TRAP frame at 0xf.......",
+            "  trap 0x0000000e Page Fault",
+            "  err  0x00000004.*",
+            ".00001000. free env 0000100",
+        ],
+        no: &["I read ........ from location 0!"],
+        ..DEFAULT
+    },
+    Test {
+        name: "faultreadkernel",
+        part: LAB3,
+        points: 5,
+        test: "faultreadkernel",
+        expect: &[
+            ".00001000. user fault va f0100000 ip 008.....",
+            "TRAP frame at 0xf.......",
+            "  trap 0x0000000e Page Fault",
+            "  err  0x00000005.*",
+            ".00001000. free env 00001000",
+        ],
+        no: &["I read ........ from location 0xf0100000!"],
+        ..DEFAULT
+    },
+    Test {
+        name: "faultwrite_lab3",
+        part: LAB3,
+        points: 5,
+        test: "faultwrite",
+        expect: &[
+            ".00001000. user fault va 00000000 ip 008.....",
+            "TRAP frame at 0xf.......",
+            "  trap 0x0000000e Page Fault",
+            "  err  0x00000006.*",
+            ".00001000. free env 0000100",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "faultwritekernel",
+        part: LAB3,
+        points: 5,
+        test: "faultwritekernel",
+        expect: &[
+            ".00001000. user fault va f0100000 ip 008.....",
+            "TRAP frame at 0xf.......",
+            "  trap 0x0000000e Page Fault",
+            "  err  0x00000007.*",
+            ".00001000. free env 0000100",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "breakpoint",
+        part: LAB3,
+        points: 5,
+        test: "breakpoint",
+        expect: &[
+            "Welcome to the JOS kernel monitor!",
+            "TRAP frame at 0xf.......",
+            "  trap 0x00000003 Breakpoint",
+            "  eip  0x008.....",
+            "  ss   0x----0023",
+        ],
+        no: &[".00001000. free env 00001000"],
+        ..DEFAULT
+    },
+    Test {
+        name: "testbss",
+        part: LAB3,
+        points: 5,
+        test: "testbss",
+        expect: &[
+            "Making sure bss works right...",
+            "Yes, good.  Now doing a wild write off the end...",
+            ".00001000. user fault va 00c..... ip 008.....",
+            ".00001000. free env 0000100",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "hello",
+        part: LAB3,
+        points: 5,
+        test: "hello",
+        expect: &[
+            ".00000000. new env 00001000",
+            "hello, world",
+            "i am environment 00001000",
+            ".00001000. exiting gracefully",
+            ".00001000. free env 00001000",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "buggyhello",
+        part: LAB3,
+        points: 5,
+        test: "buggyhello",
+        expect: &[
+            ".00001000. user_mem_check assertion failure for va 00000001",
+            ".00001000. free env 00001000",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "buggyhello2",
+        part: LAB3,
+        points: 5,
+        test: "buggyhello2",
+        expect: &[
+            ".00001000. user_mem_check assertion failure for va 0....000",
+            ".00001000. free env 00001000",
+        ],
+        no: &["hello, world"],
+        ..DEFAULT
+    },
+    Test {
+        name: "evilhello",
+        part: LAB3,
+        points: 5,
+        test: "evilhello",
+        expect: &[
+            ".00001000. user_mem_check assertion failure for va f0100...",
+            ".00001000. free env 00001000",
+        ],
+        ..DEFAULT
+    },
+    // ---- Lab 4 (§1.2) ----
+    Test {
+        name: "dumbfork",
+        part: LAB4A,
+        points: 5,
+        test: "dumbfork",
+        expect: &[
+            ".00000000. new env $E1",
+            ".$E1. new env $E2",
+            "0: I am the parent.",
+            "9: I am the parent.",
+            "0: I am the child.",
+            "9: I am the child.",
+            "19: I am the child.",
+            ".$E1. exiting gracefully",
+            ".$E1. free env $E1",
+            ".$E2. exiting gracefully",
+            ".$E2. free env $E2",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "faultread",
+        part: LAB4B,
+        points: 5,
+        test: "faultread",
+        expect: &[
+            ".$E1. user fault va 00000000 ip 008.....",
+            "TRAP frame at 0xf....... from CPU .",
+            "  trap 0x0000000e Page Fault",
+            "  err  0x00000004.*",
+            ".$E1. free env $E1",
+        ],
+        no: &["I read ........ from location 0."],
+        ..DEFAULT
+    },
+    Test {
+        name: "faultwrite",
+        part: LAB4B,
+        points: 5,
+        test: "faultwrite",
+        expect: &[
+            ".$E1. user fault va 00000000 ip 008.....",
+            "TRAP frame at 0xf....... from CPU .",
+            "  trap 0x0000000e Page Fault",
+            "  err  0x00000006.*",
+            ".$E1. free env $E1",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "faultdie",
+        part: LAB4B,
+        points: 5,
+        test: "faultdie",
+        expect: &[
+            "i faulted at va deadbeef, err 6",
+            ".$E1. exiting gracefully",
+            ".$E1. free env $E1",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "faultregs",
+        part: LAB4B,
+        points: 5,
+        test: "faultregs",
+        expect: &["Registers in UTrapframe OK", "Registers after page-fault OK"],
+        no: &[
+            "Registers in UTrapframe MISMATCH",
+            "Registers after page-fault MISMATCH",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "faultalloc",
+        part: LAB4B,
+        points: 5,
+        test: "faultalloc",
+        expect: &[
+            "fault deadbeef",
+            "this string was faulted in at deadbeef",
+            "fault cafebffe",
+            "fault cafec000",
+            "this string was faulted in at cafebffe",
+            ".$E1. exiting gracefully",
+            ".$E1. free env $E1",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "faultallocbad",
+        part: LAB4B,
+        points: 5,
+        test: "faultallocbad",
+        expect: &[
+            ".$E1. user_mem_check assertion failure for va deadbeef",
+            ".$E1. free env $E1",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "faultnostack",
+        part: LAB4B,
+        points: 5,
+        test: "faultnostack",
+        expect: &[
+            ".$E1. user_mem_check assertion failure for va eebfff..",
+            ".$E1. free env $E1",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "faultbadhandler",
+        part: LAB4B,
+        points: 5,
+        test: "faultbadhandler",
+        expect: &[
+            ".$E1. user_mem_check assertion failure for va (deadb|eebfe)...",
+            ".$E1. free env $E1",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "faultevilhandler",
+        part: LAB4B,
+        points: 5,
+        test: "faultevilhandler",
+        expect: &[
+            ".$E1. user_mem_check assertion failure for va (f0100|eebfe)...",
+            ".$E1. free env $E1",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "forktree",
+        part: LAB4B,
+        points: 5,
+        test: "forktree",
+        expect: &[
+            "....: I am .0.",
+            "....: I am .1.",
+            "....: I am .000.",
+            "....: I am .100.",
+            "....: I am .110.",
+            "....: I am .111.",
+            "....: I am .011.",
+            "....: I am .001.",
+            ".$E1. exiting gracefully",
+            ".$E2. exiting gracefully",
+            // Freed Env slots must be reused with generation 2 (ids 0x2000..).
+            ".0000200.. exiting gracefully",
+            ".0000200.. free env 0000200.",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "spin",
+        part: LAB4C,
+        points: 5,
+        test: "spin",
+        expect: &[
+            ".00000000. new env $E1",
+            "I am the parent.  Forking the child...",
+            ".$E1. new env $E2",
+            "I am the parent.  Running the child...",
+            "I am the child.  Spinning...",
+            "I am the parent.  Killing the child...",
+            ".$E1. destroying $E2",
+            ".$E1. free env $E2",
+            ".$E1. exiting gracefully",
+            ".$E1. free env $E1",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "stresssched",
+        part: LAB4C,
+        points: 5,
+        test: "stresssched",
+        cpus: 4,
+        expect: &[
+            ".000010... stresssched on CPU 0",
+            ".000010... stresssched on CPU 1",
+            ".000010... stresssched on CPU 2",
+            ".000010... stresssched on CPU 3",
+        ],
+        no: &[".*ran on two CPUs at once"],
+        ..DEFAULT
+    },
+    Test {
+        name: "sendpage",
+        part: LAB4C,
+        points: 5,
+        test: "sendpage",
+        cpus: 2,
+        expect: &[
+            ".00000000. new env $E1",
+            ".00000000. new env $E1",
+            ".$E1. new env $E2",
+            "1000 got message: hello child environment! how are you?",
+            "child received correct message",
+            "1001 got message: hello parent environment! I'm good",
+            "parent received correct message",
+            ".$E1. exiting gracefully",
+            ".$E1. free env $E1",
+            ".$E2. exiting gracefully",
+            ".$E2. free env $E2",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "pingpong",
+        part: LAB4C,
+        points: 5,
+        test: "pingpong",
+        cpus: 4,
+        expect: &[
+            ".00000000. new env $E1",
+            ".$E1. new env $E2",
+            "send 0 from 1000 to 1001",
+            "1001 got 0 from 1000",
+            "1000 got 1 from 1001",
+            "1001 got 8 from 1000",
+            "1000 got 9 from 1001",
+            "1001 got 10 from 1000",
+            ".$E1. exiting gracefully",
+            ".$E1. free env $E1",
+            ".$E2. exiting gracefully",
+            ".$E2. free env $E2",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "primes",
+        part: LAB4C,
+        points: 5,
+        test: "primes",
+        cpus: 4,
+        timeout_s: 60,
+        stop: &["CPU .: 1877", ".*panic"],
+        expect: &[
+            ".00000000. new env $E1",
+            ".$E1. new env $E2",
+            "CPU .: 2 .$E2. new env $E3",
+            "CPU .: 3 .$E3. new env $E4",
+            "CPU .: 5 .$E4. new env $E5",
+            "CPU .: 7 .$E5. new env $E6",
+            "CPU .: 11 .$E6. new env $E7",
+            "CPU .: 1877 .$E289. new env $E290",
+        ],
+        ..DEFAULT
+    },
+    // ---- Project: the port's own checks (1 point each; the lab 3 programs again under CPUS=4
+    // are generated by `cases()`) ----
+    Test {
+        name: "yield3",
+        part: PROJECT,
+        points: 1,
+        test: "yield+yield+yield",
+        expect: &[
+            "Hello, I am environment $E1",
+            "Hello, I am environment $E2",
+            "Hello, I am environment $E3",
+            "Back in environment $E1, iteration 4",
+            "Back in environment $E2, iteration 4",
+            "Back in environment $E3, iteration 4",
+            "All done in environment $E1",
+            "All done in environment $E2",
+            "All done in environment $E3",
+            "No runnable environments in the system!",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "hello_smp",
+        part: PROJECT,
+        points: 1,
+        test: "hello",
+        cpus: 4,
+        expect: &[
+            ".00000000. new env 00001000",
+            "hello, world",
+            "i am environment 00001000",
+            ".00001000. exiting gracefully",
+            ".00001000. free env 00001000",
+            r"SMP: CPU 0 found 4 CPU\(s\)",
+            "SMP: CPU 3 starting",
+        ],
+        ..DEFAULT
+    },
+    // TODO(lead): placeholder expectation; set the line user/badptrs really prints.
+    Test {
+        name: "badptrs",
+        part: PROJECT,
+        points: 1,
+        test: "badptrs",
+        expect: &["badptrs: all bad pointers rejected"],
+        no: &[".*kernel panic"],
+        ..DEFAULT
+    },
+    // TODO(lead): confirm the final line once user/badargs exists.
+    Test {
+        name: "badargs",
+        part: PROJECT,
+        points: 1,
+        test: "badargs",
+        expect: &["badargs: all checks passed"],
+        no: &[".*kernel panic"],
+        ..DEFAULT
+    },
+    // TODO(lead): placeholder expectation (and maybe `input: &["meminfo"]` once the monitor
+    // has such a command).
+    Test {
+        name: "leakcheck",
+        part: PROJECT,
+        points: 1,
+        test: "leakcheck",
+        expect: &["leakcheck: .* ok"],
+        no: &[".*kernel panic"],
+        ..DEFAULT
+    },
+    Test {
+        name: "mem32",
+        part: PROJECT,
+        points: 1,
+        test: "test_monitor",
+        mem: Some(32),
+        expect: &[
+            "Physical memory: 32768K available, base = 640K, extended = 32128K",
+            PMAP_CHECKS[0],
+            PMAP_CHECKS[1],
+            PMAP_CHECKS[2],
+            PMAP_CHECKS[3],
+            PMAP_CHECKS[4],
+        ],
+        count: &[(PMAP_CHECKS[0], 2)],
+        ..DEFAULT
+    },
+    Test {
+        name: "mem256",
+        part: PROJECT,
+        points: 1,
+        test: "test_monitor",
+        mem: Some(256),
+        expect: &[
+            "Physical memory: 262144K available, base = 640K, extended = 261504K",
+            PMAP_CHECKS[0],
+            PMAP_CHECKS[1],
+            PMAP_CHECKS[2],
+            PMAP_CHECKS[3],
+            PMAP_CHECKS[4],
+        ],
+        count: &[(PMAP_CHECKS[0], 2)],
+        ..DEFAULT
+    },
+];
+
+/// Suffix and CPU count of the generated SMP copies of the lab 3 tests.
+const SMP_SUFFIX: &str = "_cpus4";
+const SMP_CPUS: u32 = 4;
+
+/// A runnable test: a table entry, possibly renamed and re-shaped (SMP copies, `--cpus`).
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub name: String,
+    pub part: &'static str,
+    pub points: u32,
+    pub cpus: u32,
+    pub test: &'static Test,
+}
+
+/// Every case in report order: the table, then each lab 3 test again under CPUS=4 (a lab 4
+/// kernel must behave the same with APs idling), scored in the Project part.
+pub fn cases() -> Vec<Case> {
+    let plain = TABLE.iter().map(|t| Case {
+        name: t.name.to_string(),
+        part: t.part,
+        points: t.points,
+        cpus: t.cpus,
+        test: t,
+    });
+    let smp = TABLE.iter().filter(|t| t.part == LAB3).map(|t| Case {
+        name: format!("{}{SMP_SUFFIX}", t.name),
+        part: PROJECT,
+        points: 1,
+        cpus: SMP_CPUS,
+        test: t,
+    });
+    plain.chain(smp).collect()
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+    use crate::matcher::compile;
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_regex_compiles() {
+        for t in TABLE {
+            let all = t.expect.iter().chain(t.no).chain(t.stop);
+            for p in all.chain(t.count.iter().map(|(p, _)| p)) {
+                if let Err(e) = compile(p) {
+                    panic!("{}: bad regex {p:?}: {e}", t.name);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn names_unique_and_file_safe_parts_contiguous() {
+        let cases = cases();
+        let mut names = HashSet::new();
+        for c in &cases {
+            assert!(names.insert(c.name.clone()), "duplicate test name {}", c.name);
+            assert!(!c.name.contains('/'), "{} cannot be a file name", c.name);
+        }
+        let mut seen = Vec::new();
+        for c in &cases {
+            if seen.last() != Some(&c.part) {
+                assert!(!seen.contains(&c.part), "part {} is split", c.part);
+                seen.push(c.part);
+            }
+        }
+    }
+
+    #[test]
+    fn jos_point_totals() {
+        let total = |part: &str| -> u32 {
+            TABLE.iter().filter(|t| t.part == part).map(|t| t.points).sum()
+        };
+        assert_eq!(total(LAB2), 70);
+        assert_eq!(total(LAB3), 80);
+        assert_eq!((total(LAB4A), total(LAB4B), total(LAB4C)), (5, 50, 25));
+        assert_eq!(TABLE.iter().filter(|t| t.part.starts_with("Lab 4")).count(), 16);
+    }
+
+    #[test]
+    fn smp_copies_of_lab3() {
+        let cases = cases();
+        let c = cases.iter().find(|c| c.name == "hello_cpus4").unwrap();
+        assert_eq!((c.cpus, c.part, c.test.test), (4, PROJECT, "hello"));
+        let n = cases.iter().filter(|c| c.name.ends_with(SMP_SUFFIX)).count();
+        assert_eq!(n, 13);
+    }
+}

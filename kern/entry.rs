@@ -1,0 +1,94 @@
+//! Kernel entry (JOS's kern/entry.S and kern/entrypgdir.c).
+//!
+//! The boot loader jumps to `_start` (the physical address of `entry`) with paging off. We
+//! load a minimal page directory that maps the first 4 MiB of physical memory both at 0 and at
+//! KERNBASE, turn on paging, jump up to the KERNBASE mapping, set up the boot stack and call
+//! `i386_init`. The page tables live in asm data because a Rust static cannot hold "address of
+//! a symbol minus KERNBASE".
+
+use core::arch::global_asm;
+use jos_inc::memlayout::{KERNBASE, KSTKSIZE};
+
+global_asm!(
+    r#"
+    .section .text.entry, "ax"
+    .set MULTIBOOT_HEADER_MAGIC, 0x1BADB002
+    .set MULTIBOOT_HEADER_FLAGS, 0
+    .set CHECKSUM, -(MULTIBOOT_HEADER_MAGIC + MULTIBOOT_HEADER_FLAGS)
+
+    # The Multiboot header.
+    .p2align 2
+    .long MULTIBOOT_HEADER_MAGIC
+    .long MULTIBOOT_HEADER_FLAGS
+    .long CHECKSUM
+
+    # '_start' specifies the ELF entry point. Since we haven't set up virtual memory when the
+    # boot loader enters this code, we need the boot loader to jump to the *physical* address
+    # of the entry point.
+    .globl _start
+    .set _start, entry - {KERNBASE}
+
+    .globl entry
+entry:
+    movw $0x1234, 0x472              # warm boot
+
+    # Load the physical address of entry_pgdir into cr3.
+    movl $(entry_pgdir - {KERNBASE}), %eax
+    movl %eax, %cr3
+    # Turn on paging (and keep the kernel's read-only pages read-only: CR0_WP).
+    movl %cr0, %eax
+    orl $({CR0_PE} | {CR0_PG} | {CR0_WP}), %eax
+    movl %eax, %cr0
+
+    # Now paging is enabled, but we're still running at a low EIP. Jump up above KERNBASE
+    # before entering Rust code.
+    mov $relocated, %eax
+    jmp *%eax
+relocated:
+    # Clear the frame pointer register so that backtraces terminate here.
+    movl $0x0, %ebp
+    movl $bootstacktop, %esp
+    call i386_init
+spin:
+    jmp spin
+
+    .data
+    # The boot stack is in .data, not .bss: i386_init zeroes the bss while running on it.
+    .p2align 12
+    .globl bootstack
+bootstack:
+    .space {KSTKSIZE}
+    .globl bootstacktop
+bootstacktop:
+
+    # The entry page directory maps VA [0, 4MB) and [KERNBASE, KERNBASE+4MB) to PA [0, 4MB),
+    # both through entry_pgtable (P|W).
+    .p2align 12
+    .globl entry_pgdir
+entry_pgdir:
+    .long entry_pgtable - {KERNBASE} + 0x3
+    .fill ({KERNBASE} >> 22) - 1, 4, 0
+    .long entry_pgtable - {KERNBASE} + 0x3
+    .fill 1024 - ({KERNBASE} >> 22) - 1, 4, 0
+    .p2align 12
+entry_pgtable:
+    .set i, 0
+    .rept 1024
+    .long (i << 12) | 0x3
+    .set i, i + 1
+    .endr
+    .text
+"#,
+    KERNBASE = const KERNBASE,
+    KSTKSIZE = const KSTKSIZE,
+    CR0_PE = const 0x1u32,
+    CR0_PG = const 0x8000_0000u32,
+    CR0_WP = const 0x0001_0000u32,
+    options(att_syntax)
+);
+
+unsafe extern "C" {
+    /// Physical-memory-mapping page directory used until pmap's own is installed.
+    pub static entry_pgdir: [u32; 1024];
+    pub static bootstacktop: u8;
+}
