@@ -87,8 +87,3 @@ entry_pgtable:
     options(att_syntax)
 );
 
-unsafe extern "C" {
-    /// Physical-memory-mapping page directory used until pmap's own is installed.
-    pub static entry_pgdir: [u32; 1024];
-    pub static bootstacktop: u8;
-}

@@ -12,34 +12,23 @@ const IO_RTC: u16 = 0x070;
 
 /// Start of the NVRAM: offset 14 (the first 14 registers are the clock itself).
 pub const MC_NVRAM_START: u8 = 0x0e;
-/// Size of the NVRAM in bytes: 50.
-pub const MC_NVRAM_SIZE: u8 = 50;
 
-// NVRAM bytes 7 and 8: base memory size, in KB.
-pub const NVRAM_BASELO: u8 = MC_NVRAM_START + 7; // low byte; RTC offset 0x15
-pub const NVRAM_BASEHI: u8 = MC_NVRAM_START + 8; // high byte; RTC offset 0x16
+// The BIOS's memory-size fields, each 16 bits little-endian: the register named here holds the
+// low byte and the next register the high byte (read both with `nvram_read`).
 
-// NVRAM bytes 9 and 10: extended memory size (between 1MB and 16MB), in KB.
-pub const NVRAM_EXTLO: u8 = MC_NVRAM_START + 9; // low byte; RTC offset 0x17
-pub const NVRAM_EXTHI: u8 = MC_NVRAM_START + 10; // high byte; RTC offset 0x18
+/// NVRAM bytes 7-8: base memory size, in KB (RTC offset 0x15).
+pub const NVRAM_BASELO: u8 = MC_NVRAM_START + 7;
+/// NVRAM bytes 9-10: extended memory size (between 1MB and 16MB), in KB (RTC offset 0x17).
+pub const NVRAM_EXTLO: u8 = MC_NVRAM_START + 9;
+/// NVRAM bytes 38-39: extended memory size (above 16MB), in 64KB units (RTC offset 0x34).
+pub const NVRAM_EXT16LO: u8 = MC_NVRAM_START + 38;
 
-// NVRAM bytes 38 and 39: extended memory size (above 16MB), in 64KB units.
-pub const NVRAM_EXT16LO: u8 = MC_NVRAM_START + 38; // low byte; RTC offset 0x34
-pub const NVRAM_EXT16HI: u8 = MC_NVRAM_START + 39; // high byte; RTC offset 0x35
-
-// NVRAM bytes 34 and 35: actual extended memory size, in KB.
-pub const NVRAM_PEXTLO: u8 = MC_NVRAM_START + 34; // low byte; RTC offset 0x30
-pub const NVRAM_PEXTHI: u8 = MC_NVRAM_START + 35; // high byte; RTC offset 0x31
-
-/// NVRAM byte 36: the century, in BCD.
-pub const NVRAM_CENTURY: u8 = MC_NVRAM_START + 36; // RTC offset 0x32
-
-/// Descriptive aliases for the three 16-bit memory-size fields `nvram_read` takes.
+// Descriptive aliases for the same three fields.
 pub const NVRAM_BASEMEM: u8 = NVRAM_BASELO;
 pub const NVRAM_EXTMEM: u8 = NVRAM_EXTLO;
 pub const NVRAM_EXT16MEM: u8 = NVRAM_EXT16LO;
 
-// The compile-time check that the aliases land on the offsets the BIOS uses.
+// The offsets the PC BIOS uses.
 const _: () = assert!(NVRAM_BASEMEM == 0x15 && NVRAM_EXTMEM == 0x17 && NVRAM_EXT16MEM == 0x34);
 
 /// Serializes index-port/data-port pairs.
@@ -57,6 +46,7 @@ pub fn mc146818_read(reg: u8) -> u8 {
 }
 
 /// Writes `datum` to RTC register `reg`.
+#[allow(dead_code)] // JOS's API; nothing in labs 1-4 writes the NVRAM.
 pub fn mc146818_write(reg: u8, datum: u8) {
     let _guard = RTC_LOCK.lock();
     // SAFETY: as in `mc146818_read`; RTC registers hold clock/NVRAM data, not memory mappings.

@@ -24,6 +24,11 @@ const IO_PIC2: u16 = 0xA0;
 /// The master's IRQ line the slave is connected to.
 pub const IRQ_SLAVE: u32 = 2;
 
+/// The vectors of the master's IRQ 0 and the slave's (IRQ 8): ICW2 takes a byte.
+const MASTER_VECTOR_BASE: u8 = IRQ_OFFSET as u8;
+const SLAVE_VECTOR_BASE: u8 = (IRQ_OFFSET + 8) as u8;
+const _: () = assert!(IRQ_OFFSET + MAX_IRQS <= 256 && IRQ_OFFSET.is_multiple_of(8));
+
 /// The IRQ mask (bit set = masked) and whether the PICs have been programmed yet.
 struct PicState {
     mask: u16,
@@ -33,7 +38,7 @@ struct PicState {
 /// Drivers may set the mask before `pic_init` (the console unmasks the keyboard first thing);
 /// JOS then only records it and `pic_init` programs it. Initially only the cascade is enabled.
 static PIC: Mutex<PicState> = Mutex::new(PicState {
-    mask: 0xFFFF & !(1 << IRQ_SLAVE),
+    mask: !(1 << IRQ_SLAVE),
     didinit: false,
 });
 
@@ -62,7 +67,7 @@ pub fn pic_init() {
     pic_out(IO_PIC1, 0x11);
 
     // ICW2: vector offset.
-    pic_out(IO_PIC1 + 1, IRQ_OFFSET as u8);
+    pic_out(IO_PIC1 + 1, MASTER_VECTOR_BASE);
 
     // ICW3: (master) bit mask of the IR lines connected to slave PICs.
     pic_out(IO_PIC1 + 1, 1 << IRQ_SLAVE);
@@ -78,7 +83,7 @@ pub fn pic_init() {
 
     // Set up the slave (8259A-2).
     pic_out(IO_PIC2, 0x11); // ICW1
-    pic_out(IO_PIC2 + 1, (IRQ_OFFSET + 8) as u8); // ICW2
+    pic_out(IO_PIC2 + 1, SLAVE_VECTOR_BASE); // ICW2
     pic_out(IO_PIC2 + 1, IRQ_SLAVE as u8); // ICW3: (slave) the master's IR line it is on
     // Automatic EOI mode does not tend to work on the slave (Linux: "to be investigated"), so
     // the slave uses normal EOI.

@@ -1,1 +1,327 @@
-fn main() {}
+//! `grade`: JOS's `make grade` for the Rust port. Builds the kernel, boots QEMU once per
+//! distinct run (in parallel), matches each test's expected lines, and reports like gradelib.
+//!
+//! Usage: grade [-v] [--list] [--no-build] [--cpus N] [--jobs N] [filter words...]
+
+mod matcher;
+mod procs;
+mod report;
+mod runner;
+mod tests;
+
+use report::Paint;
+use runner::{Outcome, RunSpec};
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use tests::Case;
+
+const USAGE: &str =
+    "usage: grade [-v] [--list] [--no-build] [--cpus N] [--jobs N] [filter words...]";
+
+#[derive(Debug, Default, PartialEq)]
+struct Options {
+    verbose: bool,
+    list: bool,
+    no_build: bool,
+    cpus: Option<u32>,
+    jobs: Option<usize>,
+    filters: Vec<String>,
+}
+
+fn parse_args(args: &[String]) -> Result<Options, String> {
+    let mut o = Options::default();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (arg.as_str(), None),
+        };
+        let mut number = |name: &str| -> Result<usize, String> {
+            let v = inline.clone().or_else(|| it.next().cloned());
+            match v.and_then(|v| v.parse::<usize>().ok()) {
+                Some(n) if n > 0 => Ok(n),
+                _ => Err(format!("{name} needs a positive number")),
+            }
+        };
+        match flag {
+            "-v" | "--verbose" => o.verbose = true,
+            "--list" => o.list = true,
+            "--no-build" => o.no_build = true,
+            "--cpus" => o.cpus = Some(number("--cpus")?.try_into().map_err(|_| "--cpus too big")?),
+            "--jobs" | "-j" => o.jobs = Some(number("--jobs")?),
+            "-h" | "--help" => return Err(String::new()),
+            f if f.starts_with('-') => return Err(format!("unknown option {f}")),
+            _ => o.filters.push(arg.clone()),
+        }
+    }
+    Ok(o)
+}
+
+/// gradelib's filter: a test runs if any word is a case-insensitive substring of its title
+/// (or, here, of its part, so `grade "lab 4"` works).
+fn selected(case: &Case, filters: &[String]) -> bool {
+    let name = case.name.to_lowercase();
+    let part = case.part.to_lowercase();
+    filters.is_empty()
+        || filters.iter().any(|f| {
+            let f = f.to_lowercase();
+            name.contains(&f) || part.contains(&f)
+        })
+}
+
+/// Output file for a test; characters unfriendly to shells become `_`.
+fn out_path(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.+".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("obj/grade/{safe}.out")
+}
+
+fn build() -> bool {
+    match Command::new("make").arg("-s").output() {
+        Ok(out) if out.status.success() => true,
+        Ok(out) => {
+            print!("{}", String::from_utf8_lossy(&out.stdout));
+            print!("{}", String::from_utf8_lossy(&out.stderr));
+            println!("grade: make failed ({})", out.status);
+            false
+        }
+        Err(e) => {
+            println!("grade: cannot run make: {e}");
+            false
+        }
+    }
+}
+
+/// Running totals, printed at part boundaries and at the end.
+#[derive(Default)]
+struct Tally {
+    got: u32,
+    possible: u32,
+    passed: usize,
+    failed: usize,
+}
+
+/// Judges one case against its run's output, saves the output, and prints the result.
+fn report_case(case: &Case, out: &Outcome, command: Option<&str>, paint: Paint) -> bool {
+    let text = String::from_utf8_lossy(&out.output);
+    let lines = matcher::splitlines(&text);
+    let t = case.test;
+    let verdict = matcher::check(&lines, t.expect, t.no, t.count);
+    let path = out_path(&case.name);
+    let saved = match std::fs::write(&path, &out.output) {
+        Ok(()) => path,
+        Err(e) => format!("nowhere ({path}: {e})"),
+    };
+    if let Some(cmd) = command {
+        println!("$ {cmd}");
+    }
+    let ok = verdict.passed();
+    println!("{}", report::status_line(&case.name, ok, out.secs, paint));
+    if !ok {
+        for line in report::failure_details(&lines, &verdict, out.timed_out, &saved, paint) {
+            println!("{line}");
+        }
+    }
+    ok
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opts = match parse_args(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("grade: {e}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut cases: Vec<Case> = tests::cases()
+        .into_iter()
+        .filter(|c| selected(c, &opts.filters))
+        .collect();
+    if let Some(n) = opts.cpus {
+        cases.iter_mut().for_each(|c| c.cpus = n);
+    }
+    if cases.is_empty() {
+        eprintln!("grade: no test matches {:?} (see --list)", opts.filters);
+    }
+    if opts.list {
+        for c in &cases {
+            let t = c.test;
+            println!(
+                "{:<24} {:<14} {:>3} pts  cpus {}  {}",
+                c.name, c.part, c.points, c.cpus, t.test
+            );
+        }
+        return ExitCode::SUCCESS;
+    }
+    procs::install_cleanup();
+    if !opts.no_build && !build() {
+        return ExitCode::FAILURE;
+    }
+    if !std::path::Path::new(runner::IMAGE).exists() {
+        println!("grade: {} not found; run make first", runner::IMAGE);
+        return ExitCode::FAILURE;
+    }
+    if let Err(e) = std::fs::create_dir_all("obj/grade") {
+        println!("grade: cannot create obj/grade: {e}");
+        return ExitCode::FAILURE;
+    }
+    let qemu = std::env::var("QEMU").unwrap_or_else(|_| "qemu-system-i386".to_string());
+
+    // Tests with identical run settings share one QEMU run (gradelib's parent tests, e.g. lab 2's
+    // four checks of one boot). Runs start in table order so results can print early.
+    let mut specs: Vec<RunSpec> = Vec::new();
+    let mut index: HashMap<RunSpec, usize> = HashMap::new();
+    let run_of: Vec<usize> = cases
+        .iter()
+        .map(|c| {
+            let spec = RunSpec::of(c);
+            *index.entry(spec.clone()).or_insert_with(|| {
+                specs.push(spec);
+                specs.len() - 1
+            })
+        })
+        .collect();
+    let default_jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Fewer workers than cleanup slots, so every live QEMU is known to the signal handler.
+    let jobs = opts.jobs.unwrap_or(default_jobs).clamp(1, procs::SLOTS - 1);
+    let paint = Paint(std::io::stdout().is_terminal());
+
+    let mut tally = Tally::default();
+    let mut part = Tally::default();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
+        for _ in 0..jobs.min(specs.len()) {
+            let (tx, next, specs, qemu) = (tx.clone(), &next, &specs, &qemu);
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(spec) = specs.get(i) else { break };
+                    if tx.send((i, runner::run(qemu, spec))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+
+        // Print strictly in table order, each case as soon as its run (and all before it) is in.
+        let mut done: Vec<Option<Outcome>> = specs.iter().map(|_| None).collect();
+        let mut cursor = 0;
+        for (i, outcome) in rx {
+            done[i] = Some(outcome);
+            while let Some(case) = cases.get(cursor) {
+                let Some(out) = &done[run_of[cursor]] else {
+                    break;
+                };
+                let command = opts
+                    .verbose
+                    .then(|| format!("{qemu} {}", specs[run_of[cursor]].args().join(" ")));
+                let ok = report_case(case, out, command.as_deref(), paint);
+                for t in [&mut tally, &mut part] {
+                    t.possible += case.points;
+                    if ok {
+                        t.got += case.points;
+                        t.passed += 1;
+                    } else {
+                        t.failed += 1;
+                    }
+                }
+                cursor += 1;
+                if cases.get(cursor).is_none_or(|n| n.part != case.part) {
+                    println!(
+                        "{}\n",
+                        report::part_score(case.part, part.got, part.possible)
+                    );
+                    part = Tally::default();
+                }
+            }
+        }
+    });
+
+    for line in report::summary(tally.got, tally.possible, tally.passed, tally.failed) {
+        println!("{line}");
+    }
+    if tally.failed > 0 || cases.is_empty() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn command_line() {
+        let o = parse_args(&args("-v --no-build --cpus 4 --jobs=3 primes Hello")).unwrap();
+        let want = Options {
+            verbose: true,
+            no_build: true,
+            cpus: Some(4),
+            jobs: Some(3),
+            filters: vec!["primes".into(), "Hello".into()],
+            ..Options::default()
+        };
+        assert_eq!(o, want);
+        assert!(parse_args(&args("--list")).unwrap().list);
+        assert!(parse_args(&args("--cpus")).is_err());
+        assert!(parse_args(&args("--cpus 0")).is_err());
+        assert!(parse_args(&args("--bogus")).is_err());
+    }
+
+    #[test]
+    fn filters() {
+        let cases = tests::cases();
+        let pick = |words: &str| -> Vec<String> {
+            let f = args(words);
+            cases
+                .iter()
+                .filter(|c| selected(c, &f))
+                .map(|c| c.name.clone())
+                .collect()
+        };
+        assert_eq!(pick("").len(), cases.len());
+        assert_eq!(pick("PRIMES"), ["primes"]);
+        assert_eq!(pick("dumbfork spin"), ["dumbfork", "spin"]);
+        // Part names match too: "Part A" selects lab 4 part A's only test.
+        assert_eq!(pick("4_part_a"), Vec::<String>::new());
+        assert_eq!(
+            cases
+                .iter()
+                .filter(|c| selected(c, &["part a".into()]))
+                .count(),
+            1
+        );
+        assert!(pick("hello").contains(&"hello_smp".to_string()));
+    }
+
+    #[test]
+    fn output_paths() {
+        assert_eq!(out_path("primes"), "obj/grade/primes.out");
+        assert_eq!(
+            out_path("Page management 2"),
+            "obj/grade/Page_management_2.out"
+        );
+    }
+}

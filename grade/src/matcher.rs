@@ -123,13 +123,19 @@ mod unit {
         assert_eq!(splitlines("a\n\n"), ["a", ""]);
         assert_eq!(splitlines("a\r\nb\rc\n"), ["a", "b", "c"]);
         assert_eq!(splitlines("a\r\rb"), ["a", "", "b"]);
-        assert_eq!(splitlines("a\x0bb\x0cc\x1cd\u{85}e\u{2028}f"), ["a", "b", "c", "d", "e", "f"]);
+        assert_eq!(
+            splitlines("a\x0bb\x0cc\x1cd\u{85}e\u{2028}f"),
+            ["a", "b", "c", "d", "e", "f"]
+        );
         assert_eq!(splitlines("K> "), ["K> "]);
     }
 
     #[test]
     fn env_expansion() {
-        assert_eq!(expand_envs(".$E1. new env $E2"), ".00001000. new env 00001001");
+        assert_eq!(
+            expand_envs(".$E1. new env $E2"),
+            ".00001000. new env 00001001"
+        );
         assert_eq!(expand_envs("$E289"), "00001120");
         assert_eq!(expand_envs("a$E b$"), "a$E b$");
     }

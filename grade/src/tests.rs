@@ -170,7 +170,10 @@ pub static TABLE: &[Test] = &[
         part: LAB1,
         points: 5,
         test: "test_backtrace",
-        count: &[(r" +kern/[a-z_/]+\.rs:[0-9]+: +.*test_backtrace.*\+[0-9]+", 6)],
+        count: &[(
+            r" +kern/[a-z_/]+\.rs:[0-9]+: +.*test_backtrace.*\+[0-9]+",
+            6,
+        )],
         ..DEFAULT
     },
     // ---- Lab 2 (§1.4): JOS's "running JOS" children, one shared run ----
@@ -455,7 +458,10 @@ pub static TABLE: &[Test] = &[
         part: LAB4B,
         points: 5,
         test: "faultregs",
-        expect: &["Registers in UTrapframe OK", "Registers after page-fault OK"],
+        expect: &[
+            "Registers in UTrapframe OK",
+            "Registers after page-fault OK",
+        ],
         no: &[
             "Registers in UTrapframe MISMATCH",
             "Registers after page-fault MISMATCH",
@@ -803,7 +809,11 @@ mod unit {
         let cases = cases();
         let mut names = HashSet::new();
         for c in &cases {
-            assert!(names.insert(c.name.clone()), "duplicate test name {}", c.name);
+            assert!(
+                names.insert(c.name.clone()),
+                "duplicate test name {}",
+                c.name
+            );
             assert!(!c.name.contains('/'), "{} cannot be a file name", c.name);
         }
         let mut seen = Vec::new();
@@ -818,12 +828,19 @@ mod unit {
     #[test]
     fn jos_point_totals() {
         let total = |part: &str| -> u32 {
-            TABLE.iter().filter(|t| t.part == part).map(|t| t.points).sum()
+            TABLE
+                .iter()
+                .filter(|t| t.part == part)
+                .map(|t| t.points)
+                .sum()
         };
         assert_eq!(total(LAB2), 70);
         assert_eq!(total(LAB3), 80);
         assert_eq!((total(LAB4A), total(LAB4B), total(LAB4C)), (5, 50, 25));
-        assert_eq!(TABLE.iter().filter(|t| t.part.starts_with("Lab 4")).count(), 16);
+        assert_eq!(
+            TABLE.iter().filter(|t| t.part.starts_with("Lab 4")).count(),
+            16
+        );
     }
 
     #[test]
@@ -831,7 +848,10 @@ mod unit {
         let cases = cases();
         let c = cases.iter().find(|c| c.name == "hello_cpus4").unwrap();
         assert_eq!((c.cpus, c.part, c.test.test), (4, PROJECT, "hello"));
-        let n = cases.iter().filter(|c| c.name.ends_with(SMP_SUFFIX)).count();
+        let n = cases
+            .iter()
+            .filter(|c| c.name.ends_with(SMP_SUFFIX))
+            .count();
         assert_eq!(n, 13);
     }
 }

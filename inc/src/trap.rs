@@ -35,8 +35,10 @@ pub const IRQ_SPURIOUS: u32 = 7;
 pub const IRQ_IDE: u32 = 14;
 pub const IRQ_ERROR: u32 = 19;
 
-/// Registers as pushed by `pusha`.
-#[repr(C, packed)]
+/// Registers as pushed by `pusha`. (JOS declares the records below packed; every field is
+/// naturally aligned, so `repr(C)` gives the same layout, asserted below, without unaligned
+/// references.)
+#[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PushRegs {
     pub reg_edi: u32,
@@ -52,7 +54,7 @@ pub struct PushRegs {
 
 /// The trap frame the trap entry code builds on the kernel stack, and the saved user state
 /// in `Env::env_tf`.
-#[repr(C, packed)]
+#[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Trapframe {
     pub tf_regs: PushRegs,
@@ -74,7 +76,7 @@ pub struct Trapframe {
 }
 
 /// The frame the kernel pushes on the user exception stack for a user page-fault handler.
-#[repr(C, packed)]
+#[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct UTrapframe {
     // Information about the fault.

@@ -251,7 +251,10 @@ fn write_block(
 
 /// The exact size [`encode`] would produce for `t`, after checking the input.
 pub fn encoded_len(t: &Tables<'_>) -> Result<usize, EncodeError> {
-    let mut sink = Sink { buf: None, pos: HEADER_LEN };
+    let mut sink = Sink {
+        buf: None,
+        pos: HEADER_LEN,
+    };
     write_body(t, &mut sink)?;
     Ok(sink.pos)
 }
@@ -262,11 +265,17 @@ pub fn encoded_len(t: &Tables<'_>) -> Result<usize, EncodeError> {
 pub fn encode(t: &Tables<'_>, out: &mut [u8]) -> Result<usize, EncodeError> {
     let needed = encoded_len(t)?;
     if needed > out.len() {
-        return Err(EncodeError::TooLarge { needed, capacity: out.len() });
+        return Err(EncodeError::TooLarge {
+            needed,
+            capacity: out.len(),
+        });
     }
     let (table, rest) = out.split_at_mut(needed);
     rest.fill(0);
-    let mut sink = Sink { buf: Some(table), pos: HEADER_LEN };
+    let mut sink = Sink {
+        buf: Some(table),
+        pos: HEADER_LEN,
+    };
     let str_len = write_body(t, &mut sink)?;
     debug_assert_eq!(sink.pos, needed);
 
@@ -384,7 +393,8 @@ impl<'a> DebugInfo<'a> {
         if fnv1a(&table[HEADER_LEN..]) != hdr(3)? as u32 {
             return None;
         }
-        let (nfuncs, nnames, nfiles, nrows, str_len) = (hdr(4)?, hdr(5)?, hdr(6)?, hdr(7)?, hdr(8)?);
+        let (nfuncs, nnames, nfiles, nrows, str_len) =
+            (hdr(4)?, hdr(5)?, hdr(6)?, hdr(7)?, hdr(8)?);
         let nstrings = nfiles.checked_add(nnames)?;
         let nblocks = nrows.div_ceil(ROWS_PER_BLOCK);
 
@@ -487,7 +497,14 @@ impl<'a> DebugInfo<'a> {
             return None;
         }
         let file = file as usize;
-        Some((if file < self.nfiles { self.string(file)? } else { return None }, line))
+        Some((
+            if file < self.nfiles {
+                self.string(file)?
+            } else {
+                return None;
+            },
+            line,
+        ))
     }
 
     /// JOS's `debuginfo_eip`: everything known about `eip`, with `"<unknown>"` fallbacks for
@@ -500,7 +517,12 @@ impl<'a> DebugInfo<'a> {
         }
         let (fn_addr, fn_name) = func.unwrap_or((eip, UNKNOWN));
         let (file, line) = line.unwrap_or((UNKNOWN, 0));
-        Some(EipInfo { file, line, fn_name, fn_addr })
+        Some(EipInfo {
+            file,
+            line,
+            fn_name,
+            fn_addr,
+        })
     }
 }
 
@@ -513,27 +535,71 @@ mod tests {
     use std::vec::Vec;
 
     const NAMES: [&str; 3] = ["i386_init", "kernel::monitor::monitor", "core::fmt::write"];
-    const FILES: [&str; 3] = ["kern/init.rs", "kern/monitor.rs", "library/core/src/fmt/mod.rs"];
+    const FILES: [&str; 3] = [
+        "kern/init.rs",
+        "kern/monitor.rs",
+        "library/core/src/fmt/mod.rs",
+    ];
 
     fn funcs() -> Vec<FuncSym> {
         vec![
-            FuncSym { start: 0xf010_0000, size: 0x40, name: 0 },
-            FuncSym { start: 0xf010_0040, size: 0x100, name: 1 },
+            FuncSym {
+                start: 0xf010_0000,
+                size: 0x40,
+                name: 0,
+            },
+            FuncSym {
+                start: 0xf010_0040,
+                size: 0x100,
+                name: 1,
+            },
             // A gap of 0x10 bytes (alignment padding) before the next function.
-            FuncSym { start: 0xf010_0150, size: 0x30, name: 2 },
+            FuncSym {
+                start: 0xf010_0150,
+                size: 0x30,
+                name: 2,
+            },
             // A second monomorphization sharing the same demangled name.
-            FuncSym { start: 0xf010_0180, size: 0x20, name: 2 },
+            FuncSym {
+                start: 0xf010_0180,
+                size: 0x20,
+                name: 2,
+            },
         ]
     }
 
     fn lines() -> Vec<LineRow> {
         let mut rows = vec![
-            LineRow { addr: 0xf010_0000, file: 0, line: 10 },
-            LineRow { addr: 0xf010_0008, file: 0, line: 12 },
-            LineRow { addr: 0xf010_0040, file: 1, line: 143 },
-            LineRow { addr: 0xf010_0050, file: 1, line: 120 },
-            LineRow { addr: 0xf010_0140, file: 0, line: 0 },
-            LineRow { addr: 0xf010_0150, file: 2, line: 1000 },
+            LineRow {
+                addr: 0xf010_0000,
+                file: 0,
+                line: 10,
+            },
+            LineRow {
+                addr: 0xf010_0008,
+                file: 0,
+                line: 12,
+            },
+            LineRow {
+                addr: 0xf010_0040,
+                file: 1,
+                line: 143,
+            },
+            LineRow {
+                addr: 0xf010_0050,
+                file: 1,
+                line: 120,
+            },
+            LineRow {
+                addr: 0xf010_0140,
+                file: 0,
+                line: 0,
+            },
+            LineRow {
+                addr: 0xf010_0150,
+                file: 2,
+                line: 1000,
+            },
         ];
         // Enough rows to span several blocks, with lines going up and down.
         for i in 0..200u32 {
@@ -543,12 +609,21 @@ mod tests {
                 line: 500 + (i * 37) % 101,
             });
         }
-        rows.push(LineRow { addr: 0xf010_0160 + 200, file: 0, line: 0 });
+        rows.push(LineRow {
+            addr: 0xf010_0160 + 200,
+            file: 0,
+            line: 0,
+        });
         rows
     }
 
     fn build(funcs: &[FuncSym], lines: &[LineRow], cap: usize) -> Vec<u8> {
-        let t = Tables { funcs, names: &NAMES, files: &FILES, lines };
+        let t = Tables {
+            funcs,
+            names: &NAMES,
+            files: &FILES,
+            lines,
+        };
         let mut out = vec![0xaau8; cap];
         let n = encode(&t, &mut out).unwrap();
         assert_eq!(n, encoded_len(&t).unwrap());
@@ -567,7 +642,10 @@ mod tests {
         let (f, l) = (funcs(), lines());
         let bytes = build(&f, &l, 4096);
         let info = parse(&bytes).unwrap();
-        assert_eq!((info.func_count(), info.row_count(), info.file_count()), (4, l.len(), 3));
+        assert_eq!(
+            (info.func_count(), info.row_count(), info.file_count()),
+            (4, l.len(), 3)
+        );
         for eip in 0xf00f_fff0..0xf010_0240 {
             assert_eq!(info.line(eip), expected_line(&l, eip), "eip {eip:x}");
             let func = f.iter().find(|s| s.start <= eip && eip - s.start < s.size);
@@ -585,10 +663,24 @@ mod tests {
         let info = parse(&bytes).unwrap();
         let m = |eip| info.function(eip);
         assert_eq!(m(0xefff_ffff), None, "before any function");
-        assert_eq!(m(0xf010_0000), Some((0xf010_0000, "i386_init")), "first byte");
-        assert_eq!(m(0xf010_003f), Some((0xf010_0000, "i386_init")), "last byte");
-        assert_eq!(m(0xf010_0040), Some((0xf010_0040, "kernel::monitor::monitor")));
-        assert_eq!(m(0xf010_013f), Some((0xf010_0040, "kernel::monitor::monitor")));
+        assert_eq!(
+            m(0xf010_0000),
+            Some((0xf010_0000, "i386_init")),
+            "first byte"
+        );
+        assert_eq!(
+            m(0xf010_003f),
+            Some((0xf010_0000, "i386_init")),
+            "last byte"
+        );
+        assert_eq!(
+            m(0xf010_0040),
+            Some((0xf010_0040, "kernel::monitor::monitor"))
+        );
+        assert_eq!(
+            m(0xf010_013f),
+            Some((0xf010_0040, "kernel::monitor::monitor"))
+        );
         assert_eq!(m(0xf010_0140), None, "padding between functions");
         assert_eq!(m(0xf010_019f), Some((0xf010_0180, "core::fmt::write")));
         assert_eq!(m(0xf010_01a0), None, "after the last function");
@@ -614,12 +706,21 @@ mod tests {
         // In a function, but in a line-0 row: the location is unknown.
         let noline = info.lookup(0xf010_0141);
         assert_eq!(noline, None, "padding: neither function nor line");
-        let nofunc_rows = [LineRow { addr: 0x1000, file: 1, line: 7 }];
+        let nofunc_rows = [LineRow {
+            addr: 0x1000,
+            file: 1,
+            line: 7,
+        }];
         let bytes = build(&funcs(), &nofunc_rows, 4096);
         let info = parse(&bytes).unwrap();
         assert_eq!(
             info.lookup(0x1004),
-            Some(EipInfo { file: "kern/monitor.rs", line: 7, fn_name: UNKNOWN, fn_addr: 0x1004 })
+            Some(EipInfo {
+                file: "kern/monitor.rs",
+                line: 7,
+                fn_name: UNKNOWN,
+                fn_addr: 0x1004
+            })
         );
         assert_eq!(
             info.lookup(0xf010_0001),
@@ -650,18 +751,69 @@ mod tests {
 
     #[test]
     fn encoder_rejects_bad_input() {
-        let t = |funcs, lines| Tables { funcs, names: &NAMES, files: &FILES, lines };
+        let t = |funcs, lines| Tables {
+            funcs,
+            names: &NAMES,
+            files: &FILES,
+            lines,
+        };
         let mut out = [0u8; 4096];
-        let f = [FuncSym { start: 2, size: 1, name: 0 }, FuncSym { start: 2, size: 1, name: 0 }];
-        assert_eq!(encode(&t(&f, &[]), &mut out), Err(EncodeError::FuncsUnsorted { index: 1 }));
-        let f = [FuncSym { start: 2, size: 1, name: 3 }];
-        assert_eq!(encode(&t(&f, &[]), &mut out), Err(EncodeError::BadName { index: 0 }));
-        let l = [LineRow { addr: 5, file: 0, line: 1 }, LineRow { addr: 4, file: 0, line: 1 }];
-        assert_eq!(encode(&t(&[], &l), &mut out), Err(EncodeError::LinesUnsorted { index: 1 }));
-        let l = [LineRow { addr: 5, file: 3, line: 1 }];
-        assert_eq!(encode(&t(&[], &l), &mut out), Err(EncodeError::BadFile { index: 0 }));
+        let f = [
+            FuncSym {
+                start: 2,
+                size: 1,
+                name: 0,
+            },
+            FuncSym {
+                start: 2,
+                size: 1,
+                name: 0,
+            },
+        ];
+        assert_eq!(
+            encode(&t(&f, &[]), &mut out),
+            Err(EncodeError::FuncsUnsorted { index: 1 })
+        );
+        let f = [FuncSym {
+            start: 2,
+            size: 1,
+            name: 3,
+        }];
+        assert_eq!(
+            encode(&t(&f, &[]), &mut out),
+            Err(EncodeError::BadName { index: 0 })
+        );
+        let l = [
+            LineRow {
+                addr: 5,
+                file: 0,
+                line: 1,
+            },
+            LineRow {
+                addr: 4,
+                file: 0,
+                line: 1,
+            },
+        ];
+        assert_eq!(
+            encode(&t(&[], &l), &mut out),
+            Err(EncodeError::LinesUnsorted { index: 1 })
+        );
+        let l = [LineRow {
+            addr: 5,
+            file: 3,
+            line: 1,
+        }];
+        assert_eq!(
+            encode(&t(&[], &l), &mut out),
+            Err(EncodeError::BadFile { index: 0 })
+        );
         // A line-0 row may carry any file: it is not stored.
-        let l = [LineRow { addr: 5, file: 99, line: 0 }];
+        let l = [LineRow {
+            addr: 5,
+            file: 99,
+            line: 0,
+        }];
         assert!(encode(&t(&[], &l), &mut out).is_ok());
 
         let (f, l) = (funcs(), lines());
@@ -669,9 +821,15 @@ mod tests {
         let mut small = vec![0x55u8; needed - 1];
         assert_eq!(
             encode(&t(&f, &l), &mut small),
-            Err(EncodeError::TooLarge { needed, capacity: needed - 1 })
+            Err(EncodeError::TooLarge {
+                needed,
+                capacity: needed - 1
+            })
         );
-        assert!(small.iter().all(|&b| b == 0x55), "a failed encode leaves the buffer alone");
+        assert!(
+            small.iter().all(|&b| b == 0x55),
+            "a failed encode leaves the buffer alone"
+        );
         let mut exact = vec![0u8; needed];
         assert_eq!(encode(&t(&f, &l), &mut exact), Ok(needed));
     }
@@ -681,15 +839,40 @@ mod tests {
         let names = ["x"];
         let files = ["a.rs"];
         let funcs = [
-            FuncSym { start: 0, size: 1, name: 0 },
-            FuncSym { start: u32::MAX - 1, size: 2, name: 0 },
+            FuncSym {
+                start: 0,
+                size: 1,
+                name: 0,
+            },
+            FuncSym {
+                start: u32::MAX - 1,
+                size: 2,
+                name: 0,
+            },
         ];
         let lines = [
-            LineRow { addr: 0, file: 0, line: u32::MAX },
-            LineRow { addr: 1, file: 0, line: 1 },
-            LineRow { addr: u32::MAX, file: 0, line: 0x8000_0000 },
+            LineRow {
+                addr: 0,
+                file: 0,
+                line: u32::MAX,
+            },
+            LineRow {
+                addr: 1,
+                file: 0,
+                line: 1,
+            },
+            LineRow {
+                addr: u32::MAX,
+                file: 0,
+                line: 0x8000_0000,
+            },
         ];
-        let t = Tables { funcs: &funcs, names: &names, files: &files, lines: &lines };
+        let t = Tables {
+            funcs: &funcs,
+            names: &names,
+            files: &files,
+            lines: &lines,
+        };
         let mut out = [0u8; 256];
         encode(&t, &mut out).unwrap();
         let info = parse(&out).unwrap();
@@ -704,7 +887,15 @@ mod tests {
     /// views whose checksum we recompute after damaging the body, so parse accepts them.
     fn hammer(bytes: &[u8]) {
         if let Some(info) = parse(bytes) {
-            for eip in [0, 1, 0xf010_0000, 0xf010_0041, 0xf010_0170, 0xf010_01a0, u32::MAX] {
+            for eip in [
+                0,
+                1,
+                0xf010_0000,
+                0xf010_0041,
+                0xf010_0170,
+                0xf010_01a0,
+                u32::MAX,
+            ] {
                 let _ = info.lookup(eip);
             }
         }
@@ -721,7 +912,12 @@ mod tests {
     #[test]
     fn truncated_tables_are_rejected() {
         let (f, l) = (funcs(), lines());
-        let full = encoded_len(&Tables { funcs: &f, names: &NAMES, files: &FILES, lines: &l });
+        let full = encoded_len(&Tables {
+            funcs: &f,
+            names: &NAMES,
+            files: &FILES,
+            lines: &l,
+        });
         let full = full.unwrap();
         let bytes = build(&f, &l, full);
         assert!(parse(&bytes).is_some());

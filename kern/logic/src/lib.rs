@@ -6,3 +6,6 @@
 
 pub mod kdebug;
 pub mod mptable;
+pub mod pagelist;
+pub mod sched;
+pub mod usermem;

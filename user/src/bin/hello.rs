@@ -1,2 +1,13 @@
+//! hello (JOS's user/hello.c): the first user program.
 #![no_std]
 #![no_main]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+use jos_lib::{println, thisenv};
+
+jos_lib::entry!(umain);
+
+fn umain() {
+    println!("hello, world");
+    println!("i am environment {:08x}", thisenv().env_id());
+}

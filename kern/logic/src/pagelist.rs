@@ -1,0 +1,163 @@
+//! The physical page free list over JOS's `struct PageInfo` array (kern/pmap.c's
+//! `page_free_list`). Links are kernel virtual addresses of the next record, as JOS stores them
+//! (user space can read the array at UPAGES), so the list needs the array's base address.
+
+use jos_inc::memlayout::PageInfo;
+
+/// Size of one `PageInfo` record.
+const REC: u32 = core::mem::size_of::<PageInfo>() as u32;
+
+/// A LIFO free list threaded through `pp_link`.
+#[derive(Clone, Copy, Debug)]
+pub struct FreeList {
+    /// Kernel virtual address of `pages[0]`.
+    base: u32,
+    head: Option<usize>,
+    len: usize,
+}
+
+impl FreeList {
+    pub const fn new(base: u32) -> FreeList {
+        FreeList {
+            base,
+            head: None,
+            len: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.head.is_none()
+    }
+
+    pub fn head(&self) -> Option<usize> {
+        self.head
+    }
+
+    fn link_of(&self, idx: Option<usize>) -> u32 {
+        idx.map_or(0, |i| self.base + i as u32 * REC)
+    }
+
+    fn index_of(&self, link: u32) -> Option<usize> {
+        if link == 0 {
+            None
+        } else {
+            Some(((link - self.base) / REC) as usize)
+        }
+    }
+
+    /// Push page `idx` on the head of the list.
+    pub fn push(&mut self, pages: &mut [PageInfo], idx: usize) {
+        pages[idx].pp_link = self.link_of(self.head);
+        self.head = Some(idx);
+        self.len += 1;
+    }
+
+    /// Pop the head page; its `pp_link` is cleared (JOS's page_alloc does so, and page_free
+    /// uses a non-zero link to catch double frees).
+    pub fn pop(&mut self, pages: &mut [PageInfo]) -> Option<usize> {
+        let idx = self.head?;
+        self.head = self.index_of(pages[idx].pp_link);
+        pages[idx].pp_link = 0;
+        self.len -= 1;
+        Some(idx)
+    }
+
+    /// The page after `idx` on the list.
+    pub fn next(&self, pages: &[PageInfo], idx: usize) -> Option<usize> {
+        self.index_of(pages[idx].pp_link)
+    }
+
+    /// Iterate the list from the head.
+    pub fn iter<'a>(&'a self, pages: &'a [PageInfo]) -> impl Iterator<Item = usize> + 'a {
+        let mut cur = self.head;
+        core::iter::from_fn(move || {
+            let i = cur?;
+            cur = self.next(pages, i);
+            Some(i)
+        })
+    }
+
+    /// Reorder so that the pages `low(idx)` says are low come first, keeping the relative order
+    /// within each group (check_page_free_list: until the kernel's own page directory is
+    /// loaded, only the first 4 MiB are mapped).
+    pub fn low_first(&mut self, pages: &mut [PageInfo], low: impl Fn(usize) -> bool) {
+        let mut lows: Option<(usize, usize)> = None; // (first, last)
+        let mut highs: Option<(usize, usize)> = None;
+        let mut cur = self.head;
+        while let Some(i) = cur {
+            cur = self.next(pages, i);
+            let group = if low(i) { &mut lows } else { &mut highs };
+            match group {
+                None => *group = Some((i, i)),
+                Some((_, last)) => {
+                    pages[*last].pp_link = self.link_of(Some(i));
+                    *last = i;
+                }
+            }
+        }
+        if let Some((_, last)) = highs {
+            pages[last].pp_link = 0;
+        }
+        match lows {
+            Some((first, last)) => {
+                pages[last].pp_link = self.link_of(highs.map(|h| h.0));
+                self.head = Some(first);
+            }
+            None => self.head = highs.map(|h| h.0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    const BASE: u32 = 0xF011_8000;
+
+    #[test]
+    fn lifo_with_kva_links() {
+        let mut pages = vec![PageInfo::default(); 8];
+        let mut fl = FreeList::new(BASE);
+        for i in [1, 2, 5] {
+            fl.push(&mut pages, i);
+        }
+        assert_eq!(fl.len(), 3);
+        assert_eq!(pages[5].pp_link, BASE + 2 * 8);
+        assert_eq!(pages[1].pp_link, 0);
+        assert_eq!(fl.iter(&pages).collect::<Vec<_>>(), [5, 2, 1]);
+        assert_eq!(fl.pop(&mut pages), Some(5));
+        assert_eq!(pages[5].pp_link, 0);
+        assert_eq!(fl.pop(&mut pages), Some(2));
+        assert_eq!(fl.pop(&mut pages), Some(1));
+        assert_eq!(fl.pop(&mut pages), None);
+        assert!(fl.is_empty());
+        assert_eq!(fl.len(), 0);
+    }
+
+    #[test]
+    fn low_first_keeps_order_and_all_pages() {
+        let mut pages = vec![PageInfo::default(); 16];
+        let mut fl = FreeList::new(BASE);
+        for i in 0..16 {
+            fl.push(&mut pages, i);
+        }
+        fl.low_first(&mut pages, |i| i < 4);
+        let order: Vec<_> = fl.iter(&pages).collect();
+        assert_eq!(
+            order,
+            [3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4]
+        );
+        // No low pages at all, and only low pages.
+        fl.low_first(&mut pages, |_| false);
+        assert_eq!(fl.iter(&pages).count(), 16);
+        fl.low_first(&mut pages, |_| true);
+        assert_eq!(fl.iter(&pages).collect::<Vec<_>>(), order);
+    }
+}

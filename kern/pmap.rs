@@ -1,0 +1,932 @@
+//! Physical memory and page tables (JOS's kern/pmap.c): memory detection, the boot-time
+//! allocator, the `pages` array and its free list, two-level page tables, the kernel's address
+//! space, MMIO mappings, user pointer checks and JOS's self-checks.
+//!
+//! Page-table memory is reached through the KERNBASE mapping of physical memory; all raw
+//! accesses to it go through [`PageTable`], the one named place that touches it.
+
+use core::ptr;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use jos_inc::env::{Env, NENV};
+use jos_inc::error::{Error, Result};
+use jos_inc::memlayout::*;
+use jos_inc::mmu::*;
+use kern_logic::pagelist::FreeList;
+use spin::Mutex;
+
+use crate::kclock::{NVRAM_BASEMEM, NVRAM_EXT16MEM, NVRAM_EXTMEM, nvram_read};
+
+/// Physical address of a kernel virtual address (JOS's PADDR).
+#[track_caller]
+pub fn paddr(kva: u32) -> u32 {
+    if kva < KERNBASE {
+        panic!("PADDR called with invalid kva {:08x}", kva);
+    }
+    kva - KERNBASE
+}
+
+/// Kernel virtual address of a physical address (JOS's KADDR).
+#[track_caller]
+pub fn kaddr(pa: u32) -> u32 {
+    let npages = npages();
+    if npages != 0 && pgnum(pa) >= npages {
+        panic!("KADDR called with invalid pa {:08x}", pa);
+    }
+    pa + KERNBASE
+}
+
+/// A page directory or page table: a physical page of 1024 entries, accessed through the
+/// KERNBASE mapping. This is the one place that reads and writes page-table memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageTable {
+    pa: u32,
+}
+
+impl PageTable {
+    pub const fn from_pa(pa: u32) -> PageTable {
+        PageTable { pa }
+    }
+    pub fn pa(self) -> u32 {
+        self.pa
+    }
+    fn slot(self, i: usize) -> *mut u32 {
+        assert!(i < NPDENTRIES);
+        (self.pa + KERNBASE + 4 * i as u32) as *mut u32
+    }
+    pub fn get(self, i: usize) -> u32 {
+        // SAFETY: `pa` is a page-table page of physical memory below 256 MiB (allocated by
+        // page_alloc or boot_alloc), mapped at KERNBASE; `i` < 1024. Volatile because the
+        // MMU (accessed/dirty bits) and user space (through UVPT) see this memory too.
+        unsafe { ptr::read_volatile(self.slot(i)) }
+    }
+    pub fn set(self, i: usize, v: u32) {
+        // SAFETY: as in `get`; the caller holds the lock that owns this address space.
+        unsafe { ptr::write_volatile(self.slot(i), v) }
+    }
+}
+
+/// Physical page allocator: the `pages` array (mapped read-only for users at UPAGES) and the
+/// free list threaded through it.
+struct PageAlloc {
+    pages: *mut PageInfo,
+    npages: usize,
+    free: FreeList,
+}
+
+// SAFETY: the `pages` pointer refers to boot-allocated memory owned by this allocator; all
+// access is serialized by the PAGES mutex.
+unsafe impl Send for PageAlloc {}
+
+impl PageAlloc {
+    fn pages(&mut self) -> &mut [PageInfo] {
+        if self.npages == 0 {
+            return &mut [];
+        }
+        // SAFETY: `pages` points to `npages` records allocated by boot_alloc in mem_init and
+        // never freed; the mutex guard gives exclusive access.
+        unsafe { core::slice::from_raw_parts_mut(self.pages, self.npages) }
+    }
+}
+
+static PAGES: Mutex<PageAlloc> =
+    Mutex::new(PageAlloc { pages: ptr::null_mut(), npages: 0, free: FreeList::new(0) });
+
+/// Memory sizes found by i386_detect_memory (in pages).
+static NPAGES_BASEMEM: Mutex<usize> = Mutex::new(0);
+/// The kernel's page directory.
+static KERN_PGDIR: Mutex<u32> = Mutex::new(0);
+/// The envs array (kernel virtual address), allocated here as JOS does.
+static ENVS_KVA: Mutex<u32> = Mutex::new(0);
+/// Next free byte of boot_alloc; 0 until first use.
+static BOOT_NEXTFREE: Mutex<u32> = Mutex::new(0);
+/// Next free address of the MMIO region.
+static MMIO_NEXT: Mutex<u32> = Mutex::new(MMIOBASE);
+
+/// Per-CPU kernel stacks, mapped at kstacktop(i) with guard gaps (mem_init_mp).
+#[repr(C, align(4096))]
+struct KStacks([[u8; KSTKSIZE as usize]; crate::cpu::NCPU]);
+static mut PERCPU_KSTACKS: KStacks = KStacks([[0; KSTKSIZE as usize]; crate::cpu::NCPU]);
+
+/// A physical page, by page number.
+pub type PageNum = usize;
+
+pub fn page2pa(pp: PageNum) -> u32 {
+    (pp as u32) << PGSHIFT
+}
+
+#[track_caller]
+pub fn pa2page(pa: u32) -> PageNum {
+    let n = pgnum(pa);
+    if n >= npages() {
+        panic!("pa2page called with invalid pa");
+    }
+    n
+}
+
+pub fn page2kva(pp: PageNum) -> u32 {
+    kaddr(page2pa(pp))
+}
+
+/// Number of physical pages the kernel manages (set once by i386_detect_memory; read on hot
+/// paths, so not behind the allocator's lock).
+static NPAGES: AtomicUsize = AtomicUsize::new(0);
+
+pub fn npages() -> usize {
+    NPAGES.load(Ordering::Relaxed)
+}
+
+pub fn kern_pgdir() -> PageTable {
+    PageTable::from_pa(paddr(*KERN_PGDIR.lock()))
+}
+
+/// Kernel virtual address of the envs array.
+pub fn envs_kva() -> u32 {
+    *ENVS_KVA.lock()
+}
+
+/// Number of free physical pages.
+pub fn nfree_pages() -> usize {
+    PAGES.lock().free.len()
+}
+
+fn i386_detect_memory() {
+    // Use CMOS calls to measure available base & extended memory (CMOS calls return
+    // results in kilobytes).
+    let basemem = nvram_read(NVRAM_BASEMEM);
+    let extmem = nvram_read(NVRAM_EXTMEM);
+    let ext16mem = nvram_read(NVRAM_EXT16MEM) * 64;
+
+    // Calculate the number of physical pages available in both base and extended memory.
+    let totalmem = if ext16mem != 0 {
+        16 * 1024 + ext16mem
+    } else if extmem != 0 {
+        1024 + extmem
+    } else {
+        basemem
+    };
+
+    crate::cprintf!(
+        "Physical memory: {}K available, base = {}K, extended = {}K\n",
+        totalmem,
+        basemem,
+        totalmem - basemem
+    );
+    // Only what is mapped at KERNBASE can be used: all of physical memory is reached
+    // through that window.
+    let maxkb = (0u32.wrapping_sub(KERNBASE) / 1024) as usize;
+    let usable = if totalmem as usize > maxkb {
+        crate::cprintf!(
+            "Using only the first {}K: the rest cannot be mapped at KERNBASE\n",
+            maxkb
+        );
+        maxkb
+    } else {
+        totalmem as usize
+    };
+    let n = usable / (PGSIZE as usize / 1024);
+    PAGES.lock().npages = n;
+    NPAGES.store(n, Ordering::Relaxed);
+    *NPAGES_BASEMEM.lock() = basemem as usize / (PGSIZE as usize / 1024);
+}
+
+/// Simple physical memory allocator used only while setting up the virtual memory system:
+/// returns the kernel virtual address of `n` bytes (rounded up to a page), or the next free
+/// address when `n` is 0. Only the first 4 MiB are mapped at this point.
+fn boot_alloc(n: u32) -> u32 {
+    unsafe extern "C" {
+        static end: u8;
+    }
+    let mut next = BOOT_NEXTFREE.lock();
+    if *next == 0 {
+        // `end` is the first virtual address past the kernel's bss.
+        *next = round_up(&raw const end as u32, PGSIZE);
+    }
+    let result = *next;
+    let new = round_up(result + n, PGSIZE);
+    if new > KERNBASE + PTSIZE {
+        panic!("boot_alloc: out of memory (only 4MB mapped at boot)");
+    }
+    *next = new;
+    result
+}
+
+fn zero_kva(kva: u32, len: u32) {
+    // SAFETY: [kva, kva+len) is memory just handed out by boot_alloc or page_alloc, mapped
+    // at KERNBASE, and owned by the caller.
+    unsafe { ptr::write_bytes(kva as *mut u8, 0, len as usize) }
+}
+
+/// Set up a two-level page table: kern_pgdir is its linear (virtual) address of the root.
+/// This function only sets up the kernel part of the address space (addresses >= UTOP).
+pub fn mem_init() {
+    i386_detect_memory();
+
+    // Create the initial page directory.
+    let pgdir_kva = boot_alloc(PGSIZE);
+    zero_kva(pgdir_kva, PGSIZE);
+    *KERN_PGDIR.lock() = pgdir_kva;
+    let pgdir = PageTable::from_pa(paddr(pgdir_kva));
+
+    // Recursively insert PD in itself as a page table, to form a virtual page table at
+    // virtual address UVPT.
+    pgdir.set(pdx(UVPT), paddr(pgdir_kva) | (Pte::U | Pte::P).bits());
+
+    // The `pages` array: one PageInfo per physical page.
+    let npages = npages();
+    let pages_sz = (npages * core::mem::size_of::<PageInfo>()) as u32;
+    let pages_kva = boot_alloc(pages_sz);
+    zero_kva(pages_kva, pages_sz);
+
+    // The `envs` array.
+    let envs_sz = (NENV * core::mem::size_of::<Env>()) as u32;
+    let envs_kva = boot_alloc(envs_sz);
+    zero_kva(envs_kva, envs_sz);
+    *ENVS_KVA.lock() = envs_kva;
+
+    {
+        let mut pa = PAGES.lock();
+        pa.pages = pages_kva as *mut PageInfo;
+        pa.free = FreeList::new(pages_kva);
+    }
+
+    // Now that we've allocated the initial kernel data structures, set up the list of free
+    // physical pages.
+    page_init();
+
+    check_page_free_list(true);
+    check_page_alloc();
+    check_page();
+
+    // Map 'pages' read-only by the user at linear address UPAGES.
+    boot_map_region(pgdir, UPAGES, round_up(pages_sz, PGSIZE), paddr(pages_kva), Pte::U);
+    // Map the 'envs' array read-only by the user at linear address UENVS.
+    boot_map_region(pgdir, UENVS, round_up(envs_sz, PGSIZE), paddr(envs_kva), Pte::U);
+    // Map all of physical memory at KERNBASE (4 KiB pages: no PSE, as JOS).
+    boot_map_region(pgdir, KERNBASE, 0u32.wrapping_sub(KERNBASE), 0, Pte::W);
+    // Initialize the SMP-related parts of the memory map.
+    mem_init_mp(pgdir);
+
+    // Check that the initial page directory has been set up correctly.
+    check_kern_pgdir();
+
+    // Switch from the minimal entry page directory to the full kern_pgdir page table we
+    // just created.
+    load_pgdir(pgdir);
+
+    check_page_free_list(false);
+
+    // Configure the rest of the flags that we care about.
+    // SAFETY: paging stays on; we add WP (the kernel honours read-only mappings), AM, NE,
+    // MP and clear TS/EM so no FPU trap surprises.
+    unsafe {
+        use x86::controlregs::{Cr0, cr0, cr0_write};
+        let mut c = cr0();
+        c |= Cr0::CR0_PROTECTED_MODE
+            | Cr0::CR0_ENABLE_PAGING
+            | Cr0::CR0_ALIGNMENT_MASK
+            | Cr0::CR0_WRITE_PROTECT
+            | Cr0::CR0_NUMERIC_ERROR
+            | Cr0::CR0_MONITOR_COPROCESSOR;
+        c &= !(Cr0::CR0_TASK_SWITCHED | Cr0::CR0_EMULATE_COPROCESSOR);
+        cr0_write(c);
+    }
+
+    // Some more checks, only possible after kern_pgdir is installed.
+    check_page_installed_pgdir();
+}
+
+/// Map each CPU's kernel stack below KSTACKTOP, separated by unmapped guard pages.
+fn mem_init_mp(pgdir: PageTable) {
+    for i in 0..crate::cpu::NCPU {
+        let kstacktop_i = kstacktop(i as u32);
+        let stack = percpu_kstack_kva(i);
+        boot_map_region(pgdir, kstacktop_i - KSTKSIZE, KSTKSIZE, paddr(stack), Pte::W);
+    }
+}
+
+/// Kernel virtual address (in the kernel image) of CPU `i`'s stack.
+pub fn percpu_kstack_kva(i: usize) -> u32 {
+    // SAFETY: only the address is taken.
+    unsafe { (&raw const PERCPU_KSTACKS.0[i]) as u32 }
+}
+
+/// Load a page directory into CR3.
+pub fn load_pgdir(pgdir: PageTable) {
+    // SAFETY: `pgdir` maps the kernel (every page directory is built from kern_pgdir's
+    // upper half), so execution continues at the same addresses.
+    unsafe { x86::controlregs::cr3_write(pgdir.pa() as u64) }
+}
+
+fn rcr3() -> u32 {
+    // SAFETY: reading CR3 has no side effects.
+    unsafe { x86::controlregs::cr3() as u32 }
+}
+
+/// Initialize the page structures and the free list. JOS's rules: page 0 (real-mode IDT and
+/// BIOS structures), the AP entry code page, the IO hole, the kernel and everything
+/// boot_alloc handed out are in use; the rest is free.
+fn page_init() {
+    let npages_basemem = *NPAGES_BASEMEM.lock();
+    let first_free_pa = paddr(boot_alloc(0));
+    let mut pa = PAGES.lock();
+    let npages = pa.npages;
+    let mut free = pa.free;
+    let pages = pa.pages();
+    for i in 0..npages {
+        pages[i].pp_ref = 0;
+        pages[i].pp_link = 0;
+        let addr = page2pa(i);
+        let used = i == 0
+            || addr == MPENTRY_PADDR
+            || (i >= npages_basemem && addr < first_free_pa);
+        if !used {
+            free.push(pages, i);
+        }
+    }
+    pa.free = free;
+}
+
+/// Allocate a physical page, zeroed if `zero`. Does not increment the reference count.
+pub fn page_alloc(zero: bool) -> Option<PageNum> {
+    let pp = {
+        let mut pa = PAGES.lock();
+        let mut free = pa.free;
+        let r = free.pop(pa.pages());
+        pa.free = free;
+        r?
+    };
+    if zero {
+        zero_kva(page2kva(pp), PGSIZE);
+    }
+    Some(pp)
+}
+
+/// Return a page to the free list. Its reference count must be 0.
+pub fn page_free(pp: PageNum) {
+    let mut pa = PAGES.lock();
+    let mut free = pa.free;
+    let pages = pa.pages();
+    if pages[pp].pp_ref != 0 || pages[pp].pp_link != 0 || free.head() == Some(pp) {
+        panic!("page_free: page {:#x} is still in use or already free", pp);
+    }
+    free.push(pages, pp);
+    pa.free = free;
+}
+
+/// Increment a page's reference count.
+pub fn page_incref(pp: PageNum) {
+    PAGES.lock().pages()[pp].pp_ref += 1;
+}
+
+/// Decrement a page's reference count, freeing it when there are no more refs.
+pub fn page_decref(pp: PageNum) {
+    let zero = {
+        let mut pa = PAGES.lock();
+        let page = &mut pa.pages()[pp];
+        page.pp_ref -= 1;
+        page.pp_ref == 0
+    };
+    if zero {
+        page_free(pp);
+    }
+}
+
+pub fn page_ref(pp: PageNum) -> u16 {
+    PAGES.lock().pages()[pp].pp_ref
+}
+
+fn set_page_ref(pp: PageNum, r: u16) {
+    PAGES.lock().pages()[pp].pp_ref = r;
+}
+
+/// A page-table entry's location: table + index.
+#[derive(Clone, Copy, Debug)]
+pub struct PteRef {
+    table: PageTable,
+    idx: usize,
+}
+
+impl PteRef {
+    pub fn get(self) -> u32 {
+        self.table.get(self.idx)
+    }
+    pub fn set(self, v: u32) {
+        self.table.set(self.idx, v)
+    }
+    /// Kernel virtual address of the entry (what JOS's pgdir_walk returns).
+    pub fn kva(self) -> u32 {
+        self.table.pa + KERNBASE + 4 * self.idx as u32
+    }
+}
+
+/// Given `pgdir`, return the page table entry for linear address `va`, allocating a new
+/// page-table page when `create` (JOS's pgdir_walk). `None` when the table doesn't exist
+/// and `create` is false, or the allocation failed.
+pub fn pgdir_walk(pgdir: PageTable, va: u32, create: bool) -> Option<PteRef> {
+    let pde = pgdir.get(pdx(va));
+    let table = if pde & Pte::P.bits() != 0 {
+        PageTable::from_pa(pte_addr(pde))
+    } else {
+        if !create {
+            return None;
+        }
+        let pp = page_alloc(true)?;
+        page_incref(pp);
+        // Permissions at the directory level are permissive; the PTEs restrict.
+        pgdir.set(pdx(va), page2pa(pp) | (Pte::P | Pte::W | Pte::U).bits());
+        PageTable::from_pa(page2pa(pp))
+    };
+    Some(PteRef { table, idx: ptx(va) })
+}
+
+/// Map [va, va+size) of virtual address space to physical [pa, pa+size) in `pgdir` with
+/// permissions `perm | P`. Only for static mappings above UTOP, set up at boot.
+pub fn boot_map_region(pgdir: PageTable, va: u32, size: u32, pa: u32, perm: Pte) {
+    let npg = size / PGSIZE;
+    for i in 0..npg {
+        let off = i * PGSIZE;
+        let pte = pgdir_walk(pgdir, va.wrapping_add(off), true)
+            .unwrap_or_else(|| panic!("boot_map_region: out of memory"));
+        pte.set(pa.wrapping_add(off) | (perm | Pte::P).bits());
+    }
+}
+
+/// Map physical page `pp` at `va` with permissions `perm | P`, replacing any page already
+/// there (re-inserting the same page at the same address works: the count is raised first).
+pub fn page_insert(pgdir: PageTable, pp: PageNum, va: u32, perm: Pte) -> Result<()> {
+    let pte = pgdir_walk(pgdir, va, true).ok_or(Error::NoMem)?;
+    page_incref(pp);
+    if pte.get() & Pte::P.bits() != 0 {
+        page_remove(pgdir, va);
+    }
+    pte.set(page2pa(pp) | (perm | Pte::P).bits());
+    tlb_invalidate(pgdir, va);
+    Ok(())
+}
+
+/// The page mapped at `va`, with its PTE.
+pub fn page_lookup(pgdir: PageTable, va: u32) -> Option<(PageNum, PteRef)> {
+    let pte = pgdir_walk(pgdir, va, false)?;
+    let e = pte.get();
+    if e & Pte::P.bits() == 0 {
+        return None;
+    }
+    Some((pa2page(pte_addr(e)), pte))
+}
+
+/// Unmap the physical page at `va`, if any (silently does nothing otherwise).
+pub fn page_remove(pgdir: PageTable, va: u32) {
+    if let Some((pp, pte)) = page_lookup(pgdir, va) {
+        page_decref(pp);
+        pte.set(0);
+        tlb_invalidate(pgdir, va);
+    }
+}
+
+/// Invalidate a TLB entry, but only if the page tables being edited are the ones currently
+/// in use by the processor.
+pub fn tlb_invalidate(pgdir: PageTable, va: u32) {
+    if rcr3() == pgdir.pa() {
+        // SAFETY: invlpg only drops a cached translation.
+        unsafe { x86::tlb::flush(va as usize) }
+    }
+}
+
+/// Reserve `size` bytes in the MMIO region and map [pa, pa+size) there, cache-disabled and
+/// write-through. Returns the base of the reserved region. Panics past MMIOLIM.
+pub fn mmio_map_region(pa: u32, size: u32) -> u32 {
+    let mut next = MMIO_NEXT.lock();
+    let start = round_down(pa, PGSIZE);
+    let size = round_up(pa - start + size, PGSIZE);
+    let base = *next;
+    if size > MMIOLIM - base {
+        panic!("mmio_map_region: reservation overflows MMIOLIM");
+    }
+    boot_map_region(kern_pgdir(), base, size, start, Pte::PCD | Pte::PWT | Pte::W);
+    *next += size;
+    base + (pa - start)
+}
+
+/// The first address in [va, va+len) that an env with page directory `pgdir` may not access
+/// with `perm | P` (JOS's user_mem_check).
+pub fn user_mem_check(pgdir: PageTable, va: u32, len: u32, perm: Pte) -> core::result::Result<(), u32> {
+    match kern_logic::usermem::first_bad(va, len, perm, |a| {
+        pgdir_walk(pgdir, a, false).map_or(0, |p| p.get())
+    }) {
+        None => Ok(()),
+        Some(bad) => Err(bad),
+    }
+}
+
+// ---- self-checks (JOS's check_* functions) -------------------------------------------------
+
+/// Check that the pages on the free list are reasonable.
+fn check_page_free_list(only_low_memory: bool) {
+    let pdx_limit = if only_low_memory { 1 } else { NPDENTRIES };
+    let first_free_page = boot_alloc(0);
+    let mut pa = PAGES.lock();
+    if pa.free.is_empty() {
+        panic!("'page_free_list' is a null pointer!");
+    }
+    let npages = pa.npages;
+    let mut free = pa.free;
+    let pages = pa.pages();
+    if only_low_memory {
+        // Move pages with lower addresses first in the free list, since entry_pgdir does
+        // not map all pages.
+        free.low_first(pages, |i| pdx(page2pa(i)) < pdx_limit);
+    }
+    // If there's a page that shouldn't be on the free list, try to make sure it eventually
+    // causes trouble.
+    for pp in free.iter(pages) {
+        if pdx(page2pa(pp)) < pdx_limit {
+            fill(page2pa(pp) + KERNBASE, 0x97, 128);
+        }
+    }
+    let mut nfree_basemem = 0;
+    let mut nfree_extmem = 0;
+    for pp in free.iter(pages) {
+        let a = page2pa(pp);
+        // Check that we didn't corrupt the free list itself.
+        assert!(pp < npages);
+        // A few pages that shouldn't be on the free list.
+        assert!(a != 0);
+        assert!(a != IOPHYSMEM);
+        assert!(a != EXTPHYSMEM - PGSIZE);
+        assert!(a != EXTPHYSMEM);
+        assert!(a < EXTPHYSMEM || a + KERNBASE >= first_free_page);
+        // (new test for lab 4)
+        assert!(a != MPENTRY_PADDR);
+        if a < EXTPHYSMEM {
+            nfree_basemem += 1;
+        } else {
+            nfree_extmem += 1;
+        }
+    }
+    assert!(nfree_basemem > 0);
+    assert!(nfree_extmem > 0);
+    assert_eq!(nfree_basemem + nfree_extmem, free.len());
+    pa.free = free;
+    drop(pa);
+    crate::cprintf!("check_page_free_list() succeeded!\n");
+}
+
+fn fill(kva: u32, v: u8, len: usize) {
+    // SAFETY: a free page in the first 4 MiB (mapped); free pages are unused by definition.
+    unsafe { ptr::write_bytes(kva as *mut u8, v, len) }
+}
+
+/// Steal the whole free list (the checks need to run out of memory on purpose).
+fn take_free_list() -> FreeList {
+    let mut pa = PAGES.lock();
+    let old = pa.free;
+    pa.free = FreeList::new(pa.pages as u32);
+    old
+}
+
+fn restore_free_list(fl: FreeList) {
+    PAGES.lock().free = fl;
+}
+
+/// Check the physical page allocator (page_alloc(), page_free(), and page_init()).
+fn check_page_alloc() {
+    let nfree = nfree_pages();
+    assert!(nfree > 0, "'page_free_list' is a null pointer!");
+
+    // Should be able to allocate three pages.
+    let pp0 = page_alloc(false).expect("pp0");
+    let pp1 = page_alloc(false).expect("pp1");
+    let pp2 = page_alloc(false).expect("pp2");
+    assert!(pp1 != pp0);
+    assert!(pp2 != pp1 && pp2 != pp0);
+    let np = npages() as u32;
+    assert!(page2pa(pp0) < np * PGSIZE);
+    assert!(page2pa(pp1) < np * PGSIZE);
+    assert!(page2pa(pp2) < np * PGSIZE);
+
+    // Temporarily steal the rest of the free pages.
+    let fl = take_free_list();
+
+    // Should be no free memory.
+    assert!(page_alloc(false).is_none());
+
+    // Free and re-allocate?
+    page_free(pp0);
+    page_free(pp1);
+    page_free(pp2);
+    let pp0 = page_alloc(false).expect("pp0");
+    let pp1 = page_alloc(false).expect("pp1");
+    let pp2 = page_alloc(false).expect("pp2");
+    assert!(pp1 != pp0);
+    assert!(pp2 != pp1 && pp2 != pp0);
+    assert!(page_alloc(false).is_none());
+
+    // Test flags.
+    fill(page2kva(pp0), 1, PGSIZE as usize);
+    page_free(pp0);
+    let pp = page_alloc(true).expect("pp");
+    assert_eq!(pp, pp0);
+    // SAFETY: pp0 is a page we own, mapped at KERNBASE (low memory at this point).
+    let all_zero = unsafe {
+        core::slice::from_raw_parts(page2kva(pp) as *const u8, PGSIZE as usize).iter().all(|&b| b == 0)
+    };
+    assert!(all_zero);
+
+    // Give free list back.
+    restore_free_list(fl);
+
+    // Free the pages we took.
+    page_free(pp0);
+    page_free(pp1);
+    page_free(pp2);
+
+    assert_eq!(nfree_pages(), nfree);
+    crate::cprintf!("check_page_alloc() succeeded!\n");
+}
+
+/// The physical address `va` maps to in `pgdir`, or !0 (JOS's check_va2pa).
+fn check_va2pa(pgdir: PageTable, va: u32) -> u32 {
+    let pde = pgdir.get(pdx(va));
+    if pde & Pte::P.bits() == 0 {
+        return !0;
+    }
+    let pte = PageTable::from_pa(pte_addr(pde)).get(ptx(va));
+    if pte & Pte::P.bits() == 0 {
+        return !0;
+    }
+    pte_addr(pte)
+}
+
+/// Check page_insert, page_remove, etc.
+fn check_page() {
+    let kern_pgdir = kern_pgdir();
+    // Should be able to allocate three pages.
+    let pp0 = page_alloc(false).expect("pp0");
+    let pp1 = page_alloc(false).expect("pp1");
+    let pp2 = page_alloc(false).expect("pp2");
+    assert!(pp1 != pp0);
+    assert!(pp2 != pp1 && pp2 != pp0);
+
+    // Temporarily steal the rest of the free pages.
+    let fl = take_free_list();
+
+    // Should be no free memory.
+    assert!(page_alloc(false).is_none());
+
+    // There is no page allocated at address 0.
+    assert!(page_lookup(kern_pgdir, 0x0).is_none());
+
+    // There is no free memory, so we can't allocate a page table.
+    assert!(page_insert(kern_pgdir, pp1, 0x0, Pte::W).is_err());
+
+    // Free pp0 and try again: pp0 should be used for page table.
+    page_free(pp0);
+    assert!(page_insert(kern_pgdir, pp1, 0x0, Pte::W).is_ok());
+    assert_eq!(pte_addr(kern_pgdir.get(0)), page2pa(pp0));
+    assert_eq!(check_va2pa(kern_pgdir, 0x0), page2pa(pp1));
+    assert_eq!(page_ref(pp1), 1);
+    assert_eq!(page_ref(pp0), 1);
+
+    // Should be able to map pp2 at PGSIZE because pp0 is already allocated for page table.
+    assert!(page_insert(kern_pgdir, pp2, PGSIZE, Pte::W).is_ok());
+    assert_eq!(check_va2pa(kern_pgdir, PGSIZE), page2pa(pp2));
+    assert_eq!(page_ref(pp2), 1);
+
+    // Should be no free memory.
+    assert!(page_alloc(false).is_none());
+
+    // Should be able to map pp2 at PGSIZE because it's already there.
+    assert!(page_insert(kern_pgdir, pp2, PGSIZE, Pte::W).is_ok());
+    assert_eq!(check_va2pa(kern_pgdir, PGSIZE), page2pa(pp2));
+    assert_eq!(page_ref(pp2), 1);
+
+    // pp2 should NOT be on the free list; could happen if ref counts are handled sloppily
+    // in page_insert.
+    assert!(page_alloc(false).is_none());
+
+    // Check that pgdir_walk returns a pointer to the pte.
+    let ptep = PageTable::from_pa(pte_addr(kern_pgdir.get(pdx(PGSIZE))));
+    let walked = pgdir_walk(kern_pgdir, PGSIZE, false).expect("walk");
+    assert_eq!(walked.kva(), ptep.pa() + KERNBASE + 4 * ptx(PGSIZE) as u32);
+
+    // Should be able to change permissions too.
+    assert!(page_insert(kern_pgdir, pp2, PGSIZE, Pte::W | Pte::U).is_ok());
+    assert_eq!(check_va2pa(kern_pgdir, PGSIZE), page2pa(pp2));
+    assert_eq!(page_ref(pp2), 1);
+    assert!(walked.get() & Pte::U.bits() != 0);
+    assert!(kern_pgdir.get(0) & Pte::U.bits() != 0);
+
+    // Should be able to remap with fewer permissions.
+    assert!(page_insert(kern_pgdir, pp2, PGSIZE, Pte::W).is_ok());
+    assert!(walked.get() & Pte::W.bits() != 0);
+    assert!(walked.get() & Pte::U.bits() == 0);
+
+    // Should not be able to map at PTSIZE because need free page for page table.
+    assert!(page_insert(kern_pgdir, pp0, PTSIZE, Pte::W).is_err());
+
+    // Insert pp1 at PGSIZE (replacing pp2).
+    assert!(page_insert(kern_pgdir, pp1, PGSIZE, Pte::W).is_ok());
+    assert!(walked.get() & Pte::U.bits() == 0);
+
+    // Should have pp1 at both 0 and PGSIZE, pp2 nowhere, ...
+    assert_eq!(check_va2pa(kern_pgdir, 0), page2pa(pp1));
+    assert_eq!(check_va2pa(kern_pgdir, PGSIZE), page2pa(pp1));
+    // ... and ref counts should reflect this.
+    assert_eq!(page_ref(pp1), 2);
+    assert_eq!(page_ref(pp2), 0);
+
+    // pp2 should be returned by page_alloc.
+    assert_eq!(page_alloc(false), Some(pp2));
+
+    // Unmapping pp1 at 0 should keep pp1 at PGSIZE.
+    page_remove(kern_pgdir, 0x0);
+    assert_eq!(check_va2pa(kern_pgdir, 0x0), !0);
+    assert_eq!(check_va2pa(kern_pgdir, PGSIZE), page2pa(pp1));
+    assert_eq!(page_ref(pp1), 1);
+    assert_eq!(page_ref(pp2), 0);
+
+    // Test re-inserting pp1 at PGSIZE.
+    assert!(page_insert(kern_pgdir, pp1, PGSIZE, Pte::empty()).is_ok());
+    assert!(page_ref(pp1) != 0);
+
+    // Unmapping pp1 at PGSIZE should free it.
+    page_remove(kern_pgdir, PGSIZE);
+    assert_eq!(check_va2pa(kern_pgdir, 0x0), !0);
+    assert_eq!(check_va2pa(kern_pgdir, PGSIZE), !0);
+    assert_eq!(page_ref(pp1), 0);
+    assert_eq!(page_ref(pp2), 0);
+
+    // So it should be returned by page_alloc.
+    assert_eq!(page_alloc(false), Some(pp1));
+
+    // Should be no free memory.
+    assert!(page_alloc(false).is_none());
+
+    // Forcibly take pp0 back.
+    assert_eq!(pte_addr(kern_pgdir.get(0)), page2pa(pp0));
+    kern_pgdir.set(0, 0);
+    assert_eq!(page_ref(pp0), 1);
+    set_page_ref(pp0, 0);
+
+    // Check pointer arithmetic in pgdir_walk.
+    page_free(pp0);
+    let va = PGSIZE * NPDENTRIES as u32 + PGSIZE;
+    let ptep = pgdir_walk(kern_pgdir, va, true).expect("walk");
+    let ptep1 = PageTable::from_pa(pte_addr(kern_pgdir.get(pdx(va))));
+    assert_eq!(ptep.kva(), ptep1.pa() + KERNBASE + 4 * ptx(va) as u32);
+    kern_pgdir.set(pdx(va), 0);
+    set_page_ref(pp0, 0);
+
+    // Check that new page tables get cleared.
+    fill(page2kva(pp0), 0xFF, PGSIZE as usize);
+    page_free(pp0);
+    pgdir_walk(kern_pgdir, 0x0, true).expect("walk");
+    let table = PageTable::from_pa(page2pa(pp0));
+    for i in 0..NPTENTRIES {
+        assert!(table.get(i) & Pte::P.bits() == 0);
+    }
+    kern_pgdir.set(0, 0);
+    set_page_ref(pp0, 0);
+
+    // Give free list back.
+    restore_free_list(fl);
+
+    // Free the pages we took.
+    page_free(pp0);
+    page_free(pp1);
+    page_free(pp2);
+
+    // Test mmio_map_region.
+    let mm1 = mmio_map_region(0, 4097);
+    let mm2 = mmio_map_region(0, 4096);
+    // Check that they're in the right region.
+    assert!(mm1 >= MMIOBASE && mm1 + 8192 < MMIOLIM);
+    assert!(mm2 >= MMIOBASE && mm2 + 8192 < MMIOLIM);
+    // Check that they're page-aligned.
+    assert!(mm1 % PGSIZE == 0 && mm2 % PGSIZE == 0);
+    // Check that they don't overlap.
+    assert!(mm1 + 8192 <= mm2);
+    // Check page mappings.
+    assert_eq!(check_va2pa(kern_pgdir, mm1), 0);
+    assert_eq!(check_va2pa(kern_pgdir, mm1 + PGSIZE), PGSIZE);
+    assert_eq!(check_va2pa(kern_pgdir, mm2), 0);
+    assert_eq!(check_va2pa(kern_pgdir, mm2 + PGSIZE), !0);
+    // Check permissions.
+    let e = pgdir_walk(kern_pgdir, mm1, false).expect("walk").get();
+    assert!(e & (Pte::W | Pte::PWT | Pte::PCD).bits() == (Pte::W | Pte::PWT | Pte::PCD).bits());
+    assert!(e & Pte::U.bits() == 0);
+    // Clear the mappings.
+    pgdir_walk(kern_pgdir, mm1, false).expect("walk").set(0);
+    pgdir_walk(kern_pgdir, mm1 + PGSIZE, false).expect("walk").set(0);
+    pgdir_walk(kern_pgdir, mm2, false).expect("walk").set(0);
+
+    crate::cprintf!("check_page() succeeded!\n");
+}
+
+/// Check that the kernel part of virtual address space has been set up correctly.
+fn check_kern_pgdir() {
+    let pgdir = kern_pgdir();
+    let npages = npages() as u32;
+    let pages_kva = PAGES.lock().pages as u32;
+
+    // Check pages array.
+    let n = round_up(npages * core::mem::size_of::<PageInfo>() as u32, PGSIZE);
+    let mut i = 0;
+    while i < n {
+        assert_eq!(check_va2pa(pgdir, UPAGES + i), paddr(pages_kva) + i);
+        i += PGSIZE;
+    }
+
+    // Check envs array (new test for lab 3).
+    let n = round_up((NENV * core::mem::size_of::<Env>()) as u32, PGSIZE);
+    let envs = envs_kva();
+    let mut i = 0;
+    while i < n {
+        assert_eq!(check_va2pa(pgdir, UENVS + i), paddr(envs) + i);
+        i += PGSIZE;
+    }
+
+    // Check phys mem.
+    let mut i = 0;
+    while i < npages * PGSIZE {
+        assert_eq!(check_va2pa(pgdir, KERNBASE + i), i);
+        i += PGSIZE;
+    }
+
+    // Check kernel stack (updated in lab 4 to check per-CPU kernel stacks).
+    for n in 0..crate::cpu::NCPU {
+        let base = kstacktop(n as u32) - KSTKSIZE - KSTKGAP;
+        let stack = paddr(percpu_kstack_kva(n));
+        let mut i = 0;
+        while i < KSTKSIZE {
+            assert_eq!(check_va2pa(pgdir, base + KSTKGAP + i), stack + i);
+            i += PGSIZE;
+        }
+        let mut i = 0;
+        while i < KSTKGAP {
+            assert_eq!(check_va2pa(pgdir, base + i), !0);
+            i += PGSIZE;
+        }
+    }
+
+    // Check PDE permissions.
+    for i in 0..NPDENTRIES {
+        let e = pgdir.get(i);
+        let va = (i as u32) << PDXSHIFT;
+        if i == pdx(UVPT)
+            || i == pdx(KSTACKTOP - 1)
+            || i == pdx(UPAGES)
+            || i == pdx(UENVS)
+            || i == pdx(MMIOBASE)
+        {
+            assert!(e & Pte::P.bits() != 0);
+        } else if va >= KERNBASE {
+            assert!(e & Pte::P.bits() != 0);
+            assert!(e & Pte::W.bits() != 0);
+        } else {
+            assert_eq!(e, 0);
+        }
+    }
+    crate::cprintf!("check_kern_pgdir() succeeded!\n");
+}
+
+/// Check page_insert, page_remove, etc., with an installed kern_pgdir.
+fn check_page_installed_pgdir() {
+    let kern_pgdir = kern_pgdir();
+    // Check that we can read and write installed pages.
+    let pp0 = page_alloc(false).expect("pp0");
+    let pp1 = page_alloc(false).expect("pp1");
+    let pp2 = page_alloc(false).expect("pp2");
+    page_free(pp0);
+    fill(page2kva(pp1), 1, PGSIZE as usize);
+    fill(page2kva(pp2), 2, PGSIZE as usize);
+    page_insert(kern_pgdir, pp1, PGSIZE, Pte::W).expect("insert");
+    assert_eq!(page_ref(pp1), 1);
+    // SAFETY: PGSIZE is mapped to pp1 in the installed page directory just above.
+    let v = unsafe { ptr::read_volatile(PGSIZE as *const u32) };
+    assert_eq!(v, 0x0101_0101);
+    page_insert(kern_pgdir, pp2, PGSIZE, Pte::W).expect("insert");
+    // SAFETY: as above, now pp2.
+    let v = unsafe { ptr::read_volatile(PGSIZE as *const u32) };
+    assert_eq!(v, 0x0202_0202);
+    assert_eq!(page_ref(pp2), 1);
+    assert_eq!(page_ref(pp1), 0);
+    // SAFETY: as above.
+    unsafe { ptr::write_volatile(PGSIZE as *mut u32, 0x0303_0303) };
+    // SAFETY: pp2 is ours and mapped at KERNBASE.
+    let v = unsafe { ptr::read_volatile(page2kva(pp2) as *const u32) };
+    assert_eq!(v, 0x0303_0303);
+    page_remove(kern_pgdir, PGSIZE);
+    assert_eq!(page_ref(pp2), 0);
+
+    // Forcibly take pp0 back.
+    assert_eq!(pte_addr(kern_pgdir.get(0)), page2pa(pp0));
+    kern_pgdir.set(0, 0);
+    assert_eq!(page_ref(pp0), 1);
+    set_page_ref(pp0, 0);
+
+    // Free the pages we took.
+    page_free(pp0);
+    crate::cprintf!("check_page_installed_pgdir() succeeded!\n");
+}

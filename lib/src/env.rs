@@ -1,0 +1,158 @@
+//! Read-only views of kernel data mapped into every environment: the symbols JOS's
+//! lib/entry.S defines (`envs` at UENVS, `pages` at UPAGES, `uvpt` at UVPT, `uvpd`) and
+//! libmain.c's `thisenv`.
+//!
+//! The kernel changes these records behind our back (another environment's status, our own
+//! `env_ipc_*` fields after a receive), so every field is read with a volatile load through
+//! an `UnsafeCell`, never through a plain reference the compiler may cache.
+
+use core::cell::UnsafeCell;
+use core::ptr;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use jos_inc::env::{envx, Env, EnvId, NENV};
+use jos_inc::memlayout::{PageInfo, UENVS, UPAGES, UVPD, UVPT};
+use jos_inc::mmu::{pgnum, Pte, NPDENTRIES, NPTENTRIES, PTSIZE};
+
+use crate::syscall::sys_getenvid;
+
+/// One `envs[]` slot as user space sees it: JOS's `struct Env`, read field by field.
+#[repr(transparent)]
+pub struct UEnv(UnsafeCell<Env>);
+
+// SAFETY: user space only ever reads a `UEnv` (volatile loads); all writes come from the
+// kernel, and `UnsafeCell` tells the compiler to expect them.
+unsafe impl Sync for UEnv {}
+
+/// A volatile read of one field of a `UEnv`.
+macro_rules! env_field {
+    ($(#[$doc:meta])* $name:ident: $t:ty) => {
+        $(#[$doc])*
+        pub fn $name(&self) -> $t {
+            // SAFETY: `self` is a slot of the envs[] mapping, readable for the whole run.
+            unsafe { ptr::read_volatile(&raw const (*self.0.get()).$name) }
+        }
+    };
+}
+
+impl UEnv {
+    env_field!(
+        /// Unique environment identifier.
+        env_id: EnvId
+    );
+    env_field!(
+        /// `env_id` of this env's parent (0 if the kernel created it).
+        env_parent_id: EnvId
+    );
+    env_field!(
+        /// `ENV_TYPE_*`.
+        env_type: u32
+    );
+    env_field!(
+        /// `ENV_FREE`, `ENV_DYING`, `ENV_RUNNABLE`, `ENV_RUNNING` or `ENV_NOT_RUNNABLE`.
+        env_status: u32
+    );
+    env_field!(
+        /// Number of times the environment has run.
+        env_runs: u32
+    );
+    env_field!(
+        /// The CPU the environment is running on, or last ran on.
+        env_cpunum: i32
+    );
+    env_field!(
+        /// Page-fault upcall entry point.
+        env_pgfault_upcall: u32
+    );
+    env_field!(
+        /// Where a received page is to be mapped.
+        env_ipc_dstva: u32
+    );
+    env_field!(
+        /// The last value received.
+        env_ipc_value: u32
+    );
+    env_field!(
+        /// Who sent the last message.
+        env_ipc_from: EnvId
+    );
+    env_field!(
+        /// Permissions of the last page received (0 if none).
+        env_ipc_perm: i32
+    );
+
+    /// Whether the environment is blocked in `sys_ipc_recv`.
+    pub fn env_ipc_recving(&self) -> bool {
+        // Read the C `_Bool` as a byte: any value the kernel stores must be a valid read.
+        // SAFETY: as for the other fields.
+        let b = unsafe { ptr::read_volatile((&raw const (*self.0.get()).env_ipc_recving).cast::<u8>()) };
+        b != 0
+    }
+}
+
+/// All environments: JOS's `envs`, the read-only array the kernel maps at UENVS.
+pub fn envs() -> &'static [UEnv; NENV] {
+    // SAFETY: the kernel maps the whole envs[] array at UENVS, user-readable, in every
+    // environment, for its whole life; `UEnv` is `repr(transparent)` over `Env`, whose layout
+    // inc/ asserts to be JOS's.
+    unsafe { &*(UENVS as usize as *const [UEnv; NENV]) }
+}
+
+/// Index of the caller's own slot in `envs[]`; libmain and fork's child path set it.
+static THISENV: AtomicUsize = AtomicUsize::new(0);
+
+/// The caller's own environment: JOS's `thisenv`.
+pub fn thisenv() -> &'static UEnv {
+    &envs()[THISENV.load(Ordering::Relaxed)]
+}
+
+/// Point `thisenv` at the caller's slot, as libmain does and as a freshly forked child must
+/// (it inherits its parent's value).
+pub fn set_thisenv() {
+    THISENV.store(envx(sys_getenvid()), Ordering::Relaxed);
+}
+
+/// The page directory entry `pdx` of the caller's address space (JOS's `uvpd[pdx]`),
+/// read through the recursive mapping at UVPD, which is always present.
+pub fn uvpd(pdx: usize) -> u32 {
+    assert!(pdx < NPDENTRIES, "uvpd index {pdx} out of range");
+    // SAFETY: the page directory maps itself at UVPT, so UVPD is one present, user-readable
+    // page holding NPDENTRIES entries.
+    unsafe { ptr::read_volatile((UVPD as usize as *const u32).add(pdx)) }
+}
+
+/// The page table entry for page number `pn` (JOS's `uvpt[pn]`), or 0 when its page table is
+/// not present or not user-visible: reading `uvpt` there would fault, so JOS's callers check
+/// `uvpd` first, and this does it for them.
+pub fn uvpt(pn: usize) -> u32 {
+    assert!(pn < NPDENTRIES * NPTENTRIES, "uvpt index {pn} out of range");
+    let pde = Pte::from_bits_retain(uvpd(pn / NPTENTRIES));
+    if !pde.contains(Pte::P | Pte::U) {
+        return 0;
+    }
+    // SAFETY: the page table page for `pn` is present and user-readable (checked above), and
+    // the recursive mapping shows it at UVPT + (pn / NPTENTRIES) * PGSIZE.
+    unsafe { ptr::read_volatile((UVPT as usize as *const u32).add(pn)) }
+}
+
+/// The `struct PageInfo` of physical page `ppn` from the read-only `pages` array at UPAGES,
+/// or `None` if that part of the array is not mapped (past the last physical page).
+pub fn page_info(ppn: usize) -> Option<PageInfo> {
+    let size = core::mem::size_of::<PageInfo>();
+    if ppn >= PTSIZE as usize / size {
+        return None;
+    }
+    let rec = UPAGES as usize + ppn * size;
+    if !Pte::from_bits_retain(uvpt(pgnum(rec as u32))).contains(Pte::P | Pte::U) {
+        return None;
+    }
+    let rec = rec as *const PageInfo;
+    // SAFETY: the page holding the record is mapped user-readable (checked above); records
+    // are 8-byte aligned and never straddle a page.
+    unsafe {
+        Some(PageInfo {
+            pp_link: ptr::read_volatile(&raw const (*rec).pp_link),
+            pp_ref: ptr::read_volatile(&raw const (*rec).pp_ref),
+        })
+    }
+}

@@ -1,0 +1,143 @@
+//! Copy-on-write fork (JOS's lib/fork.c).
+//!
+//! The parent creates an empty child with `sys_exofork`, then maps every user page below
+//! USTACKTOP into it: writable (or already copy-on-write) pages as PTE_COW in both, parent
+//! last; read-only pages read-only; PTE_SHARE pages as they are. The child gets a fresh
+//! exception stack and the parent's upcall, and only then becomes runnable. The first write
+//! to a COW page faults into [`cow_pgfault`], which gives the writer its own copy.
+
+use jos_inc::env::{EnvId, ENV_RUNNABLE};
+use jos_inc::error::{from_abi, Result};
+use jos_inc::memlayout::{PFTEMP, USTACKTOP, UXSTACKTOP};
+use jos_inc::mmu::{pgnum, round_down, Fec, Pte, NPTENTRIES, PGSIZE};
+use jos_inc::trap::UTrapframe;
+
+use crate::env::{set_thisenv, uvpd, uvpt};
+use crate::pgfault::{pgfault_upcall, set_pgfault_handler};
+use crate::syscall::{
+    sys_env_set_pgfault_upcall, sys_env_set_status, sys_exofork, sys_page_alloc, sys_page_map,
+    sys_page_unmap,
+};
+
+/// The page-fault handler fork installs: copy a copy-on-write page on the first write.
+/// Anything else (a read of an unmapped page, a write to a read-only page) is a real fault.
+fn cow_pgfault(utf: &mut UTrapframe) {
+    let addr = utf.utf_fault_va;
+    let err = Fec::from_bits_retain(utf.utf_err);
+    let pte = Pte::from_bits_retain(uvpt(pgnum(addr)));
+    if !err.contains(Fec::WR) || !pte.contains(Pte::P | Pte::COW) {
+        let eip = utf.utf_eip;
+        panic!(
+            "fork: fault at va {:08x} (eip {:08x}, err {:x}) is not a write to a copy-on-write page",
+            addr,
+            eip,
+            err.bits()
+        );
+    }
+    let page = round_down(addr, PGSIZE);
+    // Copy into a fresh page at PFTEMP, map that over the faulting page, drop PFTEMP.
+    // SAFETY: PFTEMP is reserved for this handler; nothing in Rust refers to it.
+    if let Err(e) = unsafe { sys_page_alloc(0, PFTEMP, Pte::P | Pte::U | Pte::W) } {
+        panic!("fork: sys_page_alloc: {}", e);
+    }
+    // SAFETY: both pages are mapped (the COW page readable, PFTEMP just allocated) and
+    // distinct; the faulting write has not happened yet, so the old contents are current.
+    unsafe {
+        core::ptr::copy_nonoverlapping(page as *const u8, PFTEMP as *mut u8, PGSIZE as usize);
+    }
+    // SAFETY: the new page holds the same bytes as the old one, so nothing that referred to
+    // the old page sees a difference; PFTEMP is ours.
+    unsafe {
+        if let Err(e) = sys_page_map(0, PFTEMP, 0, page, Pte::P | Pte::U | Pte::W) {
+            panic!("fork: sys_page_map: {}", e);
+        }
+        if let Err(e) = sys_page_unmap(0, PFTEMP) {
+            panic!("fork: sys_page_unmap: {}", e);
+        }
+    }
+}
+
+/// Map our page number `pn` into `envid` at the same address (JOS's `duppage`).
+fn duppage(envid: EnvId, pn: usize) -> Result<()> {
+    let va = (pn as u32) << 12;
+    let pte = Pte::from_bits_retain(uvpt(pn));
+    // SAFETY (all three branches): the child is not running; for ourselves, the only change
+    // is losing the W bit on the same physical page, so our memory reads the same and the
+    // next write faults into cow_pgfault, which copies it.
+    unsafe {
+        if pte.contains(Pte::SHARE) {
+            sys_page_map(0, va, envid, va, pte & Pte::SYSCALL)
+        } else if pte.intersects(Pte::W | Pte::COW) {
+            // The child first: were we to remap ourselves first, a write by us (to this very
+            // stack, say) between the two calls would give us a private copy and leave the
+            // child mapping a page we then change.
+            sys_page_map(0, va, envid, va, Pte::P | Pte::U | Pte::COW)?;
+            sys_page_map(0, va, 0, va, Pte::P | Pte::U | Pte::COW)
+        } else {
+            sys_page_map(0, va, envid, va, Pte::P | Pte::U)
+        }
+    }
+}
+
+/// The fork proper, returning the raw id (child id, 0 in the child, or -E_*) in EAX.
+///
+/// Not inlined, and kept to plain integers, so that the child's path after `sys_exofork`
+/// touches nothing but registers and this frame's saved registers and return address: the
+/// child resumes on a copy of the stack taken later, during duppage, and every other slot
+/// of this frame may hold the parent's later values by then.
+#[inline(never)]
+fn fork_raw() -> i32 {
+    set_pgfault_handler(cow_pgfault);
+    let envid = match sys_exofork() {
+        Ok(0) => {
+            // We are the child: `thisenv` still names the parent's slot.
+            set_thisenv();
+            return 0;
+        }
+        Ok(id) => id,
+        Err(e) => return -e.code(),
+    };
+
+    // Walk the page directory, then the present page tables, below USTACKTOP.
+    let stack_top_pn = pgnum(USTACKTOP);
+    for pdx in 0..=pgnum(USTACKTOP - 1) / NPTENTRIES {
+        if !Pte::from_bits_retain(uvpd(pdx)).contains(Pte::P | Pte::U) {
+            continue;
+        }
+        let first = pdx * NPTENTRIES;
+        for pn in first..(first + NPTENTRIES).min(stack_top_pn) {
+            if Pte::from_bits_retain(uvpt(pn)).contains(Pte::P | Pte::U)
+                && let Err(e) = duppage(envid, pn)
+            {
+                panic!("fork: duppage({:08x}): {}", pn << 12, e);
+            }
+        }
+    }
+
+    // The child's own exception stack (never shared: the upcall writes on it) and upcall.
+    // SAFETY: these change only the child, which is not running yet.
+    unsafe {
+        if let Err(e) = sys_page_alloc(envid, UXSTACKTOP - PGSIZE, Pte::P | Pte::U | Pte::W) {
+            panic!("fork: allocating the child's exception stack: {}", e);
+        }
+        if let Err(e) = sys_env_set_pgfault_upcall(envid, pgfault_upcall()) {
+            panic!("fork: setting the child's upcall: {}", e);
+        }
+    }
+    if let Err(e) = sys_env_set_status(envid, ENV_RUNNABLE) {
+        panic!("fork: sys_env_set_status: {}", e);
+    }
+    envid
+}
+
+/// Copy-on-write fork: `Ok(child id)` in the parent, `Ok(0)` in the child. Errors from
+/// `sys_exofork` (out of environments or memory) are returned; failures after the child
+/// exists panic, as in JOS.
+pub fn fork() -> Result<EnvId> {
+    from_abi(fork_raw())
+}
+
+/// Shared-memory fork: a JOS lab 4 challenge, not implemented (as in JOS's skeleton).
+pub fn sfork() -> Result<EnvId> {
+    panic!("sfork not implemented");
+}

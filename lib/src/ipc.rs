@@ -1,0 +1,73 @@
+//! Inter-environment communication (JOS's lib/ipc.c).
+
+use jos_inc::env::{EnvId, ENV_FREE};
+use jos_inc::error::{Error, Result};
+use jos_inc::memlayout::UTOP;
+use jos_inc::mmu::Pte;
+
+use crate::env::{envs, thisenv};
+use crate::syscall::{sys_ipc_recv, sys_ipc_try_send, sys_yield};
+
+/// A received message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpcMsg {
+    /// The 32-bit value sent.
+    pub value: u32,
+    /// The sender's id.
+    pub from: EnvId,
+    /// Permissions of the page received, empty if no page was transferred.
+    pub perm: Pte,
+}
+
+/// Receive at `dstva` (UTOP or above: no page) and read the message from `thisenv`.
+///
+/// # Safety
+/// As for `sys_ipc_recv`.
+unsafe fn recv_at(dstva: u32) -> Result<IpcMsg> {
+    // SAFETY: passed on to our caller.
+    unsafe { sys_ipc_recv(dstva)? };
+    let me = thisenv();
+    Ok(IpcMsg {
+        value: me.env_ipc_value(),
+        from: me.env_ipc_from(),
+        perm: Pte::from_bits_retain(me.env_ipc_perm() as u32),
+    })
+}
+
+/// Wait for a message without accepting a page (JOS's `ipc_recv(from, 0, perm)`, which
+/// passes UTOP for "no page": 0 is a valid address).
+pub fn ipc_recv() -> Result<IpcMsg> {
+    // SAFETY: with dstva = UTOP no page is mapped into our address space.
+    unsafe { recv_at(UTOP) }
+}
+
+/// Wait for a message and accept a page at `pg` (page-aligned, below UTOP) if the sender
+/// sends one; `msg.perm` is empty if it did not.
+///
+/// # Safety
+/// The page at `pg` may be replaced by the sender's: no Rust reference may point into it.
+pub unsafe fn ipc_recv_page(pg: u32) -> Result<IpcMsg> {
+    // SAFETY: passed on to our caller.
+    unsafe { recv_at(pg) }
+}
+
+/// Send `val` (and the page at `pg` with `perm`, if given) to `to`, retrying until the target
+/// is receiving. Any error other than "not receiving" is fatal (panic), as in JOS.
+pub fn ipc_send(to: EnvId, val: u32, pg: Option<u32>, perm: Pte) {
+    loop {
+        match sys_ipc_try_send(to, val, pg.unwrap_or(UTOP), perm) {
+            Ok(()) => return,
+            Err(Error::IpcNotRecv) => sys_yield(),
+            Err(e) => panic!("ipc_send: {}", e),
+        }
+    }
+}
+
+/// The id of the first live environment of type `env_type`, if any. (JOS's version also
+/// matches free slots, whose type is 0 = ENV_TYPE_USER.)
+pub fn ipc_find_env(env_type: u32) -> Option<EnvId> {
+    envs()
+        .iter()
+        .find(|e| e.env_type() == env_type && e.env_status() != ENV_FREE)
+        .map(|e| e.env_id())
+}

@@ -1,0 +1,202 @@
+//! System call stubs (JOS's lib/syscall.c, and `sys_exofork` from inc/lib.h).
+//!
+//! Convention: `int $0x30` with EAX = number, EDX, ECX, EBX, EDI, ESI = arguments 1..5; the
+//! result comes back in EAX, negative for `-E_*`. The kernel restores every other register
+//! from the trap frame, so only EAX is an output.
+//!
+//! The wrappers return [`Result`]. Calls that change the caller's own mappings
+//! (`sys_page_alloc`, `sys_page_map`, `sys_page_unmap`, `sys_ipc_recv`) are `unsafe`: like
+//! `mmap`/`munmap`, they can replace or remove memory that Rust code still refers to. So is
+//! `sys_env_set_pgfault_upcall`, which decides where the CPU jumps on the next fault.
+
+use core::arch::asm;
+
+use jos_inc::env::EnvId;
+use jos_inc::error::{from_abi, Result};
+use jos_inc::mmu::Pte;
+use jos_inc::syscall::*;
+use jos_inc::trap::T_SYSCALL;
+
+/// A system call with up to four arguments. ESI is not touched: LLVM reserves it on i386
+/// (base pointer), so it cannot be an operand.
+#[inline(always)]
+fn syscall4(num: u32, a1: u32, a2: u32, a3: u32, a4: u32) -> i32 {
+    let ret: i32;
+    // SAFETY: the trap itself only clobbers EAX (the kernel restores the rest from the trap
+    // frame). What the call does to our address space is each wrapper's concern: the ones
+    // that can hurt the caller are `unsafe fn`s whose callers vouch for them.
+    unsafe {
+        asm!(
+            "int ${t}",
+            t = const T_SYSCALL,
+            inlateout("eax") num => ret,
+            in("edx") a1,
+            in("ecx") a2,
+            in("ebx") a3,
+            in("edi") a4,
+            options(att_syntax),
+        );
+    }
+    ret
+}
+
+/// A system call with five arguments. ESI (argument 5) cannot be an asm operand, and with
+/// EAX, EDX, ECX, EBX and EDI taken no register is left to carry it: so EAX brings the
+/// address of `[num, a5]`, and the asm saves ESI, loads both, traps and restores ESI.
+#[inline(always)]
+fn syscall5(num: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5: u32) -> i32 {
+    let num_a5 = [num, a5];
+    let ret: i32;
+    // SAFETY: as for `syscall4`; `num_a5` lives across the asm, and ESI is restored before
+    // the block ends, as LLVM requires of a reserved register.
+    unsafe {
+        asm!(
+            "pushl %esi",
+            "movl 4(%eax), %esi",
+            "movl (%eax), %eax",
+            "int ${t}",
+            "popl %esi",
+            t = const T_SYSCALL,
+            inlateout("eax") num_a5.as_ptr() => ret,
+            in("edx") a1,
+            in("ecx") a2,
+            in("ebx") a3,
+            in("edi") a4,
+            options(att_syntax),
+        );
+    }
+    ret
+}
+
+/// The raw system call, with every argument exactly as given: for tests that must pass
+/// values no typed wrapper would (bad pointers, bad ids, bad statuses).
+///
+/// # Safety
+/// The call may do anything a system call can do to the caller: unmap or replace its memory,
+/// set its page-fault upcall, block it. The caller must make sure that nothing Rust relies on
+/// is affected.
+pub unsafe fn syscall(num: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5: u32) -> i32 {
+    syscall5(num, a1, a2, a3, a4, a5)
+}
+
+/// JOS's `check` flag: calls that return 0 on success must never return a positive value.
+fn check(num: u32, ret: i32) -> Result<()> {
+    if ret > 0 {
+        panic!("syscall {} returned {} (> 0)", num, ret);
+    }
+    from_abi(ret).map(|_| ())
+}
+
+/// Print `s` on the console. A pointer the kernel rejects destroys the environment.
+pub fn sys_cputs(s: &[u8]) {
+    syscall4(SYS_CPUTS, s.as_ptr() as u32, s.len() as u32, 0, 0);
+}
+
+/// The next console character, or 0 if none is waiting (does not block).
+pub fn sys_cgetc() -> i32 {
+    syscall4(SYS_CGETC, 0, 0, 0, 0)
+}
+
+/// The caller's environment id.
+pub fn sys_getenvid() -> EnvId {
+    syscall4(SYS_GETENVID, 0, 0, 0, 0)
+}
+
+/// Destroy `envid` (0 = the caller, in which case this does not return).
+pub fn sys_env_destroy(envid: EnvId) -> Result<()> {
+    check(SYS_ENV_DESTROY, syscall4(SYS_ENV_DESTROY, envid as u32, 0, 0, 0))
+}
+
+/// Give up the CPU.
+pub fn sys_yield() {
+    syscall4(SYS_YIELD, 0, 0, 0, 0);
+}
+
+/// Map a fresh zeroed page at `va` in `envid` with `perm` (P and U required).
+///
+/// # Safety
+/// If `envid` is the caller, whatever was mapped at `va` is replaced by zeros: no Rust
+/// reference may point into that page.
+pub unsafe fn sys_page_alloc(envid: EnvId, va: u32, perm: Pte) -> Result<()> {
+    check(SYS_PAGE_ALLOC, syscall4(SYS_PAGE_ALLOC, envid as u32, va, perm.bits(), 0))
+}
+
+/// Map the page at `srcva` in `srcenv` at `dstva` in `dstenv` with `perm`.
+///
+/// # Safety
+/// If `dstenv` is the caller, the page at `dstva` is replaced: no Rust reference may point
+/// into it unless the new mapping has the same contents (as when only permissions change).
+/// A writable mapping shared with another environment may change under the caller.
+pub unsafe fn sys_page_map(
+    srcenv: EnvId,
+    srcva: u32,
+    dstenv: EnvId,
+    dstva: u32,
+    perm: Pte,
+) -> Result<()> {
+    let r = syscall5(SYS_PAGE_MAP, srcenv as u32, srcva, dstenv as u32, dstva, perm.bits());
+    check(SYS_PAGE_MAP, r)
+}
+
+/// Unmap the page at `va` in `envid` (no error if nothing is mapped there).
+///
+/// # Safety
+/// If `envid` is the caller, no Rust reference may point into the page at `va`.
+pub unsafe fn sys_page_unmap(envid: EnvId, va: u32) -> Result<()> {
+    check(SYS_PAGE_UNMAP, syscall4(SYS_PAGE_UNMAP, envid as u32, va, 0, 0))
+}
+
+/// Create a child environment: `Ok(child id)` in the parent, `Ok(0)` in the child.
+///
+/// The child starts NOT_RUNNABLE with the parent's registers (EAX = 0) and an empty address
+/// space; it resumes right after the `int $0x30` below, on whatever copy of the parent's
+/// stack the parent gives it. That is why this is `#[inline(always)]` with its own asm (as
+/// JOS's inline `sys_exofork`): a call would make the child return through a stack frame
+/// that the parent has long since reused. Callers keep the child's path short.
+#[inline(always)]
+pub fn sys_exofork() -> Result<EnvId> {
+    let ret: i32;
+    // SAFETY: the call only creates a new, not-runnable environment; the caller's state is
+    // untouched.
+    unsafe {
+        asm!(
+            "int ${t}",
+            t = const T_SYSCALL,
+            inlateout("eax") SYS_EXOFORK => ret,
+            options(att_syntax),
+        );
+    }
+    from_abi(ret)
+}
+
+/// Set `envid`'s status to ENV_RUNNABLE or ENV_NOT_RUNNABLE.
+pub fn sys_env_set_status(envid: EnvId, status: u32) -> Result<()> {
+    check(SYS_ENV_SET_STATUS, syscall4(SYS_ENV_SET_STATUS, envid as u32, status, 0, 0))
+}
+
+/// Set `envid`'s page-fault upcall entry point.
+///
+/// # Safety
+/// If `envid` is the caller, its next page fault jumps to `func` on the exception stack:
+/// `func` must be an upcall entry such as [`crate::pgfault_upcall`].
+pub unsafe fn sys_env_set_pgfault_upcall(envid: EnvId, func: u32) -> Result<()> {
+    let r = syscall4(SYS_ENV_SET_PGFAULT_UPCALL, envid as u32, func, 0, 0);
+    check(SYS_ENV_SET_PGFAULT_UPCALL, r)
+}
+
+/// Try once to send `value` (and the page at `srcva`, if below UTOP) to `envid`.
+/// `Err(Error::IpcNotRecv)` if the target is not waiting in `sys_ipc_recv`.
+pub fn sys_ipc_try_send(envid: EnvId, value: u32, srcva: u32, perm: Pte) -> Result<()> {
+    let r = syscall4(SYS_IPC_TRY_SEND, envid as u32, value, srcva, perm.bits());
+    from_abi(r).map(|_| ())
+}
+
+/// Block until a message arrives; a page sent along is mapped at `dstva` if it is below
+/// UTOP. The message is then in `thisenv()`'s `env_ipc_*` fields.
+///
+/// # Safety
+/// If `dstva` is below UTOP, the page there may be replaced: no Rust reference may point
+/// into it.
+pub unsafe fn sys_ipc_recv(dstva: u32) -> Result<()> {
+    check(SYS_IPC_RECV, syscall4(SYS_IPC_RECV, dstva, 0, 0, 0))
+}

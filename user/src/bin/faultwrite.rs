@@ -1,0 +1,15 @@
+//! faultwrite (JOS's user/faultwrite.c): writes address 0x00000000, which must fault (`err 0x00000006` in the
+//! trapframe dump).
+#![no_std]
+#![no_main]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+use core::arch::asm;
+
+jos_lib::entry!(umain);
+
+fn umain() {
+    // A store in asm: a Rust write to this address would be undefined behaviour, and the
+    // point is the hardware fault. SAFETY: the store faults and the kernel destroys us.
+    unsafe { asm!("movl $0, (0x00000000)", options(att_syntax, nostack)) };
+}
