@@ -62,7 +62,7 @@ const DEFAULT_PROGRAM: &str = "primes";
 pub extern "C" fn i386_init() -> ! {
     unsafe extern "C" {
         static mut edata: u8;
-        static end: u8;
+        static __bss_end: u8;
     }
     // Before doing anything else, complete the ELF loading process: clear the uninitialized
     // global data (BSS) section of our program. This ensures that all static/global
@@ -71,7 +71,7 @@ pub extern "C" fn i386_init() -> ! {
     // is in .data).
     unsafe {
         let start = &raw mut edata;
-        let len = &raw const end as usize - start as usize;
+        let len = &raw const __bss_end as usize - start as usize;
         core::ptr::write_bytes(start, 0, len);
     }
 
@@ -132,9 +132,12 @@ pub extern "C" fn i386_init() -> ! {
     sched::sched_yield();
 }
 
-/// Lab 1's backtrace exercise: a few nested frames, then the monitor's backtrace.
+/// Lab 1's backtrace exercise: a few nested frames, then the monitor's backtrace. The C ABI
+/// keeps `x` on the stack where the backtrace shows it as the first argument; exporting the
+/// symbol keeps LLVM from switching a local function to a register convention.
+#[unsafe(no_mangle)]
 #[inline(never)]
-fn test_backtrace(x: i32) {
+pub extern "C" fn test_backtrace(x: i32) {
     cprintf!("entering test_backtrace {}\n", x);
     if core::hint::black_box(x) > 0 {
         test_backtrace(x - 1);

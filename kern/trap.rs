@@ -243,6 +243,13 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
     // it by inserting a "cli" in the interrupt path.
     assert!(read_eflags() & FL_IF == 0);
 
+    // Re-acquire the big kernel lock if we were halted in sched_halt(): the interrupt woke
+    // an idle CPU, which then goes on to schedule.
+    let was_halted = cpu::thiscpu().swap_status(cpu::CPU_STARTED) == cpu::CPU_HALTED;
+    if was_halted {
+        spinlock::lock_kernel();
+    }
+
     // SAFETY: `tf` points at the complete Trapframe _alltraps built on this CPU's stack.
     let frame = unsafe { *tf };
     let from = if frame.tf_cs & 3 == 3 {
@@ -287,6 +294,7 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
         (From::User(_), Some(c)) if env::with_env(c, |e| e.env_status) == ENV_RUNNING => {
             env::env_run(c)
         }
+        (From::Kernel, _) if was_halted => sched::sched_yield(),
         (From::Kernel, _) => {
             // A kernel-mode trap that was handled (e.g. a breakpoint the monitor
             // continued from): return to the interrupted kernel code.

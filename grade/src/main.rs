@@ -117,7 +117,8 @@ fn report_case(case: &Case, out: &Outcome, command: Option<&str>, paint: Paint) 
     let text = String::from_utf8_lossy(&out.output);
     let lines = matcher::splitlines(&text);
     let t = case.test;
-    let verdict = matcher::check(&lines, t.expect, t.no, t.count);
+    let mut verdict = matcher::check(&lines, t.expect, t.no, t.count);
+    matcher::check_same(&lines, t.same, &mut verdict);
     let path = out_path(&case.name);
     let saved = match std::fs::write(&path, &out.output) {
         Ok(()) => path,

@@ -68,6 +68,9 @@ pub struct Verdict {
     pub missing: Vec<String>,
     /// (pattern, wanted, found) for count checks that fell short.
     pub short: Vec<(String, usize, usize)>,
+    /// (pattern, detail) for `same` checks that failed: no line matched, or the two captured
+    /// values differ.
+    pub unequal: Vec<(String, String)>,
     /// Indices of lines that satisfied an expected pattern (for the failure context).
     pub good: Vec<usize>,
     /// Indices of lines that matched a `no` pattern.
@@ -76,7 +79,10 @@ pub struct Verdict {
 
 impl Verdict {
     pub fn passed(&self) -> bool {
-        self.missing.is_empty() && self.short.is_empty() && self.bad.is_empty()
+        self.missing.is_empty()
+            && self.short.is_empty()
+            && self.bad.is_empty()
+            && self.unequal.is_empty()
     }
 }
 
@@ -110,9 +116,47 @@ pub fn check(lines: &[&str], expect: &[&str], no: &[&str], count: &[(&str, usize
     v
 }
 
+/// `same` checks: each pattern has two capture groups; the last line it matches must have
+/// them equal (e.g. a free-page count now and before the first env: no leak).
+pub fn check_same(lines: &[&str], same: &[&str], v: &mut Verdict) {
+    for &p in same {
+        let Ok(re) = compile(p) else {
+            v.unequal.push((p.to_string(), "pattern does not compile".to_string()));
+            continue;
+        };
+        match lines.iter().rev().find_map(|l| re.captures(l)) {
+            None => v.unequal.push((p.to_string(), "no line matched".to_string())),
+            Some(c) => {
+                let (a, b) = (c.get(1).map(|m| m.as_str()), c.get(2).map(|m| m.as_str()));
+                if a.is_none() || a != b {
+                    v.unequal.push((
+                        p.to_string(),
+                        format!("{:?} != {:?}", a.unwrap_or(""), b.unwrap_or("")),
+                    ));
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod unit {
     use super::*;
+
+    #[test]
+    fn same_groups() {
+        let p = r"free pages: (\d+) \(before the first env: (\d+)\)";
+        let mut v = Verdict::default();
+        check_same(&["free pages: 10 (before the first env: 10)"], &[p], &mut v);
+        assert!(v.passed());
+        let mut v = Verdict::default();
+        check_same(&["free pages: 9 (before the first env: 10)"], &[p], &mut v);
+        assert_eq!(v.unequal.len(), 1);
+        assert!(!v.passed());
+        let mut v = Verdict::default();
+        check_same(&["nothing"], &[p], &mut v);
+        assert_eq!(v.unequal[0].1, "no line matched");
+    }
 
     #[test]
     fn splitlines_like_python() {

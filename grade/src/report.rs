@@ -90,6 +90,9 @@ pub fn failure_details(
             "{missing} {want} lines matching '{p}' (found {found})"
         ));
     }
+    for (p, detail) in &v.unequal {
+        msg.push(format!("{} '{p}': {detail}", paint.red("MISMATCH")));
+    }
     if timed_out {
         msg.push("Timeout!".to_string());
     }

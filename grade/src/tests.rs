@@ -30,6 +30,8 @@ pub struct Test {
     pub no: &'static [&'static str],
     /// (pattern, n): at least n lines must match the pattern (lab 1's backtrace frame count).
     pub count: &'static [(&'static str, usize)],
+    /// Patterns with two capture groups: the last matching line must have them equal.
+    pub same: &'static [&'static str],
     /// Stop the run as soon as a complete line matches (gradelib's `stop_on_line`).
     pub stop: &'static [&'static str],
     /// Lines typed at successive `K> ` prompts; the run ends at the prompt after the last one.
@@ -48,6 +50,7 @@ pub const DEFAULT: Test = Test {
     expect: &[],
     no: &[],
     count: &[],
+    same: &[],
     stop: &[],
     input: &[],
 };
@@ -705,14 +708,20 @@ pub static TABLE: &[Test] = &[
         no: &[".*kernel panic"],
         ..DEFAULT
     },
-    // TODO(lead): placeholder expectation (and maybe `input: &["meminfo"]` once the monitor
-    // has such a command).
+    // Nothing leaks: after a fork tree of envs that all exit, the monitor's `meminfo` shows
+    // the free page and env counts back where they were before the first env.
     Test {
         name: "leakcheck",
         part: PROJECT,
         points: 1,
-        test: "leakcheck",
-        expect: &["leakcheck: .* ok"],
+        test: "forktree",
+        cpus: 2,
+        input: &["meminfo"],
+        expect: &[".00001000. exiting gracefully", ".0000200.. free env 0000200."],
+        same: &[
+            r"free pages: (\d+) \(before the first env: (\d+)\)",
+            r"free envs: (\d+) \(before the first env: (\d+)\)",
+        ],
         no: &[".*kernel panic"],
         ..DEFAULT
     },

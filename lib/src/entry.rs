@@ -62,7 +62,10 @@ pub fn binaryname() -> &'static str {
 /// JOS's libmain, called through the `libmain` symbol that [`entry!`] defines: record the
 /// binary's name, set `thisenv`, run `umain`, exit.
 pub fn libmain(binaryname: &'static &'static str, umain: fn()) -> ! {
-    BINARYNAME.store(core::ptr::from_ref(binaryname).cast_mut(), Ordering::Relaxed);
+    BINARYNAME.store(
+        core::ptr::from_ref(binaryname).cast_mut(),
+        Ordering::Relaxed,
+    );
     crate::env::set_thisenv();
     umain();
     crate::exit::exit()

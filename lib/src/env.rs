@@ -10,9 +10,9 @@ use core::cell::UnsafeCell;
 use core::ptr;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use jos_inc::env::{envx, Env, EnvId, NENV};
+use jos_inc::env::{Env, EnvId, NENV, envx};
 use jos_inc::memlayout::{PageInfo, UENVS, UPAGES, UVPD, UVPT};
-use jos_inc::mmu::{pgnum, Pte, NPDENTRIES, NPTENTRIES, PTSIZE};
+use jos_inc::mmu::{NPDENTRIES, NPTENTRIES, PTSIZE, Pte, pgnum};
 
 use crate::syscall::sys_getenvid;
 
@@ -85,7 +85,9 @@ impl UEnv {
     pub fn env_ipc_recving(&self) -> bool {
         // Read the C `_Bool` as a byte: any value the kernel stores must be a valid read.
         // SAFETY: as for the other fields.
-        let b = unsafe { ptr::read_volatile((&raw const (*self.0.get()).env_ipc_recving).cast::<u8>()) };
+        let b = unsafe {
+            ptr::read_volatile((&raw const (*self.0.get()).env_ipc_recving).cast::<u8>())
+        };
         b != 0
     }
 }

@@ -6,10 +6,10 @@
 //! exception stack and the parent's upcall, and only then becomes runnable. The first write
 //! to a COW page faults into [`cow_pgfault`], which gives the writer its own copy.
 
-use jos_inc::env::{EnvId, ENV_RUNNABLE};
-use jos_inc::error::{from_abi, Result};
+use jos_inc::env::{ENV_RUNNABLE, EnvId};
+use jos_inc::error::{Result, from_abi};
 use jos_inc::memlayout::{PFTEMP, USTACKTOP, UXSTACKTOP};
-use jos_inc::mmu::{pgnum, round_down, Fec, Pte, NPTENTRIES, PGSIZE};
+use jos_inc::mmu::{Fec, NPTENTRIES, PGSIZE, Pte, pgnum, round_down};
 use jos_inc::trap::UTrapframe;
 
 use crate::env::{set_thisenv, uvpd, uvpt};
@@ -28,7 +28,7 @@ fn cow_pgfault(utf: &mut UTrapframe) {
     if !err.contains(Fec::WR) || !pte.contains(Pte::P | Pte::COW) {
         let eip = utf.utf_eip;
         panic!(
-            "fork: fault at va {:08x} (eip {:08x}, err {:x}) is not a write to a copy-on-write page",
+            "fork: va {:08x} eip {:08x} err {:x}: not a write to a copy-on-write page",
             addr,
             eip,
             err.bits()

@@ -1,6 +1,6 @@
 //! Inter-environment communication (JOS's lib/ipc.c).
 
-use jos_inc::env::{EnvId, ENV_FREE};
+use jos_inc::env::{ENV_FREE, EnvId};
 use jos_inc::error::{Error, Result};
 use jos_inc::memlayout::UTOP;
 use jos_inc::mmu::Pte;

@@ -1,17 +1,17 @@
 //! The JOS user library (JOS's lib/): what every user program links with.
 //!
-//! | module      | JOS file(s)                         | what it offers                              |
-//! |-------------|-------------------------------------|---------------------------------------------|
-//! | [`entry`]   | lib/entry.S, lib/libmain.c          | `_start`, [`entry!`], the binary's name     |
-//! | [`env`]     | lib/entry.S's symbols, inc/lib.h    | `envs`, `thisenv`, `uvpt`/`uvpd`, `pages`   |
-//! | [`syscall`] | lib/syscall.c, inc/lib.h            | the 13 system calls                         |
-//! | [`printf`]  | lib/printf.c, lib/printfmt.c        | [`print!`], [`println!`]                    |
-//! | [`console`] | lib/console.c                       | `getchar`, `cputs`                          |
-//! | [`panic`]   | lib/panic.c                         | the panic handler                           |
-//! | [`exit`]    | lib/exit.c                          | `exit`                                      |
-//! | [`pgfault`] | lib/pgfault.c, lib/pfentry.S        | `set_pgfault_handler`, `_pgfault_upcall`    |
-//! | [`fork`]    | lib/fork.c                          | copy-on-write `fork`, `sfork`               |
-//! | [`ipc`]     | lib/ipc.c                           | `ipc_send`, `ipc_recv`, `ipc_find_env`      |
+//! | module      | JOS file(s)                  | what it offers                          |
+//! |-------------|------------------------------|-----------------------------------------|
+//! | [`entry`]   | lib/entry.S, lib/libmain.c   | `_start`, [`entry!`], the binary's name |
+//! | [`env`]     | entry.S's symbols, inc/lib.h | `envs`, `thisenv`, `uvpt`, `uvpd`       |
+//! | [`syscall`] | lib/syscall.c, inc/lib.h     | the 13 system calls                     |
+//! | [`printf`]  | lib/printf.c, printfmt.c     | [`print!`], [`println!`]                |
+//! | [`console`] | lib/console.c                | `getchar`, `cputs`                      |
+//! | [`panic`]   | lib/panic.c                  | the panic handler                       |
+//! | [`exit`]    | lib/exit.c                   | `exit`                                  |
+//! | [`pgfault`] | lib/pgfault.c, pfentry.S     | `set_pgfault_handler`, the upcall       |
+//! | [`fork`]    | lib/fork.c                   | copy-on-write `fork`, `sfork`           |
+//! | [`ipc`]     | lib/ipc.c                    | `ipc_send`, `ipc_recv`, `ipc_find_env`  |
 //!
 //! A program is a `no_std`, `no_main` binary that names its main function with
 //! `jos_lib::entry!(umain);`.
@@ -31,15 +31,15 @@ pub mod syscall;
 
 pub use console::{cputs, getchar};
 pub use entry::binaryname;
-pub use env::{envs, page_info, set_thisenv, thisenv, uvpd, uvpt, UEnv};
+pub use env::{UEnv, envs, page_info, set_thisenv, thisenv, uvpd, uvpt};
 pub use exit::exit;
 pub use fork::{fork, sfork};
-pub use ipc::{ipc_find_env, ipc_recv, ipc_recv_page, ipc_send, IpcMsg};
+pub use ipc::{IpcMsg, ipc_find_env, ipc_recv, ipc_recv_page, ipc_send};
 pub use pgfault::{pgfault_upcall, set_pgfault_handler};
 pub use syscall::*;
 
 /// The ABI crate, re-exported so programs need only one dependency.
 pub use jos_inc as inc;
-pub use jos_inc::error::{Error, ErrNum, Result};
+pub use jos_inc::error::{ErrNum, Error, Result};
 pub use jos_inc::mmu::Pte;
 pub use jos_inc::trap::UTrapframe;

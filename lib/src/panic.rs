@@ -11,7 +11,9 @@ use crate::syscall::sys_getenvid;
 /// when it fits) and then executes `int3` forever, which drops into the kernel monitor.
 #[panic_handler]
 fn panic(info: &PanicInfo) -> ! {
-    let (file, line) = info.location().map_or(("<unknown>", 0), |l| (l.file(), l.line()));
+    let (file, line) = info
+        .location()
+        .map_or(("<unknown>", 0), |l| (l.file(), l.line()));
     crate::println!(
         "[{:08x}] user panic in {} at {}:{}: {}",
         sys_getenvid(),

@@ -11,7 +11,7 @@ use core::mem::offset_of;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
 use jos_inc::memlayout::UXSTACKTOP;
-use jos_inc::mmu::{Pte, PGSIZE};
+use jos_inc::mmu::{PGSIZE, Pte};
 use jos_inc::trap::UTrapframe;
 
 use crate::syscall::{sys_env_set_pgfault_upcall, sys_page_alloc};
@@ -90,11 +90,14 @@ extern "C" fn pgfault_dispatch(utf: *mut UTrapframe) {
 /// fatal (panic), as in JOS.
 pub fn set_pgfault_handler(handler: fn(&mut UTrapframe)) {
     // Store the handler first: a fault between registration and storing must find it.
-    let first = HANDLER.swap(handler as *mut (), Ordering::Relaxed).is_null();
+    let first = HANDLER
+        .swap(handler as *mut (), Ordering::Relaxed)
+        .is_null();
     if first {
         // SAFETY: the exception stack page belongs to the upcall; no Rust object lives there,
         // and before the first registration nothing has used it.
-        if let Err(e) = unsafe { sys_page_alloc(0, UXSTACKTOP - PGSIZE, Pte::P | Pte::U | Pte::W) } {
+        if let Err(e) = unsafe { sys_page_alloc(0, UXSTACKTOP - PGSIZE, Pte::P | Pte::U | Pte::W) }
+        {
             panic!("set_pgfault_handler: allocating the exception stack: {}", e);
         }
         // SAFETY: `_pgfault_upcall` is the upcall entry this module implements.

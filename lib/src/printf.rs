@@ -47,7 +47,10 @@ impl Write for Printer {
 /// [`println!`](crate::println).
 #[doc(hidden)]
 pub fn _print(args: fmt::Arguments<'_>) {
-    let mut p = Printer { buf: [0; BUFSIZE], len: 0 };
+    let mut p = Printer {
+        buf: [0; BUFSIZE],
+        len: 0,
+    };
     // Our sink never fails; an error could only come from a Display impl, and then the
     // text so far is still worth printing.
     let _ = p.write_fmt(args);

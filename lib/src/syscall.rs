@@ -12,7 +12,7 @@
 use core::arch::asm;
 
 use jos_inc::env::EnvId;
-use jos_inc::error::{from_abi, Result};
+use jos_inc::error::{Result, from_abi};
 use jos_inc::mmu::Pte;
 use jos_inc::syscall::*;
 use jos_inc::trap::T_SYSCALL;
@@ -104,7 +104,10 @@ pub fn sys_getenvid() -> EnvId {
 
 /// Destroy `envid` (0 = the caller, in which case this does not return).
 pub fn sys_env_destroy(envid: EnvId) -> Result<()> {
-    check(SYS_ENV_DESTROY, syscall4(SYS_ENV_DESTROY, envid as u32, 0, 0, 0))
+    check(
+        SYS_ENV_DESTROY,
+        syscall4(SYS_ENV_DESTROY, envid as u32, 0, 0, 0),
+    )
 }
 
 /// Give up the CPU.
@@ -118,7 +121,10 @@ pub fn sys_yield() {
 /// If `envid` is the caller, whatever was mapped at `va` is replaced by zeros: no Rust
 /// reference may point into that page.
 pub unsafe fn sys_page_alloc(envid: EnvId, va: u32, perm: Pte) -> Result<()> {
-    check(SYS_PAGE_ALLOC, syscall4(SYS_PAGE_ALLOC, envid as u32, va, perm.bits(), 0))
+    check(
+        SYS_PAGE_ALLOC,
+        syscall4(SYS_PAGE_ALLOC, envid as u32, va, perm.bits(), 0),
+    )
 }
 
 /// Map the page at `srcva` in `srcenv` at `dstva` in `dstenv` with `perm`.
@@ -134,7 +140,14 @@ pub unsafe fn sys_page_map(
     dstva: u32,
     perm: Pte,
 ) -> Result<()> {
-    let r = syscall5(SYS_PAGE_MAP, srcenv as u32, srcva, dstenv as u32, dstva, perm.bits());
+    let r = syscall5(
+        SYS_PAGE_MAP,
+        srcenv as u32,
+        srcva,
+        dstenv as u32,
+        dstva,
+        perm.bits(),
+    );
     check(SYS_PAGE_MAP, r)
 }
 
@@ -143,7 +156,10 @@ pub unsafe fn sys_page_map(
 /// # Safety
 /// If `envid` is the caller, no Rust reference may point into the page at `va`.
 pub unsafe fn sys_page_unmap(envid: EnvId, va: u32) -> Result<()> {
-    check(SYS_PAGE_UNMAP, syscall4(SYS_PAGE_UNMAP, envid as u32, va, 0, 0))
+    check(
+        SYS_PAGE_UNMAP,
+        syscall4(SYS_PAGE_UNMAP, envid as u32, va, 0, 0),
+    )
 }
 
 /// Create a child environment: `Ok(child id)` in the parent, `Ok(0)` in the child.
@@ -171,7 +187,10 @@ pub fn sys_exofork() -> Result<EnvId> {
 
 /// Set `envid`'s status to ENV_RUNNABLE or ENV_NOT_RUNNABLE.
 pub fn sys_env_set_status(envid: EnvId, status: u32) -> Result<()> {
-    check(SYS_ENV_SET_STATUS, syscall4(SYS_ENV_SET_STATUS, envid as u32, status, 0, 0))
+    check(
+        SYS_ENV_SET_STATUS,
+        syscall4(SYS_ENV_SET_STATUS, envid as u32, status, 0, 0),
+    )
 }
 
 /// Set `envid`'s page-fault upcall entry point.

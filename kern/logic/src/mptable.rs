@@ -203,7 +203,7 @@ fn search(mem: &impl PhysMem, ebda_seg: u16, basemem_kb: u16) -> Option<(u32, [u
     first.or_else(|| search_region(mem, 0xE0000, 0x20000))
 }
 
-fn read<'m>(mem: &'m impl PhysMem, pa: u32, len: usize) -> Result<&'m [u8], MpError> {
+fn read(mem: &impl PhysMem, pa: u32, len: usize) -> Result<&[u8], MpError> {
     mem.read(pa, len).ok_or(MpError::Unreadable { pa, len })
 }
 

@@ -4,10 +4,10 @@
 
 use std::collections::HashMap;
 
-use gimli::{EndianSlice, RunTimeEndian};
+use gimli::{EndianSlice, LittleEndian};
 use kern_logic::kdebug::{FuncSym, LineRow, Tables};
-use object::{Object, ObjectSection, ObjectSymbol, SectionIndex, SectionKind, SymbolKind};
 
+use crate::elf::{self, Elf};
 use crate::paths;
 
 /// The collected tables, owning their strings.
@@ -58,11 +58,19 @@ fn addr32(addr: u64, what: &str) -> Result<u32, String> {
         .map_err(|_| format!("{what} at {addr:#x} is beyond 32 bits: not an i386 kernel?"))
 }
 
-/// Address ranges of the executable sections: only code there gets functions and lines.
-fn text_ranges(elf: &object::File<'_>) -> HashMap<SectionIndex, (u64, u64)> {
-    elf.sections()
-        .filter(|s| s.kind() == SectionKind::Text && s.size() > 0)
-        .map(|s| (s.index(), (s.address(), s.address() + s.size())))
+/// Address ranges of the executable sections, by section index: only code there gets
+/// functions and lines.
+fn text_ranges(elf: &Elf<'_>) -> HashMap<usize, (u64, u64)> {
+    elf.sections
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.flags & elf::SHF_EXECINSTR != 0 && s.size > 0)
+        .map(|(i, s)| {
+            (
+                i,
+                (u64::from(s.addr), u64::from(s.addr) + u64::from(s.size)),
+            )
+        })
         .collect()
 }
 
@@ -74,26 +82,32 @@ pub fn demangle(name: &str) -> String {
 /// The functions: FUNC symbols in executable sections, plus untyped labels there (assembly
 /// entry points such as the trap handlers, which `global_asm!` leaves as NOTYPE without a
 /// size: they extend to the next symbol).
-fn functions(elf: &object::File<'_>, names: &mut Interner) -> Result<Vec<FuncSym>, String> {
+fn functions(elf: &Elf<'_>, names: &mut Interner) -> Result<Vec<FuncSym>, String> {
     let text = text_ranges(elf);
     // (address, preference rank, size, section end, name); lower rank wins among aliases.
     let mut syms = Vec::new();
-    for sym in elf.symbols() {
-        let Some(&(_, sec_end)) = sym.section_index().and_then(|i| text.get(&i)) else {
+    for sym in elf.symbols()? {
+        let Some(&(_, sec_end)) = text.get(&usize::from(sym.shndx)) else {
             continue;
         };
-        let kind_rank = match sym.kind() {
-            SymbolKind::Text => 0,
-            SymbolKind::Unknown => 2,
+        let kind_rank = match sym.kind {
+            elf::STT_FUNC => 0,
+            elf::STT_NOTYPE => 2,
             _ => continue,
         };
-        let Ok(name) = sym.name() else { continue };
+        let name = sym.name;
         // Assembler-local labels and mapping symbols say nothing to a reader.
         if name.is_empty() || name.starts_with(".L") || name.starts_with('$') {
             continue;
         }
-        let rank = kind_rank + u8::from(sym.is_local());
-        syms.push((sym.address(), rank, sym.size(), sec_end, name));
+        let rank = kind_rank + u8::from(sym.bind == elf::STB_LOCAL);
+        syms.push((
+            u64::from(sym.value),
+            rank,
+            u64::from(sym.size),
+            sec_end,
+            name,
+        ));
     }
     syms.sort_by(|a, b| (a.0, a.1, a.4).cmp(&(b.0, b.1, b.4)));
     syms.dedup_by_key(|s| s.0);
@@ -103,8 +117,9 @@ fn functions(elf: &object::File<'_>, names: &mut Interner) -> Result<Vec<FuncSym
         let size = if size > 0 {
             size
         } else {
+            // An unsized label runs to the next symbol or the end of its section.
             let next = syms.get(i + 1).map_or(sec_end, |s| s.0.min(sec_end));
-            next - addr
+            next.saturating_sub(addr)
         };
         if size == 0 {
             continue;
@@ -126,7 +141,7 @@ struct Sequence {
     end: u64,
 }
 
-type Reader<'a> = EndianSlice<'a, RunTimeEndian>;
+type Reader<'a> = EndianSlice<'a, LittleEndian>;
 
 /// The full path of file `index` of a line program, joined as DWARF says: the file's name,
 /// under its include directory, under the compilation directory.
@@ -153,30 +168,22 @@ fn file_path(
 }
 
 fn sequences(
-    elf: &object::File<'_>,
+    elf: &Elf<'_>,
     root: Option<&str>,
     files: &mut Interner,
 ) -> Result<Vec<Sequence>, String> {
-    let endian = if elf.is_little_endian() {
-        RunTimeEndian::Little
-    } else {
-        RunTimeEndian::Big
-    };
     let load = |id: gimli::SectionId| -> Result<Reader<'_>, String> {
         let data = match elf.section_by_name(id.name()) {
-            Some(s) => {
-                if !matches!(s.compressed_file_range(), Ok(r) if r.format == object::CompressionFormat::None)
-                {
-                    return Err(format!(
-                        "{} is compressed; link without --compress-debug-sections",
-                        id.name()
-                    ));
-                }
-                s.data().map_err(|e| format!("{}: {e}", id.name()))?
+            Some(s) if s.flags & elf::SHF_COMPRESSED != 0 => {
+                return Err(format!(
+                    "{} is compressed: link without --compress-debug-sections",
+                    id.name()
+                ));
             }
+            Some(s) => elf.data(s)?,
             None => &[],
         };
-        Ok(EndianSlice::new(data, endian))
+        Ok(EndianSlice::new(data, LittleEndian))
     };
     let dwarf = gimli::Dwarf::load(load)?;
     let err = |e: gimli::Error| format!("DWARF: {e}");
@@ -278,7 +285,7 @@ fn line_rows(text: &[(u64, u64)], mut seqs: Vec<Sequence>) -> Result<Vec<LineRow
 /// Collects functions and line rows from an ELF image. `root` is the workspace root used to
 /// print the kernel's files repository-relative.
 pub fn collect(data: &[u8], root: Option<&str>) -> Result<Collected, String> {
-    let elf = object::File::parse(data).map_err(|e| format!("not an ELF file: {e}"))?;
+    let elf = Elf::parse(data)?;
     let mut names = Interner::default();
     let mut files = Interner::default();
     let funcs = functions(&elf, &mut names)?;

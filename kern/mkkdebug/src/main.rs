@@ -13,6 +13,7 @@
 //! ```
 
 mod collect;
+mod elf;
 mod paths;
 
 use std::fs::{self, OpenOptions};
@@ -20,8 +21,8 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use elf::Elf;
 use kern_logic::kdebug::{self, DebugInfo};
-use object::{Object, ObjectSection, ObjectSegment};
 
 /// The section the kernel's linker script reserves for the table.
 const SECTION: &str = ".kdebug";
@@ -30,45 +31,57 @@ const USAGE: &str =
     "usage: mkkdebug [--root DIR] KERNEL\n       mkkdebug --dump KERNEL [HEXADDR...]";
 
 /// File offset and size of `.kdebug`, checked to be file-backed and loaded.
-fn kdebug_range(elf: &object::File<'_>) -> Result<(u64, usize), String> {
+fn kdebug_range(elf: &Elf<'_>) -> Result<(u64, usize), String> {
     let sec = elf.section_by_name(SECTION).ok_or_else(|| {
         format!("no {SECTION} section: the kernel's linker script must reserve it")
     })?;
-    let (offset, size) = sec.file_range().ok_or_else(|| {
-        format!(
+    if sec.kind == elf::SHT_NOBITS {
+        return Err(format!(
             "{SECTION} has no bytes in the file (NOBITS): it must be a loaded PROGBITS \
              section, e.g. with BYTE(0) or FILL in the linker script"
-        )
-    })?;
-    // ELF segments are only PT_LOAD ones here: the table is useless if the boot loader
-    // does not copy it into memory.
-    let loaded = elf.segments().any(|seg| {
-        let (start, len) = seg.file_range();
-        start <= offset && offset + size <= start + len
+        ));
+    }
+    let (offset, size) = (u64::from(sec.offset), u64::from(sec.size));
+    // The table is useless if the boot loader does not copy it into memory.
+    let loaded = elf.segments.iter().any(|seg| {
+        let (start, len) = (u64::from(seg.offset), u64::from(seg.filesz));
+        seg.kind == elf::PT_LOAD && start <= offset && offset + size <= start + len
     });
     if !loaded {
         return Err(format!(
             "{SECTION} is not inside a PT_LOAD segment: the kernel would not see it"
         ));
     }
-    let size = usize::try_from(size).map_err(|_| format!("{SECTION} is too large"))?;
-    Ok((offset, size))
+    elf.data(sec)?;
+    Ok((offset, sec.size as usize))
 }
 
 fn patch(path: &Path, root: Option<PathBuf>) -> Result<(), String> {
     let data = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let elf = object::File::parse(&*data)
-        .map_err(|e| format!("{}: not an ELF file: {e}", path.display()))?;
+    let elf = Elf::parse(&data).map_err(|e| format!("{}: {e}", path.display()))?;
     let (offset, capacity) = kdebug_range(&elf)?;
 
-    let root = root.or_else(|| paths::find_root(path));
+    // Source paths in DWARF are absolute, so compare against an absolute root.
+    let root = match root {
+        Some(r) => Some(
+            r.canonicalize()
+                .map_err(|e| format!("{}: {e}", r.display()))?,
+        ),
+        None => paths::find_root(path),
+    };
     let root = root.map(|r| paths::normalize(&r.to_string_lossy()));
     let tables = collect::collect(&data, root.as_deref())?;
 
     let mut section = vec![0u8; capacity];
     let len = tables
         .with_tables(|t| kdebug::encode(t, &mut section))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| match e {
+            kdebug::EncodeError::TooLarge { .. } => format!(
+                "{}: {e}: enlarge the {SECTION} reservation in the kernel",
+                path.display()
+            ),
+            _ => format!("{}: {e}", path.display()),
+        })?;
     // The decoder is what the kernel runs: make sure it accepts what we are about to write.
     if kdebug::parse(&section).is_none() {
         return Err("internal error: the encoded table does not parse".to_string());
@@ -104,8 +117,7 @@ fn describe(info: &DebugInfo<'_>, eip: u32) -> String {
 
 fn dump(path: &Path, addrs: &[String]) -> Result<(), String> {
     let data = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let elf = object::File::parse(&*data)
-        .map_err(|e| format!("{}: not an ELF file: {e}", path.display()))?;
+    let elf = Elf::parse(&data).map_err(|e| format!("{}: {e}", path.display()))?;
     let (offset, size) = kdebug_range(&elf)?;
     let section = &data[offset as usize..offset as usize + size];
     let info = kdebug::parse(section).ok_or_else(|| {

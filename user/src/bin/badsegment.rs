@@ -1,5 +1,5 @@
-//! badsegment (JOS's user/badsegment.c): loads selector 0x28 (a kernel TSS descriptor) into DS, which raises a General
-//! Protection fault with error code 0x28.
+//! badsegment (JOS's user/badsegment.c): loads selector 0x28 (a kernel TSS descriptor) into DS,
+//! which raises a General Protection fault with error code 0x28.
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -1,5 +1,5 @@
-//! breakpoint (JOS's user/breakpoint.c): executes `int $3`, which drops into the kernel monitor (`trap 0x00000003
-//! Breakpoint`) without destroying the environment.
+//! breakpoint (JOS's user/breakpoint.c): executes `int $3`, which drops into the kernel monitor
+//! (`trap 0x00000003 Breakpoint`) without destroying the environment.
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -1,5 +1,6 @@
-//! buggyhello (JOS's user/buggyhello.c): hands the kernel a bad pointer (address 1). The kernel must notice and destroy
-//! the environment (`user_mem_check assertion failure for va 00000001`), not print or fault.
+//! buggyhello (JOS's user/buggyhello.c): hands the kernel a bad pointer (address 1). The kernel
+//! must notice and destroy the environment (`user_mem_check assertion failure for va 00000001`),
+//! not print or fault.
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -1,6 +1,6 @@
-//! buggyhello2 (JOS's user/buggyhello2.c): prints its greeting with a length of 1 MiB, far past the end of the
-//! program: the kernel must reject the whole request at the first unmapped page (`va 0....000`),
-//! printing nothing.
+//! buggyhello2 (JOS's user/buggyhello2.c): prints its greeting with a length of 1 MiB, far past the
+//! end of the program: the kernel must reject the whole request at the first unmapped page (`va
+//! 0....000`), printing nothing.
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]

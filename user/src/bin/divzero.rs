@@ -1,5 +1,5 @@
-//! divzero (JOS's user/divzero.c): divides 1 by zero at run time, which must trap (`trap 0x00000000 Divide
-//! error`): `1/0 is ...!` must never print.
+//! divzero (JOS's user/divzero.c): divides 1 by zero at run time, which must trap (`trap 0x00000000
+//! Divide error`): `1/0 is ...!` must never print.
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -6,12 +6,12 @@
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-use jos_lib::inc::env::{EnvId, ENV_RUNNABLE};
+use jos_lib::inc::env::{ENV_RUNNABLE, EnvId};
 use jos_lib::inc::memlayout::{USTACKTOP, UTEMP, UTEXT};
-use jos_lib::inc::mmu::{round_down, PGSIZE};
+use jos_lib::inc::mmu::{PGSIZE, round_down};
 use jos_lib::{
-    println, set_thisenv, sys_env_set_status, sys_exofork, sys_page_alloc, sys_page_map,
-    sys_page_unmap, sys_yield, Pte,
+    Pte, println, set_thisenv, sys_env_set_status, sys_exofork, sys_page_alloc, sys_page_map,
+    sys_page_unmap, sys_yield,
 };
 
 jos_lib::entry!(umain);
@@ -25,7 +25,11 @@ fn umain() {
     // Fork a child process.
     let who = dumbfork();
     // Print a message and yield to the other a few times.
-    let (n, name) = if who != 0 { (10, "parent") } else { (20, "child") };
+    let (n, name) = if who != 0 {
+        (10, "parent")
+    } else {
+        (20, "child")
+    };
     for i in 0..n {
         println!("{}: I am the {}!", i, name);
         sys_yield();

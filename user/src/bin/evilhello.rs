@@ -1,5 +1,6 @@
-//! evilhello (JOS's user/evilhello.c): asks the kernel to print its own memory (0xf010000c, the kernel's entry
-//! code). The kernel must refuse (`user_mem_check assertion failure for va f010000c`).
+//! evilhello (JOS's user/evilhello.c): asks the kernel to print its own memory (0xf010000c, the
+//! kernel's entry code). The kernel must refuse (`user_mem_check assertion failure for va
+//! f010000c`).
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -5,7 +5,7 @@
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-use jos_lib::{envs, ipc_recv, ipc_send, println, sys_getenvid, thisenv, Pte};
+use jos_lib::{Pte, envs, ipc_recv, ipc_send, println, sys_getenvid, thisenv};
 
 jos_lib::entry!(umain);
 

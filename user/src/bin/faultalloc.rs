@@ -8,8 +8,8 @@
 
 use core::fmt::{self, Write};
 
-use jos_lib::inc::mmu::{round_down, PGSIZE};
-use jos_lib::{print, println, set_pgfault_handler, sys_page_alloc, Pte, UTrapframe};
+use jos_lib::inc::mmu::{PGSIZE, round_down};
+use jos_lib::{Pte, UTrapframe, print, println, set_pgfault_handler, sys_page_alloc};
 
 jos_lib::entry!(umain);
 
@@ -47,7 +47,10 @@ fn handler(utf: &mut UTrapframe) {
     {
         panic!("allocating at {:x} in page fault handler: {}", addr, e);
     }
-    let mut w = RawWriter { at: addr as *mut u8, room: 100 };
+    let mut w = RawWriter {
+        at: addr as *mut u8,
+        room: 100,
+    };
     let _ = write!(w, "this string was faulted in at {:x}", addr);
     // SAFETY: at most 99 bytes were written, so this is within the 100 the writer covers;
     // those pages are mapped (by us or by the nested fault).

@@ -6,9 +6,9 @@
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-use jos_lib::inc::mmu::{round_down, PGSIZE};
+use jos_lib::inc::mmu::{PGSIZE, round_down};
 use jos_lib::inc::syscall::SYS_CPUTS;
-use jos_lib::{println, set_pgfault_handler, sys_page_alloc, syscall, Pte, UTrapframe};
+use jos_lib::{Pte, UTrapframe, println, set_pgfault_handler, sys_page_alloc, syscall};
 
 jos_lib::entry!(umain);
 

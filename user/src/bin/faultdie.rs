@@ -6,7 +6,7 @@
 
 use core::arch::asm;
 
-use jos_lib::{println, set_pgfault_handler, sys_env_destroy, sys_getenvid, UTrapframe};
+use jos_lib::{UTrapframe, println, set_pgfault_handler, sys_env_destroy, sys_getenvid};
 
 jos_lib::entry!(umain);
 

@@ -1,6 +1,6 @@
-//! faultevilhandler (JOS's user/faultevilhandler.c): maps an exception stack but registers a kernel address (0xf0100020)
-//! as the upcall, then faults. The kernel must not run kernel code or loop: the environment
-//! dies (`user_mem_check assertion failure for va (f0100|eebfe)...`).
+//! faultevilhandler (JOS's user/faultevilhandler.c): maps an exception stack but registers a kernel
+//! address (0xf0100020) as the upcall, then faults. The kernel must not run kernel code or loop:
+//! the environment dies (`user_mem_check assertion failure for va (f0100|eebfe)...`).
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -9,7 +9,7 @@ use core::arch::asm;
 
 use jos_lib::inc::memlayout::UXSTACKTOP;
 use jos_lib::inc::mmu::PGSIZE;
-use jos_lib::{sys_env_set_pgfault_upcall, sys_page_alloc, Pte};
+use jos_lib::{Pte, sys_env_set_pgfault_upcall, sys_page_alloc};
 
 jos_lib::entry!(umain);
 

@@ -1,5 +1,5 @@
-//! faultread (JOS's user/faultread.c): reads address 0x00000000, which must fault (`err 0x00000004` in the
-//! trapframe dump) before `I read {:08x} from location 0!` can print.
+//! faultread (JOS's user/faultread.c): reads address 0x00000000, which must fault (`err 0x00000004`
+//! in the trapframe dump) before `I read {:08x} from location 0!` can print.
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -1,5 +1,5 @@
-//! faultreadkernel (JOS's user/faultreadkernel.c): reads address 0xf0100000, which must fault (`err 0x00000005` in the
-//! trapframe dump) before `I read {:08x} from location 0xf0100000!` can print.
+//! faultreadkernel (JOS's user/faultreadkernel.c): reads address 0xf0100000, which must fault (`err
+//! 0x00000005` in the trapframe dump) before `I read {:08x} from location 0xf0100000!` can print.
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -14,7 +14,7 @@ use core::ptr::read_volatile;
 
 use jos_lib::inc::memlayout::UTEMP;
 use jos_lib::inc::trap::PushRegs;
-use jos_lib::{println, set_pgfault_handler, sys_page_alloc, Pte, UTrapframe};
+use jos_lib::{Pte, UTrapframe, println, set_pgfault_handler, sys_page_alloc};
 
 jos_lib::entry!(umain);
 
@@ -95,14 +95,21 @@ fn check_regs(a: &Regs, an: &str, b: &Regs, bn: &str, testname: &str) {
         mismatch |= x != y;
         println!("{:<6} {:08x} {:08x} {}", name, x, y, verdict);
     }
-    println!("Registers {} {}", testname, if mismatch { "MISMATCH" } else { "OK" });
+    println!(
+        "Registers {} {}",
+        testname,
+        if mismatch { "MISMATCH" } else { "OK" }
+    );
 }
 
 fn pgfault(utf: &mut UTrapframe) {
     let va = utf.utf_fault_va;
     if va != UTEMP {
         let eip = utf.utf_eip;
-        panic!("pgfault expected at UTEMP, got 0x{:08x} (eip {:08x})", va, eip);
+        panic!(
+            "pgfault expected at UTEMP, got 0x{:08x} (eip {:08x})",
+            va, eip
+        );
     }
 
     // Check registers in UTrapframe.

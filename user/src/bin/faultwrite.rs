@@ -1,5 +1,5 @@
-//! faultwrite (JOS's user/faultwrite.c): writes address 0x00000000, which must fault (`err 0x00000006` in the
-//! trapframe dump).
+//! faultwrite (JOS's user/faultwrite.c): writes address 0x00000000, which must fault (`err
+//! 0x00000006` in the trapframe dump).
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -1,5 +1,5 @@
-//! faultwritekernel (JOS's user/faultwritekernel.c): writes address 0xf0100000, which must fault (`err 0x00000007` in the
-//! trapframe dump).
+//! faultwritekernel (JOS's user/faultwritekernel.c): writes address 0xf0100000, which must fault
+//! (`err 0x00000007` in the trapframe dump).
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]

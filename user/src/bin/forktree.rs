@@ -48,5 +48,8 @@ fn forktree(cur: Name) {
 }
 
 fn umain() {
-    forktree(Name { buf: [0; DEPTH], len: 0 });
+    forktree(Name {
+        buf: [0; DEPTH],
+        len: 0,
+    });
 }

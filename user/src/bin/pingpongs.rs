@@ -7,7 +7,7 @@
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use jos_lib::{ipc_recv, ipc_send, println, sfork, sys_getenvid, thisenv, Pte};
+use jos_lib::{Pte, ipc_recv, ipc_send, println, sfork, sys_getenvid, thisenv};
 
 jos_lib::entry!(umain);
 

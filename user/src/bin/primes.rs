@@ -6,7 +6,7 @@
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-use jos_lib::{fork, ipc_recv, ipc_send, print, thisenv, Pte};
+use jos_lib::{Pte, fork, ipc_recv, ipc_send, print, thisenv};
 
 jos_lib::entry!(umain);
 

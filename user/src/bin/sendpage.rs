@@ -4,7 +4,7 @@
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-use jos_lib::{fork, ipc_recv_page, ipc_send, println, sys_page_alloc, thisenv, Pte};
+use jos_lib::{Pte, fork, ipc_recv_page, ipc_send, println, sys_page_alloc, thisenv};
 
 jos_lib::entry!(umain);
 

@@ -1,5 +1,5 @@
-//! softint (JOS's user/softint.c): executes `int $14` (the page-fault vector), which user code may not
-//! invoke: the CPU raises a General Protection fault instead (`trap 0x0000000d`, err 0x72).
+//! softint (JOS's user/softint.c): executes `int $14` (the page-fault vector), which user code may
+//! not invoke: the CPU raises a General Protection fault instead (`trap 0x0000000d`, err 0x72).
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -9,7 +9,7 @@
 use core::cell::UnsafeCell;
 use core::ptr::{read_volatile, write_volatile};
 
-use jos_lib::inc::env::{envx, ENV_FREE};
+use jos_lib::inc::env::{ENV_FREE, envx};
 use jos_lib::{envs, fork, println, sys_getenvid, sys_yield, thisenv};
 
 jos_lib::entry!(umain);
@@ -61,5 +61,9 @@ fn umain() {
     }
 
     // Check that we see environments running on different CPUs.
-    println!("[{:08x}] stresssched on CPU {}", thisenv().env_id(), thisenv().env_cpunum());
+    println!(
+        "[{:08x}] stresssched on CPU {}",
+        thisenv().env_id(),
+        thisenv().env_cpunum()
+    );
 }

@@ -1,5 +1,5 @@
-//! testbss (JOS's user/testbss.c): checks that the 4 MiB bss array starts zeroed and is writable, then writes
-//! one page past its end, which must fault (`user fault va 00c.....`).
+//! testbss (JOS's user/testbss.c): checks that the 4 MiB bss array starts zeroed and is writable,
+//! then writes one page past its end, which must fault (`user fault va 00c.....`).
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]

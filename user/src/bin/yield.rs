@@ -13,7 +13,11 @@ fn umain() {
     println!("Hello, I am environment {:08x}.", id);
     for i in 0..5 {
         sys_yield();
-        println!("Back in environment {:08x}, iteration {}.", thisenv().env_id(), i);
+        println!(
+            "Back in environment {:08x}, iteration {}.",
+            thisenv().env_id(),
+            i
+        );
     }
     println!("All done in environment {:08x}.", thisenv().env_id());
 }
