@@ -33,10 +33,18 @@ fn main() {
         for name in &names {
             let bin = Path::new(&dir).join(name);
             if !bin.exists() {
-                panic!("user program {} is missing: run `make` (it builds user/ first)", bin.display());
+                panic!(
+                    "user program {} is missing: run `make` (it builds user/ first)",
+                    bin.display()
+                );
             }
             println!("cargo:rerun-if-changed={}", bin.display());
-            writeln!(table, "    ({name:?}, include_bytes!({:?})),", bin.display().to_string()).unwrap();
+            writeln!(
+                table,
+                "    ({name:?}, include_bytes!({:?})),",
+                bin.display().to_string()
+            )
+            .unwrap();
         }
     }
     table.push_str("];\n");

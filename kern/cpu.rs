@@ -25,7 +25,10 @@ pub struct CpuInfo {
 
 impl CpuInfo {
     const fn new() -> CpuInfo {
-        CpuInfo { status: AtomicU32::new(CPU_UNUSED), env: AtomicUsize::new(NO_ENV) }
+        CpuInfo {
+            status: AtomicU32::new(CPU_UNUSED),
+            env: AtomicUsize::new(NO_ENV),
+        }
     }
     pub fn status(&self) -> u32 {
         self.status.load(Ordering::Acquire)

@@ -86,4 +86,3 @@ entry_pgtable:
     CR0_WP = const 0x0001_0000u32,
     options(att_syntax)
 );
-

@@ -120,11 +120,17 @@ impl EnvTable {
         }
     }
     pub fn nfree(&mut self) -> usize {
-        self.all().iter().filter(|e| e.env_status == ENV_FREE).count()
+        self.all()
+            .iter()
+            .filter(|e| e.env_status == ENV_FREE)
+            .count()
     }
 }
 
-static ENVS: Mutex<EnvTable> = Mutex::new(EnvTable { envs: core::ptr::null_mut(), free: None });
+static ENVS: Mutex<EnvTable> = Mutex::new(EnvTable {
+    envs: core::ptr::null_mut(),
+    free: None,
+});
 
 /// Run `f` with the envs table locked.
 pub fn with_envs<R>(f: impl FnOnce(&mut EnvTable) -> R) -> R {

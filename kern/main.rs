@@ -168,8 +168,7 @@ fn boot_aps() {
             continue;
         }
         // Tell mpentry.S what stack to use.
-        mpentry::mpentry_kstack
-            .store(pmap::percpu_kstack_kva(i) + KSTKSIZE, Ordering::SeqCst);
+        mpentry::mpentry_kstack.store(pmap::percpu_kstack_kva(i) + KSTKSIZE, Ordering::SeqCst);
         // Start the CPU at mpentry_start.
         lapic::lapic_startap(i as u8, MPENTRY_PADDR);
         // Wait for the CPU to finish some basic setup in mp_main().
@@ -216,7 +215,13 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
         // PANICKING is set (other CPUs halt in trap()).
         unsafe { console::force_unlock() };
         let (file, line) = info.location().map_or(("?", 0), |l| (l.file(), l.line()));
-        cprintf!("kernel panic on CPU {} at {}:{}: {}\n", cpu::cpunum(), file, line, info.message());
+        cprintf!(
+            "kernel panic on CPU {} at {}:{}: {}\n",
+            cpu::cpunum(),
+            file,
+            line,
+            info.message()
+        );
     }
     loop {
         monitor::monitor(None);

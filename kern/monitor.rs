@@ -23,9 +23,21 @@ struct Command {
 }
 
 static COMMANDS: &[Command] = &[
-    Command { name: "help", desc: "Display this list of commands", func: mon_help },
-    Command { name: "kerninfo", desc: "Display information about the kernel", func: mon_kerninfo },
-    Command { name: "backtrace", desc: "Display a stack backtrace", func: mon_backtrace },
+    Command {
+        name: "help",
+        desc: "Display this list of commands",
+        func: mon_help,
+    },
+    Command {
+        name: "kerninfo",
+        desc: "Display information about the kernel",
+        func: mon_kerninfo,
+    },
+    Command {
+        name: "backtrace",
+        desc: "Display a stack backtrace",
+        func: mon_backtrace,
+    },
     Command {
         name: "meminfo",
         desc: "Display free page and env counts (now and before the first env)",
@@ -58,11 +70,26 @@ fn mon_kerninfo(_args: &[&str], _tf: Option<(&Trapframe, u32)>) -> i32 {
     );
     cprintf!("Special kernel symbols:\n");
     cprintf!("  _start                  {:08x} (phys)\n", start);
-    cprintf!("  entry  {:08x} (virt)  {:08x} (phys)\n", ent, ent - KERNBASE);
-    cprintf!("  etext  {:08x} (virt)  {:08x} (phys)\n", etx, etx - KERNBASE);
-    cprintf!("  edata  {:08x} (virt)  {:08x} (phys)\n", eda, eda - KERNBASE);
+    cprintf!(
+        "  entry  {:08x} (virt)  {:08x} (phys)\n",
+        ent,
+        ent - KERNBASE
+    );
+    cprintf!(
+        "  etext  {:08x} (virt)  {:08x} (phys)\n",
+        etx,
+        etx - KERNBASE
+    );
+    cprintf!(
+        "  edata  {:08x} (virt)  {:08x} (phys)\n",
+        eda,
+        eda - KERNBASE
+    );
     cprintf!("  end    {:08x} (virt)  {:08x} (phys)\n", en, en - KERNBASE);
-    cprintf!("Kernel executable memory footprint: {}KB\n", round_up(en - ent, 1024) / 1024);
+    cprintf!(
+        "Kernel executable memory footprint: {}KB\n",
+        round_up(en - ent, 1024) / 1024
+    );
     0
 }
 
@@ -80,7 +107,9 @@ fn readable(va: u32, len: u32) -> bool {
     if va < jos_inc::memlayout::ULIM {
         return false;
     }
-    let Some(last) = va.checked_add(len - 1) else { return false };
+    let Some(last) = va.checked_add(len - 1) else {
+        return false;
+    };
     // SAFETY: reading CR3.
     let pgdir = pmap::PageTable::from_pa(unsafe { x86::controlregs::cr3() } as u32);
     let mut a = round_down(va, PGSIZE);
@@ -146,8 +175,16 @@ pub fn record_baseline() {
 
 fn mon_meminfo(_args: &[&str], _tf: Option<(&Trapframe, u32)>) -> i32 {
     let (pages, envs) = (pmap::nfree_pages(), env::nfree_envs());
-    cprintf!("free pages: {} (before the first env: {})\n", pages, BASELINE[0].load(Ordering::Relaxed));
-    cprintf!("free envs: {} (before the first env: {})\n", envs, BASELINE[1].load(Ordering::Relaxed));
+    cprintf!(
+        "free pages: {} (before the first env: {})\n",
+        pages,
+        BASELINE[0].load(Ordering::Relaxed)
+    );
+    cprintf!(
+        "free envs: {} (before the first env: {})\n",
+        envs,
+        BASELINE[1].load(Ordering::Relaxed)
+    );
     0
 }
 
@@ -212,7 +249,7 @@ pub fn readline(prompt: Option<&str>, buf: &mut [u8]) -> usize {
         if (c == b'\x08' || c == 0x7F) && i > 0 {
             console::cputchar(b'\x08');
             i -= 1;
-        } else if c >= b' ' && c < 0x7F && i < buf.len() - 1 {
+        } else if (b' '..0x7F).contains(&c) && i < buf.len() - 1 {
             console::cputchar(c);
             buf[i] = c;
             i += 1;

@@ -26,7 +26,9 @@ impl PhysMem for KernMem {
 }
 
 fn read_u16(pa: u32) -> u16 {
-    KernMem.read(pa, 2).map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
+    KernMem
+        .read(pa, 2)
+        .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
 }
 
 pub fn mp_init() {
@@ -49,7 +51,11 @@ pub fn mp_init() {
     cpu::set_ncpu(info.cpus().len(), info.bootcpu);
     lapic::set_lapicaddr(info.lapic_addr);
     cpu::cpu(info.bootcpu).set_status(CPU_STARTED);
-    cprintf!("SMP: CPU {} found {} CPU(s)\n", info.bootcpu, info.cpus().len());
+    cprintf!(
+        "SMP: CPU {} found {} CPU(s)\n",
+        info.bootcpu,
+        info.cpus().len()
+    );
 
     if info.imcrp {
         // [MP 3.2.6.1] If the hardware implements PIC mode, switch to getting interrupts

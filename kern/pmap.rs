@@ -89,8 +89,11 @@ impl PageAlloc {
     }
 }
 
-static PAGES: Mutex<PageAlloc> =
-    Mutex::new(PageAlloc { pages: ptr::null_mut(), npages: 0, free: FreeList::new(0) });
+static PAGES: Mutex<PageAlloc> = Mutex::new(PageAlloc {
+    pages: ptr::null_mut(),
+    npages: 0,
+    free: FreeList::new(0),
+});
 
 /// Memory sizes found by i386_detect_memory (in pages).
 static NPAGES_BASEMEM: Mutex<usize> = Mutex::new(0);
@@ -259,9 +262,21 @@ pub fn mem_init() {
     check_page();
 
     // Map 'pages' read-only by the user at linear address UPAGES.
-    boot_map_region(pgdir, UPAGES, round_up(pages_sz, PGSIZE), paddr(pages_kva), Pte::U);
+    boot_map_region(
+        pgdir,
+        UPAGES,
+        round_up(pages_sz, PGSIZE),
+        paddr(pages_kva),
+        Pte::U,
+    );
     // Map the 'envs' array read-only by the user at linear address UENVS.
-    boot_map_region(pgdir, UENVS, round_up(envs_sz, PGSIZE), paddr(envs_kva), Pte::U);
+    boot_map_region(
+        pgdir,
+        UENVS,
+        round_up(envs_sz, PGSIZE),
+        paddr(envs_kva),
+        Pte::U,
+    );
     // Map all of physical memory at KERNBASE (4 KiB pages: no PSE, as JOS).
     boot_map_region(pgdir, KERNBASE, 0u32.wrapping_sub(KERNBASE), 0, Pte::W);
     // Initialize the SMP-related parts of the memory map.
@@ -301,7 +316,13 @@ fn mem_init_mp(pgdir: PageTable) {
     for i in 0..crate::cpu::NCPU {
         let kstacktop_i = kstacktop(i as u32);
         let stack = percpu_kstack_kva(i);
-        boot_map_region(pgdir, kstacktop_i - KSTKSIZE, KSTKSIZE, paddr(stack), Pte::W);
+        boot_map_region(
+            pgdir,
+            kstacktop_i - KSTKSIZE,
+            KSTKSIZE,
+            paddr(stack),
+            Pte::W,
+        );
     }
 }
 
@@ -337,9 +358,7 @@ fn page_init() {
         pages[i].pp_ref = 0;
         pages[i].pp_link = 0;
         let addr = page2pa(i);
-        let used = i == 0
-            || addr == MPENTRY_PADDR
-            || (i >= npages_basemem && addr < first_free_pa);
+        let used = i == 0 || addr == MPENTRY_PADDR || (i >= npages_basemem && addr < first_free_pa);
         if !used {
             free.push(pages, i);
         }
@@ -437,7 +456,10 @@ pub fn pgdir_walk(pgdir: PageTable, va: u32, create: bool) -> Option<PteRef> {
         pgdir.set(pdx(va), page2pa(pp) | (Pte::P | Pte::W | Pte::U).bits());
         PageTable::from_pa(page2pa(pp))
     };
-    Some(PteRef { table, idx: ptx(va) })
+    Some(PteRef {
+        table,
+        idx: ptx(va),
+    })
 }
 
 /// Map [va, va+size) of virtual address space to physical [pa, pa+size) in `pgdir` with
@@ -503,14 +525,25 @@ pub fn mmio_map_region(pa: u32, size: u32) -> u32 {
     if size > MMIOLIM - base {
         panic!("mmio_map_region: reservation overflows MMIOLIM");
     }
-    boot_map_region(kern_pgdir(), base, size, start, Pte::PCD | Pte::PWT | Pte::W);
+    boot_map_region(
+        kern_pgdir(),
+        base,
+        size,
+        start,
+        Pte::PCD | Pte::PWT | Pte::W,
+    );
     *next += size;
     base + (pa - start)
 }
 
 /// The first address in [va, va+len) that an env with page directory `pgdir` may not access
 /// with `perm | P` (JOS's user_mem_check).
-pub fn user_mem_check(pgdir: PageTable, va: u32, len: u32, perm: Pte) -> core::result::Result<(), u32> {
+pub fn user_mem_check(
+    pgdir: PageTable,
+    va: u32,
+    len: u32,
+    perm: Pte,
+) -> core::result::Result<(), u32> {
     match kern_logic::usermem::first_bad(va, len, perm, |a| {
         pgdir_walk(pgdir, a, false).map_or(0, |p| p.get())
     }) {
@@ -629,7 +662,9 @@ fn check_page_alloc() {
     assert_eq!(pp, pp0);
     // SAFETY: pp0 is a page we own, mapped at KERNBASE (low memory at this point).
     let all_zero = unsafe {
-        core::slice::from_raw_parts(page2kva(pp) as *const u8, PGSIZE as usize).iter().all(|&b| b == 0)
+        core::slice::from_raw_parts(page2kva(pp) as *const u8, PGSIZE as usize)
+            .iter()
+            .all(|&b| b == 0)
     };
     assert!(all_zero);
 
@@ -804,7 +839,7 @@ fn check_page() {
     assert!(mm1 >= MMIOBASE && mm1 + 8192 < MMIOLIM);
     assert!(mm2 >= MMIOBASE && mm2 + 8192 < MMIOLIM);
     // Check that they're page-aligned.
-    assert!(mm1 % PGSIZE == 0 && mm2 % PGSIZE == 0);
+    assert!(mm1.is_multiple_of(PGSIZE) && mm2.is_multiple_of(PGSIZE));
     // Check that they don't overlap.
     assert!(mm1 + 8192 <= mm2);
     // Check page mappings.
@@ -818,7 +853,9 @@ fn check_page() {
     assert!(e & Pte::U.bits() == 0);
     // Clear the mappings.
     pgdir_walk(kern_pgdir, mm1, false).expect("walk").set(0);
-    pgdir_walk(kern_pgdir, mm1 + PGSIZE, false).expect("walk").set(0);
+    pgdir_walk(kern_pgdir, mm1 + PGSIZE, false)
+        .expect("walk")
+        .set(0);
     pgdir_walk(kern_pgdir, mm2, false).expect("walk").set(0);
 
     crate::cprintf!("check_page() succeeded!\n");

@@ -26,7 +26,9 @@ pub fn sched_halt() -> ! {
     // For debugging and testing purposes, if there are no runnable environments in the
     // system, then drop into the kernel monitor.
     let any = env::with_envs(|t| {
-        t.all().iter().any(|e| matches!(e.env_status, ENV_RUNNABLE | ENV_RUNNING | ENV_DYING))
+        t.all()
+            .iter()
+            .any(|e| matches!(e.env_status, ENV_RUNNABLE | ENV_RUNNING | ENV_DYING))
     });
     if !any {
         cprintf!("No runnable environments in the system!\n");

@@ -20,12 +20,17 @@ const NONE: usize = usize::MAX;
 
 impl SpinLock {
     pub const fn new(name: &'static str) -> SpinLock {
-        SpinLock { locked: AtomicBool::new(false), cpu: AtomicUsize::new(NONE), name }
+        SpinLock {
+            locked: AtomicBool::new(false),
+            cpu: AtomicUsize::new(NONE),
+            name,
+        }
     }
 
     /// Check whether this CPU is holding the lock.
     pub fn holding(&self) -> bool {
-        self.locked.load(Ordering::Relaxed) && self.cpu.load(Ordering::Relaxed) == crate::cpu::cpunum()
+        self.locked.load(Ordering::Relaxed)
+            && self.cpu.load(Ordering::Relaxed) == crate::cpu::cpunum()
     }
 
     /// Acquire the lock. Loops (spins) until the lock is acquired. Holding a lock for a long
@@ -33,7 +38,11 @@ impl SpinLock {
     #[track_caller]
     pub fn lock(&self) {
         if self.holding() {
-            panic!("CPU {} cannot acquire {}: already holding", crate::cpu::cpunum(), self.name);
+            panic!(
+                "CPU {} cannot acquire {}: already holding",
+                crate::cpu::cpunum(),
+                self.name
+            );
         }
         // The xchg is atomic; spin on a plain read first so waiting CPUs don't bounce the
         // cache line, with `pause` in the loop.
@@ -49,7 +58,11 @@ impl SpinLock {
     #[track_caller]
     pub fn unlock(&self) {
         if !self.holding() {
-            panic!("CPU {} cannot release {}: not holding", crate::cpu::cpunum(), self.name);
+            panic!(
+                "CPU {} cannot release {}: not holding",
+                crate::cpu::cpunum(),
+                self.name
+            );
         }
         self.cpu.store(NONE, Ordering::Relaxed);
         self.locked.store(false, Ordering::Release);

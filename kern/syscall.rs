@@ -8,7 +8,7 @@ use jos_inc::mmu::*;
 use jos_inc::syscall::*;
 
 use crate::pmap::{self, PageTable};
-use crate::{console, cpu, cprintf, env, sched};
+use crate::{console, cprintf, cpu, env, sched};
 
 fn curenv() -> usize {
     cpu::curenv().expect("system call without a current env")
@@ -19,7 +19,11 @@ fn curenv() -> usize {
 pub fn user_mem_assert(i: usize, va: u32, len: u32, perm: Pte) {
     if let Err(bad) = pmap::user_mem_check(env::env_pgdir(i), va, len, perm | Pte::U) {
         let id = env::with_env(i, |e| e.env_id);
-        cprintf!("[{:08x}] user_mem_check assertion failure for va {:08x}\n", id, bad);
+        cprintf!(
+            "[{:08x}] user_mem_check assertion failure for va {:08x}\n",
+            id,
+            bad
+        );
         env::env_destroy(i); // may not return
     }
 }
@@ -102,7 +106,11 @@ fn sys_env_set_pgfault_upcall(envid: EnvId, func: u32) -> Result<i32> {
 
 /// A user virtual address the page calls accept: below UTOP and page-aligned.
 fn check_va(va: u32) -> Result<()> {
-    if va >= UTOP || va % PGSIZE != 0 { Err(Error::Inval) } else { Ok(()) }
+    if va >= UTOP || !va.is_multiple_of(PGSIZE) {
+        Err(Error::Inval)
+    } else {
+        Ok(())
+    }
 }
 
 /// PTE_U | PTE_P must be set; PTE_AVAIL | PTE_W may or may not be; nothing else may be.
@@ -130,7 +138,13 @@ fn sys_page_alloc(envid: EnvId, va: u32, perm: u32) -> Result<i32> {
 
 /// Map the page of memory at 'srcva' in srcenvid's address space at 'dstva' in dstenvid's
 /// address space with permission 'perm'.
-fn sys_page_map(srcenvid: EnvId, srcva: u32, dstenvid: EnvId, dstva: u32, perm: u32) -> Result<i32> {
+fn sys_page_map(
+    srcenvid: EnvId,
+    srcva: u32,
+    dstenvid: EnvId,
+    dstva: u32,
+    perm: u32,
+) -> Result<i32> {
     let src = env::envid2env(srcenvid, true)?;
     let dst = env::envid2env(dstenvid, true)?;
     check_va(srcva)?;
@@ -141,7 +155,13 @@ fn sys_page_map(srcenvid: EnvId, srcva: u32, dstenvid: EnvId, dstva: u32, perm: 
 
 /// The part of page_map shared with IPC: srcva must be mapped, and a writable mapping needs
 /// a writable source.
-fn page_map_checked(src: PageTable, srcva: u32, dst: PageTable, dstva: u32, perm: Pte) -> Result<i32> {
+fn page_map_checked(
+    src: PageTable,
+    srcva: u32,
+    dst: PageTable,
+    dstva: u32,
+    perm: Pte,
+) -> Result<i32> {
     let (pp, pte) = pmap::page_lookup(src, srcva).ok_or(Error::Inval)?;
     if perm.contains(Pte::W) && pte.get() & Pte::W.bits() == 0 {
         return Err(Error::Inval);
@@ -170,7 +190,7 @@ fn sys_ipc_try_send(envid: EnvId, value: u32, srcva: u32, perm: u32) -> Result<i
     }
     let mut sent_perm = 0;
     if srcva < UTOP {
-        if srcva % PGSIZE != 0 {
+        if !srcva.is_multiple_of(PGSIZE) {
             return Err(Error::Inval);
         }
         let p = check_perm(perm)?;
@@ -204,7 +224,7 @@ fn sys_ipc_try_send(envid: EnvId, value: u32, srcva: u32, perm: u32) -> Result<i
 /// and env_ipc_dstva fields, mark yourself not runnable, and give up the CPU. If dstva is
 /// < UTOP, then you are willing to receive a page of data.
 fn sys_ipc_recv(dstva: u32) -> Result<i32> {
-    if dstva < UTOP && dstva % PGSIZE != 0 {
+    if dstva < UTOP && !dstva.is_multiple_of(PGSIZE) {
         return Err(Error::Inval);
     }
     let cur = curenv();

@@ -104,7 +104,11 @@ pub fn trap_init() {
         }
         // Only the breakpoint and system call vectors may be raised by user code with `int`;
         // every gate is an interrupt gate, so the kernel always runs with IF clear.
-        let dpl = if num == T_BRKPT || num == T_SYSCALL { Ring::Ring3 } else { Ring::Ring0 };
+        let dpl = if num == T_BRKPT || num == T_SYSCALL {
+            Ring::Ring3
+        } else {
+            Ring::Ring0
+        };
         let gate = <DescriptorBuilder as GateDescriptorBuilder<u32>>::interrupt_descriptor(
             SegmentSelector::from_raw(GD_KT),
             handler,
@@ -169,7 +173,11 @@ pub fn print_trapframe(tf: &Trapframe, addr: u32) {
     print_regs(&tf.tf_regs);
     cprintf!("  es   0x----{:04x}\n", { tf.tf_es });
     cprintf!("  ds   0x----{:04x}\n", { tf.tf_ds });
-    cprintf!("  trap 0x{:08x} {}\n", { tf.tf_trapno }, trapname(tf.tf_trapno));
+    cprintf!(
+        "  trap 0x{:08x} {}\n",
+        { tf.tf_trapno },
+        trapname(tf.tf_trapno)
+    );
     // If this trap was a page fault that just happened (so %cr2 is meaningful), print the
     // faulting linear address.
     if LAST_TF[cpu::cpunum() % NCPU].load(Ordering::Relaxed) == addr && tf.tf_trapno == T_PGFLT {
@@ -183,9 +191,21 @@ pub fn print_trapframe(tf: &Trapframe, addr: u32) {
         cprintf!(
             "  err  0x{:08x} [{}, {}, {}]\n",
             { tf.tf_err },
-            if err.contains(Fec::U) { "user" } else { "kernel" },
-            if err.contains(Fec::WR) { "write" } else { "read" },
-            if err.contains(Fec::PR) { "protection" } else { "not-present" }
+            if err.contains(Fec::U) {
+                "user"
+            } else {
+                "kernel"
+            },
+            if err.contains(Fec::WR) {
+                "write"
+            } else {
+                "read"
+            },
+            if err.contains(Fec::PR) {
+                "protection"
+            } else {
+                "not-present"
+            }
         );
     } else {
         cprintf!("  err  0x{:08x}\n", { tf.tf_err });
@@ -370,7 +390,9 @@ fn page_fault_handler(tf: &Trapframe, addr: u32, from: From) {
     let cur = match from {
         From::Kernel => {
             print_trapframe(tf, addr);
-            panic!("kernel page fault at va {:08x} ip {:08x}", fault_va, { tf.tf_eip });
+            panic!("kernel page fault at va {:08x} ip {:08x}", fault_va, {
+                tf.tf_eip
+            });
         }
         From::User(i) => i,
     };
@@ -429,4 +451,3 @@ fn page_fault_handler(tf: &Trapframe, addr: u32, from: From) {
     print_trapframe(tf, addr);
     env::env_destroy(cur);
 }
-

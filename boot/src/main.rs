@@ -22,13 +22,17 @@ const ELF_PROG_LOAD: u32 = 1;
 fn inb(port: u16) -> u8 {
     let v: u8;
     // SAFETY: reading an IDE status port has no memory effects.
-    unsafe { asm!("inb %dx, %al", in("dx") port, out("al") v, options(att_syntax, nomem, nostack)) };
+    unsafe {
+        asm!("inb %dx, %al", in("dx") port, out("al") v, options(att_syntax, nomem, nostack))
+    };
     v
 }
 
 fn outb(port: u16, v: u8) {
     // SAFETY: programming the IDE controller's task-file registers.
-    unsafe { asm!("outb %al, %dx", in("dx") port, in("al") v, options(att_syntax, nomem, nostack)) };
+    unsafe {
+        asm!("outb %al, %dx", in("dx") port, in("al") v, options(att_syntax, nomem, nostack))
+    };
 }
 
 fn waitdisk() {

@@ -303,8 +303,11 @@ mod unit {
                 .collect()
         };
         assert_eq!(pick("").len(), cases.len());
-        assert_eq!(pick("PRIMES"), ["primes"]);
-        assert_eq!(pick("dumbfork spin"), ["dumbfork", "spin"]);
+        assert_eq!(pick("PRIMES"), ["primes", "primes_cpus1", "primes_cpus2"]);
+        assert_eq!(
+            pick("pingpong spin"),
+            ["spin", "pingpong", "pingpong_cpus1"]
+        );
         // Part names match too: "Part A" selects lab 4 part A's only test.
         assert_eq!(pick("4_part_a"), Vec::<String>::new());
         assert_eq!(

@@ -121,11 +121,14 @@ pub fn check(lines: &[&str], expect: &[&str], no: &[&str], count: &[(&str, usize
 pub fn check_same(lines: &[&str], same: &[&str], v: &mut Verdict) {
     for &p in same {
         let Ok(re) = compile(p) else {
-            v.unequal.push((p.to_string(), "pattern does not compile".to_string()));
+            v.unequal
+                .push((p.to_string(), "pattern does not compile".to_string()));
             continue;
         };
         match lines.iter().rev().find_map(|l| re.captures(l)) {
-            None => v.unequal.push((p.to_string(), "no line matched".to_string())),
+            None => v
+                .unequal
+                .push((p.to_string(), "no line matched".to_string())),
             Some(c) => {
                 let (a, b) = (c.get(1).map(|m| m.as_str()), c.get(2).map(|m| m.as_str()));
                 if a.is_none() || a != b {

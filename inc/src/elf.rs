@@ -105,7 +105,12 @@ impl<'a> Elf<'a> {
         if entry >= limit {
             return Err(ElfError::BadEntry);
         }
-        let elf = Elf { image, entry, phoff, phnum };
+        let elf = Elf {
+            image,
+            entry,
+            phoff,
+            phnum,
+        };
         for ph in elf.segments() {
             let ph = ph?;
             if ph.p_type != ELF_PROG_LOAD {
@@ -172,7 +177,16 @@ mod tests {
         v[24..28].copy_from_slice(&0x0080_0020u32.to_le_bytes());
         v[28..32].copy_from_slice(&52u32.to_le_bytes());
         v[44..46].copy_from_slice(&1u16.to_le_bytes());
-        let ph = [ELF_PROG_LOAD, 84, va, va, data.len() as u32, memsz, 5, 0x1000];
+        let ph = [
+            ELF_PROG_LOAD,
+            84,
+            va,
+            va,
+            data.len() as u32,
+            memsz,
+            5,
+            0x1000,
+        ];
         for (i, w) in ph.iter().enumerate() {
             v[52 + 4 * i..56 + 4 * i].copy_from_slice(&w.to_le_bytes());
         }
@@ -193,9 +207,18 @@ mod tests {
     #[test]
     fn truncated() {
         let img = image(0x0080_0000, b"hello", 0x2000);
-        assert_eq!(Elf::parse(&img[..40], UTOP).unwrap_err(), ElfError::Truncated);
-        assert_eq!(Elf::parse(&img[..70], UTOP).unwrap_err(), ElfError::Truncated);
-        assert_eq!(Elf::parse(&img[..86], UTOP).unwrap_err(), ElfError::SegmentOutsideFile);
+        assert_eq!(
+            Elf::parse(&img[..40], UTOP).unwrap_err(),
+            ElfError::Truncated
+        );
+        assert_eq!(
+            Elf::parse(&img[..70], UTOP).unwrap_err(),
+            ElfError::Truncated
+        );
+        assert_eq!(
+            Elf::parse(&img[..86], UTOP).unwrap_err(),
+            ElfError::SegmentOutsideFile
+        );
     }
 
     #[test]
@@ -208,18 +231,30 @@ mod tests {
     #[test]
     fn segment_above_utop() {
         let img = image(UTOP - 0x1000, b"x", 0x2000);
-        assert_eq!(Elf::parse(&img, UTOP).unwrap_err(), ElfError::SegmentAboveLimit);
+        assert_eq!(
+            Elf::parse(&img, UTOP).unwrap_err(),
+            ElfError::SegmentAboveLimit
+        );
         let img = image(0xF010_0000, b"x", 1);
-        assert_eq!(Elf::parse(&img, UTOP).unwrap_err(), ElfError::SegmentAboveLimit);
+        assert_eq!(
+            Elf::parse(&img, UTOP).unwrap_err(),
+            ElfError::SegmentAboveLimit
+        );
         // A range that wraps around the address space.
         let img = image(0xFFFF_F000, b"x", 0x2000);
-        assert_eq!(Elf::parse(&img, UTOP).unwrap_err(), ElfError::SegmentAboveLimit);
+        assert_eq!(
+            Elf::parse(&img, UTOP).unwrap_err(),
+            ElfError::SegmentAboveLimit
+        );
     }
 
     #[test]
     fn filesz_exceeds_memsz() {
         let img = image(0x0080_0000, b"hello", 4);
-        assert_eq!(Elf::parse(&img, UTOP).unwrap_err(), ElfError::FileszExceedsMemsz);
+        assert_eq!(
+            Elf::parse(&img, UTOP).unwrap_err(),
+            ElfError::FileszExceedsMemsz
+        );
     }
 
     #[test]

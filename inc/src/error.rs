@@ -128,7 +128,10 @@ mod tests {
         assert_eq!(format!("{}", ErrNum(-E_NO_MEM)), "out of memory");
         assert_eq!(format!("{}", ErrNum(E_IPC_NOT_RECV)), "env is not recving");
         assert_eq!(format!("{}", ErrNum(-42)), "error 42");
-        assert_eq!(format!("{}", ErrNum(i32::MIN)), format!("error {}", i32::MAX));
+        assert_eq!(
+            format!("{}", ErrNum(i32::MIN)),
+            format!("error {}", i32::MAX)
+        );
     }
 
     #[test]
