@@ -9,11 +9,12 @@ unsafe extern "C" {
     static __kdebug_end: u8;
 }
 
-/// Reserved, loaded space for the table. The linker symbols above delimit it; the kernel
+/// Reserved, loaded space for the table (the optimized kernel needs ~48 KiB, an unoptimized
+/// one ~140 KiB; mkkdebug fails the build if it does not fit). The linker symbols above delimit it; the kernel
 /// reads it only through them, so the compiler cannot assume its (zero) initial contents.
 #[used]
 #[unsafe(link_section = ".kdebug")]
-static KDEBUG_SPACE: [u8; 512 * 1024] = [0; 512 * 1024];
+static KDEBUG_SPACE: [u8; 256 * 1024] = [0; 256 * 1024];
 
 fn table() -> Option<DebugInfo<'static>> {
     // SAFETY: the linker symbols delimit the .kdebug section: read-only data of the kernel
