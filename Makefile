@@ -19,7 +19,10 @@ endif
 
 TOOLCHAIN := $(shell sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
 CARGO ?= cargo
-# PROFILE=release (default: optimized, full debug info) or PROFILE=dev (unoptimized).
+# The kernel's profile: PROFILE=release (default: optimized, full debug info) or PROFILE=dev
+# (unoptimized). The boot sector and the user programs are always built optimized: they must
+# stay small (510 bytes; the kernel embeds every program and must fit in the 4 MiB the entry
+# page table maps).
 PROFILE ?= release
 ifeq ($(PROFILE),dev)
 CARGO_OUT := target/i686-jos/debug
@@ -27,6 +30,7 @@ else
 CARGO_OUT := target/i686-jos/$(PROFILE)
 endif
 CARGO_PROFILE := --profile $(PROFILE)
+USER_OUT := target/i686-jos/release
 HOST_OUT := target/release
 SYSROOT_BIN = $(shell rustc --print sysroot)/lib/rustlib/$(shell rustc -vV | sed -n 's/^host: //p')/bin
 
@@ -63,12 +67,12 @@ tools:
 # ---- build ----------------------------------------------------------------------------
 # cargo decides what is out of date; the copies below keep timestamps when nothing changed.
 $(OBJDIR)/.cargo-built &: FORCE | tools
-	$(V)$(CARGO) kbuild $(CARGO_PROFILE) -q -p boot -p user
-	$(V)JOS_USER_DIR=$(abspath $(CARGO_OUT)) $(CARGO) kbuild $(CARGO_PROFILE) -q -p kernel --bin kernel
+	$(V)$(CARGO) kbuild --release -q -p boot -p user
+	$(V)JOS_USER_DIR=$(abspath $(USER_OUT)) $(CARGO) kbuild $(CARGO_PROFILE) -q -p kernel --bin kernel
 	$(V)$(CARGO) build --release -q -p mkkdebug
 	$(V)mkdir -p $(OBJDIR)/kern $(OBJDIR)/boot
 	$(V)cmp -s $(CARGO_OUT)/kernel $(OBJDIR)/kern/kernel.unpatched || cp $(CARGO_OUT)/kernel $(OBJDIR)/kern/kernel.unpatched
-	$(V)cmp -s $(CARGO_OUT)/boot $(OBJDIR)/boot/boot.elf || cp $(CARGO_OUT)/boot $(OBJDIR)/boot/boot.elf
+	$(V)cmp -s $(USER_OUT)/boot $(OBJDIR)/boot/boot.elf || cp $(USER_OUT)/boot $(OBJDIR)/boot/boot.elf
 	$(V)touch $@
 
 $(OBJDIR)/kern/kernel.unpatched $(OBJDIR)/boot/boot.elf: $(OBJDIR)/.cargo-built ;
@@ -88,6 +92,7 @@ $(OBJDIR)/kern/kernel: $(OBJDIR)/kern/kernel.unpatched
 $(OBJDIR)/kern/kernel.img: $(OBJDIR)/kern/kernel $(OBJDIR)/boot/boot
 	@echo + mk $@
 	$(V)$(SYSROOT_BIN)/rust-objcopy --strip-debug $(OBJDIR)/kern/kernel $(OBJDIR)/kern/kernel.stripped
+	$(V)test `stat -c %s $(OBJDIR)/kern/kernel.stripped` -lt 5000000 || { echo "kernel too large for the disk image"; false; }
 	$(V)dd if=/dev/zero of=$@~ count=10000 2>/dev/null
 	$(V)dd if=$(OBJDIR)/boot/boot of=$@~ conv=notrunc 2>/dev/null
 	$(V)dd if=$(OBJDIR)/kern/kernel.stripped of=$@~ seek=1 conv=notrunc 2>/dev/null

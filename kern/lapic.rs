@@ -155,9 +155,13 @@ pub fn lapic_startap(apicid: u8, addr: u32) {
     unsafe {
         x86::io::outb(IO_RTC, 0xF); // offset 0xF is shutdown code
         x86::io::outb(IO_RTC + 1, 0x0A);
-        let wrv = (KERNBASE + (0x40 << 4 | 0x67)) as *mut u16; // Warm reset vector
-        core::ptr::write_volatile(wrv, 0);
-        core::ptr::write_volatile(wrv.add(1), (addr >> 4) as u16);
+        // Warm reset vector: offset 0, segment addr >> 4. It sits at the odd address 0x467,
+        // so it is written byte by byte (an unaligned u16 store would be undefined behaviour).
+        let wrv = (KERNBASE + (0x40 << 4 | 0x67)) as *mut u8;
+        let seg = ((addr >> 4) as u16).to_le_bytes();
+        for (i, b) in [0, 0, seg[0], seg[1]].into_iter().enumerate() {
+            core::ptr::write_volatile(wrv.add(i), b);
+        }
     }
 
     // "Universal startup algorithm." Send INIT (level-triggered) interrupt to reset other
