@@ -318,20 +318,8 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
         (From::Kernel, _) => {
             // A kernel-mode trap that was handled (e.g. a breakpoint the monitor
             // continued from): return to the interrupted kernel code.
-            // SAFETY: `tf` is the frame _alltraps built; popping it resumes the kernel
-            // exactly where it trapped (same privilege level: no esp/ss in the frame).
-            unsafe {
-                core::arch::asm!(
-                    "movl {0}, %esp",
-                    "popal",
-                    "popl %es",
-                    "popl %ds",
-                    "addl $0x8, %esp",
-                    "iret",
-                    in(reg) tf,
-                    options(att_syntax, noreturn)
-                )
-            }
+            // SAFETY: `tf` is the frame _alltraps built for this kernel-mode trap.
+            unsafe { env::env_pop_tf(tf) }
         }
         _ => sched::sched_yield(),
     }
