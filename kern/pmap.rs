@@ -696,6 +696,7 @@ fn check_va2pa(pgdir: PageTable, va: u32) -> u32 {
 /// Check page_insert, page_remove, etc.
 fn check_page() {
     let kern_pgdir = kern_pgdir();
+    let nfree = nfree_pages();
     // Should be able to allocate three pages.
     let pp0 = page_alloc(false).expect("pp0");
     let pp1 = page_alloc(false).expect("pp1");
@@ -831,6 +832,8 @@ fn check_page() {
     page_free(pp0);
     page_free(pp1);
     page_free(pp2);
+    // Nothing leaked: every page the check took is back on the free list.
+    assert_eq!(nfree_pages(), nfree);
 
     // Test mmio_map_region.
     let mm1 = mmio_map_region(0, 4097);
@@ -931,6 +934,7 @@ fn check_kern_pgdir() {
 /// Check page_insert, page_remove, etc., with an installed kern_pgdir.
 fn check_page_installed_pgdir() {
     let kern_pgdir = kern_pgdir();
+    let nfree = nfree_pages();
     // Check that we can read and write installed pages.
     let pp0 = page_alloc(false).expect("pp0");
     let pp1 = page_alloc(false).expect("pp1");
@@ -965,5 +969,7 @@ fn check_page_installed_pgdir() {
 
     // Free the pages we took.
     page_free(pp0);
+    // Nothing leaked.
+    assert_eq!(nfree_pages(), nfree);
     crate::cprintf!("check_page_installed_pgdir() succeeded!\n");
 }

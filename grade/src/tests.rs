@@ -728,6 +728,31 @@ pub static TABLE: &[Test] = &[
         no: &[".*kernel panic"],
         ..DEFAULT
     },
+    // Stresssched on 8 CPUs: all 20 children finish and two never run at once.
+    Test {
+        name: "stresssched8",
+        part: PROJECT,
+        points: 1,
+        test: "stresssched",
+        cpus: 8,
+        count: &[(r".000010... stresssched on CPU [0-7]", 20)],
+        no: &[".*ran on two CPUs at once", ".*kernel panic"],
+        ..DEFAULT
+    },
+    // The user-level leak check: free pages (pp_ref == 0 in the read-only pages array) and
+    // free env slots before and after a fork tree, compared by the program itself.
+    Test {
+        name: "leakcheck_user",
+        part: PROJECT,
+        points: 1,
+        test: "leakcheck",
+        cpus: 2,
+        expect: &[
+            "leakcheck: free pages before [0-9]+ after [0-9]+, free envs before [0-9]+ after [0-9]+: ok",
+        ],
+        no: &["leakcheck: .*LEAK", ".*kernel panic"],
+        ..DEFAULT
+    },
     Test {
         name: "mem32",
         part: PROJECT,
@@ -812,8 +837,10 @@ pub fn cases() -> Vec<Case> {
 }
 
 /// Lab 4 tests run again with other CPU counts (the issues' acceptance: part B with CPUS=4,
-/// dumbfork with 2 and 4, primes with 1 and 2, pingpong and sendpage with 1, stresssched
-/// with 8), scored in the Project part.
+/// dumbfork with 2 and 4, primes with 1 and 2, pingpong and sendpage with 1), scored in the
+/// Project part. (stresssched with 8 CPUs is its own test: with 20 children and 8 vCPUs on a
+/// 2-core host, a CPU may legitimately get no child, so JOS's "every CPU ran one" patterns
+/// do not apply.)
 pub const VARIANTS: &[(&str, u32)] = &[
     ("dumbfork", 2),
     ("dumbfork", 4),
@@ -827,7 +854,6 @@ pub const VARIANTS: &[(&str, u32)] = &[
     ("faultbadhandler", 4),
     ("faultevilhandler", 4),
     ("forktree", 4),
-    ("stresssched", 8),
     ("sendpage", 1),
     ("pingpong", 1),
     ("primes", 1),
@@ -902,10 +928,7 @@ mod unit {
             .filter(|c| c.name.ends_with(SMP_SUFFIX) && c.test.part == LAB3)
             .count();
         assert_eq!(n, 13);
-        let v = cases
-            .iter()
-            .find(|c| c.name == "stresssched_cpus8")
-            .unwrap();
-        assert_eq!((v.cpus, v.part, v.test.test), (8, PROJECT, "stresssched"));
+        let v = cases.iter().find(|c| c.name == "primes_cpus2").unwrap();
+        assert_eq!((v.cpus, v.part, v.test.test), (2, PROJECT, "primes"));
     }
 }
