@@ -6,7 +6,7 @@
 //! accesses to it go through [`PageTable`], the one named place that touches it.
 
 use core::ptr;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use jos_inc::env::{Env, NENV};
 use jos_inc::error::{Error, Result};
@@ -95,12 +95,15 @@ static PAGES: Mutex<PageAlloc> = Mutex::new(PageAlloc {
     free: FreeList::new(0),
 });
 
-/// Memory sizes found by i386_detect_memory (in pages).
-static NPAGES_BASEMEM: Mutex<usize> = Mutex::new(0);
+/// Values set once during boot (before any other CPU runs) and only read afterwards: plain
+/// atomics, no lock on the paths that read them.
+///
+/// Base memory found by i386_detect_memory (in pages).
+static NPAGES_BASEMEM: AtomicUsize = AtomicUsize::new(0);
 /// The kernel's page directory.
-static KERN_PGDIR: Mutex<u32> = Mutex::new(0);
+static KERN_PGDIR: AtomicU32 = AtomicU32::new(0);
 /// The envs array (kernel virtual address), allocated here as JOS does.
-static ENVS_KVA: Mutex<u32> = Mutex::new(0);
+static ENVS_KVA: AtomicU32 = AtomicU32::new(0);
 /// Next free byte of boot_alloc; 0 until first use.
 static BOOT_NEXTFREE: Mutex<u32> = Mutex::new(0);
 /// Next free address of the MMIO region.
@@ -140,12 +143,12 @@ pub fn npages() -> usize {
 }
 
 pub fn kern_pgdir() -> PageTable {
-    PageTable::from_pa(paddr(*KERN_PGDIR.lock()))
+    PageTable::from_pa(paddr(KERN_PGDIR.load(Ordering::Relaxed)))
 }
 
 /// Kernel virtual address of the envs array.
 pub fn envs_kva() -> u32 {
-    *ENVS_KVA.lock()
+    ENVS_KVA.load(Ordering::Relaxed)
 }
 
 /// Number of free physical pages.
@@ -190,7 +193,10 @@ fn i386_detect_memory() {
     let n = usable / (PGSIZE as usize / 1024);
     PAGES.lock().npages = n;
     NPAGES.store(n, Ordering::Relaxed);
-    *NPAGES_BASEMEM.lock() = basemem as usize / (PGSIZE as usize / 1024);
+    NPAGES_BASEMEM.store(
+        basemem as usize / (PGSIZE as usize / 1024),
+        Ordering::Relaxed,
+    );
 }
 
 /// Simple physical memory allocator used only while setting up the virtual memory system:
@@ -228,7 +234,7 @@ pub fn mem_init() {
     // Create the initial page directory.
     let pgdir_kva = boot_alloc(PGSIZE);
     zero_kva(pgdir_kva, PGSIZE);
-    *KERN_PGDIR.lock() = pgdir_kva;
+    KERN_PGDIR.store(pgdir_kva, Ordering::Relaxed);
     let pgdir = PageTable::from_pa(paddr(pgdir_kva));
 
     // Recursively insert PD in itself as a page table, to form a virtual page table at
@@ -245,7 +251,7 @@ pub fn mem_init() {
     let envs_sz = (NENV * core::mem::size_of::<Env>()) as u32;
     let envs_kva = boot_alloc(envs_sz);
     zero_kva(envs_kva, envs_sz);
-    *ENVS_KVA.lock() = envs_kva;
+    ENVS_KVA.store(envs_kva, Ordering::Relaxed);
 
     {
         let mut pa = PAGES.lock();
@@ -348,7 +354,7 @@ fn rcr3() -> u32 {
 /// BIOS structures), the AP entry code page, the IO hole, the kernel and everything
 /// boot_alloc handed out are in use; the rest is free.
 fn page_init() {
-    let npages_basemem = *NPAGES_BASEMEM.lock();
+    let npages_basemem = NPAGES_BASEMEM.load(Ordering::Relaxed);
     let first_free_pa = paddr(boot_alloc(0));
     let mut pa = PAGES.lock();
     let npages = pa.npages;
