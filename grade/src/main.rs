@@ -112,8 +112,9 @@ struct Tally {
     failed: usize,
 }
 
-/// Judges one case against its run's output, saves the output, and prints the result.
-fn report_case(case: &Case, out: &Outcome, command: Option<&str>, paint: Paint) -> bool {
+/// Judges one case against its run's output, saves the output, and prints the result. Returns
+/// the recap line for a failure, `None` for a pass.
+fn report_case(case: &Case, out: &Outcome, command: Option<&str>, paint: Paint) -> Option<String> {
     let text = String::from_utf8_lossy(&out.output);
     let lines = matcher::splitlines(&text);
     let t = case.test;
@@ -129,12 +130,13 @@ fn report_case(case: &Case, out: &Outcome, command: Option<&str>, paint: Paint) 
     }
     let ok = verdict.passed();
     println!("{}", report::status_line(&case.name, ok, out.secs, paint));
-    if !ok {
-        for line in report::failure_details(&lines, &verdict, out.timed_out, &saved, paint) {
-            println!("{line}");
-        }
+    if ok {
+        return None;
     }
-    ok
+    for line in report::failure_details(&lines, &verdict, out.timed_out, &saved, paint) {
+        println!("{line}");
+    }
+    Some(report::recap_line(&case.name, &verdict, out.timed_out))
 }
 
 fn main() -> ExitCode {
@@ -204,6 +206,7 @@ fn main() -> ExitCode {
 
     let mut tally = Tally::default();
     let mut part = Tally::default();
+    let mut recap: Vec<String> = Vec::new();
     let next = AtomicUsize::new(0);
     std::thread::scope(|s| {
         let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
@@ -233,7 +236,9 @@ fn main() -> ExitCode {
                 let command = opts
                     .verbose
                     .then(|| format!("{qemu} {}", specs[run_of[cursor]].args().join(" ")));
-                let ok = report_case(case, out, command.as_deref(), paint);
+                let failure = report_case(case, out, command.as_deref(), paint);
+                let ok = failure.is_none();
+                recap.extend(failure);
                 for t in [&mut tally, &mut part] {
                     t.possible += case.points;
                     if ok {
@@ -255,6 +260,13 @@ fn main() -> ExitCode {
         }
     });
 
+    if !recap.is_empty() {
+        println!("Failed:");
+        for line in &recap {
+            println!("{line}");
+        }
+        println!();
+    }
     for line in report::summary(tally.got, tally.possible, tally.passed, tally.failed) {
         println!("{line}");
     }

@@ -100,6 +100,30 @@ pub fn failure_details(
     msg.into_iter().map(|l| format!("    {l}")).collect()
 }
 
+/// One line naming a failed test and why, for the recap printed just before the closing lines:
+/// a CI log that keeps only its tail still says what failed.
+pub fn recap_line(name: &str, v: &Verdict, timed_out: bool) -> String {
+    let mut why: Vec<String> = Vec::new();
+    if timed_out {
+        why.push("timeout".to_string());
+    }
+    why.extend(v.missing.iter().map(|p| format!("missing '{p}'")));
+    why.extend(
+        v.short
+            .iter()
+            .map(|(p, want, found)| format!("{found} of {want} lines matching '{p}'")),
+    );
+    why.extend(
+        v.unequal
+            .iter()
+            .map(|(p, d)| format!("mismatch '{p}': {d}")),
+    );
+    if !v.bad.is_empty() {
+        why.push(format!("{} unexpected line(s)", v.bad.len()));
+    }
+    format!("  {name}: {}", why.join("; "))
+}
+
 pub fn part_score(part: &str, got: u32, possible: u32) -> String {
     format!("{part} score: {got}/{possible}")
 }
@@ -199,6 +223,16 @@ mod unit {
         let v = check(&lines, &[], &[], &[("ebp", 8)]);
         let got = failure_details(&lines, &v, false, "o", PLAIN);
         assert_eq!(got[1], "    MISSING 8 lines matching 'ebp' (found 1)");
+    }
+
+    #[test]
+    fn recap_names_every_reason() {
+        let lines = ["x ran on two CPUs", "ebp 1"];
+        let v = check(&lines, &["hello"], &["x ran"], &[("ebp", 2)]);
+        assert_eq!(
+            recap_line("t", &v, true),
+            "  t: timeout; missing 'hello'; 1 of 2 lines matching 'ebp'; 1 unexpected line(s)"
+        );
     }
 
     #[test]
