@@ -1,7 +1,7 @@
 //! `grade`: JOS's `make grade` for the Rust port. Builds the kernel, boots QEMU once per
 //! distinct run (in parallel), matches each test's expected lines, and reports like gradelib.
 //!
-//! Usage: grade [-v] [--list] [--no-build] [--cpus N] [--jobs N] [filter words...]
+//! Usage: grade [-v] [--list] [--no-build] [--cpus N] [--mttcg] [--jobs N] [filter words...]
 
 mod matcher;
 mod procs;
@@ -19,7 +19,7 @@ use std::sync::mpsc;
 use tests::Case;
 
 const USAGE: &str =
-    "usage: grade [-v] [--list] [--no-build] [--cpus N] [--jobs N] [filter words...]";
+    "usage: grade [-v] [--list] [--no-build] [--cpus N] [--mttcg] [--jobs N] [filter words...]";
 
 #[derive(Debug, Default, PartialEq)]
 struct Options {
@@ -27,6 +27,8 @@ struct Options {
     list: bool,
     no_build: bool,
     cpus: Option<u32>,
+    /// Run every selected test with a host thread per vCPU (see `tests::Tcg`).
+    mttcg: bool,
     jobs: Option<usize>,
     filters: Vec<String>,
 }
@@ -50,6 +52,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "-v" | "--verbose" => o.verbose = true,
             "--list" => o.list = true,
             "--no-build" => o.no_build = true,
+            "--mttcg" => o.mttcg = true,
             "--cpus" => o.cpus = Some(number("--cpus")?.try_into().map_err(|_| "--cpus too big")?),
             "--jobs" | "-j" => o.jobs = Some(number("--jobs")?),
             "-h" | "--help" => return Err(String::new()),
@@ -158,6 +161,9 @@ fn main() -> ExitCode {
     if let Some(n) = opts.cpus {
         cases.iter_mut().for_each(|c| c.cpus = n);
     }
+    if opts.mttcg {
+        cases.iter_mut().for_each(|c| c.tcg = tests::Tcg::Multi);
+    }
     if cases.is_empty() {
         eprintln!("grade: no test matches {:?} (see --list)", opts.filters);
     }
@@ -165,8 +171,13 @@ fn main() -> ExitCode {
         for c in &cases {
             let t = c.test;
             println!(
-                "{:<24} {:<14} {:>3} pts  cpus {}  {}",
-                c.name, c.part, c.points, c.cpus, t.test
+                "{:<24} {:<14} {:>3} pts  cpus {}  {:<17}  {}",
+                c.name,
+                c.part,
+                c.points,
+                c.cpus,
+                c.tcg.accel(),
+                t.test
             );
         }
         return ExitCode::SUCCESS;
@@ -298,6 +309,7 @@ mod unit {
         };
         assert_eq!(o, want);
         assert!(parse_args(&args("--list")).unwrap().list);
+        assert!(parse_args(&args("--mttcg")).unwrap().mttcg);
         assert!(parse_args(&args("--cpus")).is_err());
         assert!(parse_args(&args("--cpus 0")).is_err());
         assert!(parse_args(&args("--bogus")).is_err());
@@ -315,10 +327,18 @@ mod unit {
                 .collect()
         };
         assert_eq!(pick("").len(), cases.len());
-        assert_eq!(pick("PRIMES"), ["primes", "primes_cpus1", "primes_cpus2"]);
+        assert_eq!(
+            pick("PRIMES"),
+            [
+                "primes",
+                "primes_cpus1",
+                "primes_cpus2",
+                "primes_cpus4_mttcg"
+            ]
+        );
         assert_eq!(
             pick("pingpong spin"),
-            ["spin", "pingpong", "pingpong_cpus1"]
+            ["spin", "pingpong", "pingpong_cpus1", "pingpong_cpus4_mttcg"]
         );
         // Part names match too: "Part A" selects lab 4 part A's only test.
         assert_eq!(pick("4_part_a"), Vec::<String>::new());

@@ -6,7 +6,7 @@
 
 use crate::matcher::compile;
 use crate::procs::Group;
-use crate::tests::Case;
+use crate::tests::{Case, Tcg};
 use regex::Regex;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
@@ -25,6 +25,7 @@ const POLL: Duration = Duration::from_millis(100);
 pub struct RunSpec {
     pub test: &'static str,
     pub cpus: u32,
+    pub tcg: Tcg,
     pub mem: Option<u32>,
     pub timeout_s: u64,
     pub stop: &'static [&'static str],
@@ -37,6 +38,7 @@ impl RunSpec {
         RunSpec {
             test: t.test,
             cpus: case.cpus,
+            tcg: case.tcg,
             mem: t.mem,
             timeout_s: t.timeout_s,
             stop: t.stop,
@@ -46,7 +48,8 @@ impl RunSpec {
 
     /// QEMU's arguments. `-display none` rather than -nographic keeps SeaBIOS's banner (which
     /// ends without a newline) off the serial line; `sockets=` makes SeaBIOS's MP table list
-    /// every CPU on modern QEMU; `-snapshot` lets parallel runs share the image.
+    /// every CPU on modern QEMU; `-snapshot` lets parallel runs share the image; `-accel` as
+    /// the test's `Tcg` says (the Makefile's default, `QEMUACCEL`, is the same single thread).
     pub fn args(&self) -> Vec<String> {
         let mut a: Vec<String> = ["-display", "none", "-serial", "mon:stdio", "-drive"]
             .map(String::from)
@@ -54,6 +57,7 @@ impl RunSpec {
         a.push(format!("file={IMAGE},index=0,media=disk,format=raw"));
         a.extend(["-snapshot", "-no-reboot", "-smp"].map(String::from));
         a.push(format!("{0},sockets={0}", self.cpus));
+        a.extend(["-accel".to_string(), self.tcg.accel().to_string()]);
         if let Some(mem) = self.mem {
             a.extend(["-m".to_string(), mem.to_string()]);
         }
@@ -284,6 +288,7 @@ mod unit {
         let spec = RunSpec {
             test: "yield+yield",
             cpus: 4,
+            tcg: Tcg::Single,
             mem: Some(32),
             timeout_s: 30,
             stop: &[],
@@ -293,14 +298,20 @@ mod unit {
             spec.args().join(" "),
             "-display none -serial mon:stdio \
              -drive file=obj/kern/kernel.img,index=0,media=disk,format=raw -snapshot \
-             -no-reboot -smp 4,sockets=4 -m 32 -fw_cfg name=opt/jos/test,string=yield+yield"
+             -no-reboot -smp 4,sockets=4 -accel tcg,thread=single -m 32 \
+             -fw_cfg name=opt/jos/test,string=yield+yield"
         );
         let spec = RunSpec {
             test: "",
             mem: None,
             cpus: 1,
+            tcg: Tcg::Multi,
             ..spec
         };
-        assert!(spec.args().join(" ").ends_with("-smp 1,sockets=1"));
+        assert!(
+            spec.args()
+                .join(" ")
+                .ends_with("-smp 1,sockets=1 -accel tcg,thread=multi")
+        );
     }
 }
