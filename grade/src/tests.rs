@@ -714,7 +714,8 @@ pub static TABLE: &[Test] = &[
         ],
         ..DEFAULT
     },
-    // TODO(lead): placeholder expectation; set the line user/badptrs really prints.
+    // Bad pointers and lengths (including ones that wrap) to every syscall that takes one: the
+    // program prints its last line only if every call was refused and it survived.
     Test {
         name: "badptrs",
         part: PROJECT,
@@ -724,7 +725,8 @@ pub static TABLE: &[Test] = &[
         no: &[".*kernel panic"],
         ..DEFAULT
     },
-    // TODO(lead): confirm the final line once user/badargs exists.
+    // Bad arguments to the env-creation, IPC and upcall syscalls, each error code checked by
+    // the program; the last line only if all checks passed.
     Test {
         name: "badargs",
         part: PROJECT,
