@@ -9,6 +9,11 @@
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Mutual exclusion lock that knows its holder.
+///
+/// Test-and-set like JOS's, not a FIFO ticket lock: a ticket lock was tried and measured. With
+/// a host thread per vCPU and more vCPUs than host cores, a FIFO hand-off waits for the next
+/// ticket's vCPU even while the host has it descheduled, and every CPU queues behind it: 16 of
+/// 20 stresssched runs on 4 CPUs timed out at 30 s (none did with this lock).
 pub struct SpinLock {
     locked: AtomicBool,
     /// CPU holding the lock, or NONE.
