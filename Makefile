@@ -50,8 +50,8 @@ QEMUOPTS = -drive file=$(OBJDIR)/kern/kernel.img,index=0,media=disk,format=raw -
 QEMUOPTS += $(shell if $(QEMU) -nographic -help 2>/dev/null | grep -q '^-D '; then echo '-D qemu.log'; fi)
 # `sockets=` so SeaBIOS's MP table lists every CPU (plain -smp N on QEMU >= 6.2 lists one).
 QEMUOPTS += -smp $(CPUS),sockets=$(CPUS)
-# One host thread runs all vCPUs in turn (switching at pause/hlt), the QEMU JOS was written
-# for: its unlock_kernel `pause` hands the big lock to the next CPU, and stresssched expects
+# One host thread runs all vCPUs in turn (switching at pause/hlt), as in the QEMU that JOS was
+# written for: its unlock_kernel `pause` hands the big lock to the next CPU; stresssched expects
 # every CPU to get work. With a thread per vCPU on a small host, the host's scheduler decides
 # which guest CPUs run (one CPU ran 17 of stresssched's 20 children). For real parallelism:
 # QEMUACCEL="-accel tcg,thread=multi". The grader uses the same default (grade --mttcg).
