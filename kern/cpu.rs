@@ -1,7 +1,10 @@
 //! Per-CPU state (JOS's kern/cpu.h): one record per CPU, indexed by the CPU's id and touched
-//! only by that CPU, except the status the BSP polls while starting APs.
+//! only by that CPU, except the status the BSP polls while starting APs and the panic path
+//! reads while stopping CPUs.
 
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+
+use jos_inc::memlayout::{KSTACKTOP, KSTKGAP, KSTKSIZE};
 
 /// Maximum number of CPUs.
 pub const NCPU: usize = 8;
@@ -10,6 +13,8 @@ pub const NCPU: usize = 8;
 pub const CPU_UNUSED: u32 = 0;
 pub const CPU_STARTED: u32 = 1;
 pub const CPU_HALTED: u32 = 2;
+/// Stopped for good by another CPU's panic (not in JOS).
+pub const CPU_STOPPED: u32 = 3;
 
 /// No env is running on the CPU.
 const NO_ENV: usize = usize::MAX;
@@ -19,8 +24,13 @@ const NO_ENV: usize = usize::MAX;
 pub struct CpuInfo {
     /// The status of the CPU.
     status: AtomicU32,
-    /// The envs[] slot currently running on this CPU.
+    /// The envs[] slot currently running on this CPU (JOS's `cpu_env`).
     env: AtomicUsize,
+    /// The CPU is in user mode (between env_run's exit and the next trap's entry), so a TLB
+    /// shootdown must interrupt it (pmap::tlb_shootdown).
+    pub in_user: AtomicBool,
+    /// Another CPU changed the page tables this CPU is running on: flush before user mode.
+    pub tlb_stale: AtomicBool,
 }
 
 impl CpuInfo {
@@ -28,6 +38,8 @@ impl CpuInfo {
         CpuInfo {
             status: AtomicU32::new(CPU_UNUSED),
             env: AtomicUsize::new(NO_ENV),
+            in_user: AtomicBool::new(false),
+            tlb_stale: AtomicBool::new(false),
         }
     }
     pub fn status(&self) -> u32 {
@@ -40,18 +52,19 @@ impl CpuInfo {
     pub fn swap_status(&self, s: u32) -> u32 {
         self.status.swap(s, Ordering::AcqRel)
     }
+    /// The envs[] slot running on this CPU (JOS's `curenv`).
+    pub fn env(&self) -> Option<usize> {
+        match self.env.load(Ordering::Relaxed) {
+            NO_ENV => None,
+            i => Some(i),
+        }
+    }
+    pub fn set_env(&self, e: Option<usize>) {
+        self.env.store(e.unwrap_or(NO_ENV), Ordering::Relaxed);
+    }
 }
 
-static CPUS: [CpuInfo; NCPU] = [
-    CpuInfo::new(),
-    CpuInfo::new(),
-    CpuInfo::new(),
-    CpuInfo::new(),
-    CpuInfo::new(),
-    CpuInfo::new(),
-    CpuInfo::new(),
-    CpuInfo::new(),
-];
+static CPUS: [CpuInfo; NCPU] = [const { CpuInfo::new() }; NCPU];
 
 /// Number of CPUs found by mp_init.
 static NCPU_FOUND: AtomicUsize = AtomicUsize::new(1);
@@ -79,23 +92,28 @@ pub fn bootcpu() -> usize {
     BOOTCPU.load(Ordering::Relaxed)
 }
 
-/// This CPU's id (its local APIC id; 0 before the LAPIC is mapped).
+// Each CPU's kernel stack is KSTKSIZE bytes ending at kstacktop(i) = KSTACKTOP - i * 64 KiB
+// (stack plus guard gap): the stack pointer alone says which CPU this is.
+const STACK_STRIDE_SHIFT: u32 = 16;
+const _: () = assert!(KSTKSIZE + KSTKGAP == 1 << STACK_STRIDE_SHIFT);
+
+/// This CPU's id.
+///
+/// From the stack pointer when it is on a per-CPU kernel stack (every trap and everything
+/// after the first env starts: a few instructions and no memory access), else from the local
+/// APIC (boot, and the APs' start-up stacks): JOS reads the LAPIC every time, which costs an
+/// uncached MMIO access and was read 11 times per system call.
+#[inline]
 pub fn cpunum() -> usize {
-    crate::lapic::cpunum()
+    let esp: u32;
+    // SAFETY: reads the stack pointer.
+    unsafe {
+        core::arch::asm!("movl %esp, {}", out(reg) esp, options(att_syntax, nomem, nostack, preserves_flags))
+    };
+    let i = (KSTACKTOP.wrapping_sub(1).wrapping_sub(esp) >> STACK_STRIDE_SHIFT) as usize;
+    if i < NCPU { i } else { crate::lapic::cpunum() }
 }
 
 pub fn thiscpu() -> &'static CpuInfo {
     &CPUS[cpunum() % NCPU]
-}
-
-/// The envs[] slot running on this CPU (JOS's `curenv`).
-pub fn curenv() -> Option<usize> {
-    match thiscpu().env.load(Ordering::Relaxed) {
-        NO_ENV => None,
-        i => Some(i),
-    }
-}
-
-pub fn set_curenv(e: Option<usize>) {
-    thiscpu().env.store(e.unwrap_or(NO_ENV), Ordering::Relaxed);
 }

@@ -181,3 +181,26 @@ pub fn lapic_startap(apicid: u8, addr: u32) {
         microdelay(200);
     }
 }
+
+/// ICR delivery mode NMI, and the "all excluding self" destination shorthand.
+const NMI: u32 = 0x0000_0400;
+const OTHERS: u32 = 0x000C_0000;
+
+/// Send an NMI to every other CPU (the panic path's stop signal: delivered even to a CPU
+/// running with interrupts off).
+pub fn lapic_nmi_others() {
+    lapicw(ICRHI, 0);
+    lapicw(ICRLO, OTHERS | NMI | ASSERT);
+    while lapicr(ICRLO) & DELIVS != 0 {
+        core::hint::spin_loop();
+    }
+}
+
+/// Send interrupt `vector` to CPU `apicid`.
+pub fn lapic_ipi(apicid: usize, vector: u32) {
+    lapicw(ICRHI, (apicid as u32) << 24);
+    lapicw(ICRLO, ASSERT | vector);
+    while lapicr(ICRLO) & DELIVS != 0 {
+        core::hint::spin_loop();
+    }
+}

@@ -8,6 +8,7 @@ mod console;
 mod cpu;
 mod entry;
 mod env;
+mod fpu;
 mod fwcfg;
 mod kclock;
 mod kdebug;
@@ -15,6 +16,7 @@ mod lapic;
 mod monitor;
 mod mpconfig;
 mod mpentry;
+mod panic;
 mod picirq;
 mod pmap;
 mod sched;
@@ -22,9 +24,13 @@ mod spinlock;
 mod syscall;
 mod trap;
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::Ordering;
 
 use jos_inc::memlayout::{KSTKSIZE, MPENTRY_PADDR};
+use jos_inc::mmu::round_up;
+use jos_inc::trap::Trapframe;
+
+use crate::spinlock::Kernel;
 
 /// The kernel's printf: formatted output to the console (CGA, serial, parallel port), one
 /// lock hold per call so lines from different CPUs don't interleave.
@@ -45,9 +51,9 @@ macro_rules! kwarn {
 include!(concat!(env!("OUT_DIR"), "/user_programs.rs"));
 
 /// JOS's ENV_CREATE: find the embedded program and create an env running it.
-fn env_create_named(name: &str) -> bool {
+fn env_create_named(k: &mut Kernel, name: &str) -> bool {
     match USER_PROGRAMS.iter().find(|(n, _)| *n == name) {
-        Some((n, bin)) => env::env_create(n, bin).is_ok(),
+        Some((n, bin)) => env::env_create(k, n, bin).is_ok(),
         None => {
             cprintf!("ENV_CREATE: no user program named '{}'\n", name);
             false
@@ -83,19 +89,24 @@ pub extern "C" fn i386_init() -> ! {
     // Lab 2 memory management initialization functions
     pmap::mem_init();
 
-    // Lab 3 user environment initialization functions
-    env::env_init();
-    trap::trap_init();
+    // Each env's own FPU/SSE state (not in JOS).
+    fpu::init_percpu(true);
 
-    // Lab 4 multiprocessor initialization functions
+    // Lab 4 multiprocessor initialization functions (before the env table: the big kernel
+    // lock that guards it knows its holder by CPU number, which needs the LAPIC).
     mpconfig::mp_init();
     lapic::lapic_init();
 
+    // Acquire the big kernel lock before waking up APs (and before touching the env table,
+    // which it guards).
+    let mut k = spinlock::lock_kernel();
+
+    // Lab 3 user environment initialization functions
+    env::env_init(&mut k);
+    trap::trap_init();
+
     // Lab 4 multitasking initialization functions
     picirq::pic_init();
-
-    // Acquire the big kernel lock before waking up APs.
-    spinlock::lock_kernel();
 
     // Starting non-boot CPUs
     boot_aps();
@@ -120,16 +131,16 @@ pub extern "C" fn i386_init() -> ! {
         }
         Some(list) => {
             for name in list.split('+') {
-                env_create_named(name);
+                env_create_named(&mut k, name);
             }
         }
         None => {
-            env_create_named(DEFAULT_PROGRAM);
+            env_create_named(&mut k, DEFAULT_PROGRAM);
         }
     }
 
     // Schedule and run the first user environment!
-    sched::sched_yield();
+    sched::sched_yield(k);
 }
 
 /// Lab 1's backtrace exercise: a few nested frames, then the monitor's backtrace. The C ABI
@@ -167,8 +178,14 @@ fn boot_aps() {
             // We've started already.
             continue;
         }
-        // Tell mpentry.S what stack to use.
-        mpentry::mpentry_kstack.store(pmap::percpu_kstack_kva(i) + KSTKSIZE, Ordering::SeqCst);
+        // Tell mpentry.S what stack to use: this CPU's kernel stack, below the slot at its top
+        // where env_run puts the first env's trap frame (env::live_frame; the kernel-image
+        // address used here and kstacktop(i) map the same memory).
+        let frame = round_up(core::mem::size_of::<Trapframe>() as u32, 16);
+        mpentry::mpentry_kstack.store(
+            pmap::percpu_kstack_kva(i) + KSTKSIZE - frame,
+            Ordering::SeqCst,
+        );
         // Start the CPU at mpentry_start.
         lapic::lapic_startap(i as u8, MPENTRY_PADDR);
         // Wait for the CPU to finish some basic setup in mp_main().
@@ -188,42 +205,13 @@ pub extern "C" fn mp_main() -> ! {
 
     env::env_init_percpu();
     trap::trap_init_percpu();
+    fpu::init_percpu(false);
     // Tell boot_aps() we're up.
     cpu::thiscpu().swap_status(cpu::CPU_STARTED);
 
     // Now that we have finished some basic setup, call sched_yield() to start running
     // processes on this CPU. But make sure that only one CPU can enter the scheduler at a
     // time!
-    spinlock::lock_kernel();
-    sched::sched_yield();
-}
-
-/// Set once the first panic starts: other CPUs entering trap() halt.
-static PANICKING: AtomicBool = AtomicBool::new(false);
-
-pub fn panicking() -> bool {
-    PANICKING.load(Ordering::Relaxed)
-}
-
-/// A kernel panic: `kernel panic on CPU n at file:line: msg`, then the monitor, forever.
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo) -> ! {
-    // SAFETY: disabling interrupts: this CPU stays in the monitor from now on.
-    unsafe { x86::irq::disable() };
-    if !PANICKING.swap(true, Ordering::SeqCst) {
-        // SAFETY: this CPU may have panicked while printing; nobody else prints once
-        // PANICKING is set (other CPUs halt in trap()).
-        unsafe { console::force_unlock() };
-        let (file, line) = info.location().map_or(("?", 0), |l| (l.file(), l.line()));
-        cprintf!(
-            "kernel panic on CPU {} at {}:{}: {}\n",
-            cpu::cpunum(),
-            file,
-            line,
-            info.message()
-        );
-    }
-    loop {
-        monitor::monitor(None);
-    }
+    let k = spinlock::lock_kernel();
+    sched::sched_yield(k);
 }

@@ -110,8 +110,8 @@ fn readable(va: u32, len: u32) -> bool {
     let Some(last) = va.checked_add(len - 1) else {
         return false;
     };
-    // SAFETY: reading CR3.
-    let pgdir = pmap::PageTable::from_pa(unsafe { x86::controlregs::cr3() } as u32);
+    // SAFETY: CR3 holds the page directory this CPU is using.
+    let pgdir = unsafe { pmap::PageTable::from_pa(pmap::current_pgdir()) };
     let mut a = round_down(va, PGSIZE);
     loop {
         let present = pmap::pgdir_walk(pgdir, a, false)

@@ -13,7 +13,10 @@ use jos_inc::error::{Error, Result};
 use jos_inc::memlayout::*;
 use jos_inc::mmu::*;
 use kern_logic::pagelist::FreeList;
-use spin::Mutex;
+use kern_logic::refcount::{self, Remap};
+use spin::Mutex as BootMutex;
+
+use crate::spinlock::Mutex;
 
 use crate::kclock::{NVRAM_BASEMEM, NVRAM_EXT16MEM, NVRAM_EXTMEM, nvram_read};
 
@@ -44,7 +47,14 @@ pub struct PageTable {
 }
 
 impl PageTable {
-    pub const fn from_pa(pa: u32) -> PageTable {
+    /// The page table at physical address `pa`.
+    ///
+    /// # Safety
+    /// `pa` must be the address of a page that is a page directory or page table (allocated
+    /// as one by page_alloc or boot_alloc, or kern_pgdir) for as long as the result is used:
+    /// through it the kernel writes that page as entries the MMU obeys, so any other page
+    /// (kernel data, a user's page) would become a page table its owner controls.
+    pub const unsafe fn from_pa(pa: u32) -> PageTable {
         PageTable { pa }
     }
     pub fn pa(self) -> u32 {
@@ -89,11 +99,14 @@ impl PageAlloc {
     }
 }
 
-static PAGES: Mutex<PageAlloc> = Mutex::new(PageAlloc {
-    pages: ptr::null_mut(),
-    npages: 0,
-    free: FreeList::new(0),
-});
+static PAGES: Mutex<PageAlloc> = Mutex::new(
+    "pages",
+    PageAlloc {
+        pages: ptr::null_mut(),
+        npages: 0,
+        free: FreeList::new(0),
+    },
+);
 
 /// Values set once during boot (before any other CPU runs) and only read afterwards: plain
 /// atomics, no lock on the paths that read them.
@@ -104,10 +117,12 @@ static NPAGES_BASEMEM: AtomicUsize = AtomicUsize::new(0);
 static KERN_PGDIR: AtomicU32 = AtomicU32::new(0);
 /// The envs array (kernel virtual address), allocated here as JOS does.
 static ENVS_KVA: AtomicU32 = AtomicU32::new(0);
+/// The envs' FPU save areas (kern/fpu.rs), kernel-only, allocated beside envs.
+static FPU_AREAS_KVA: AtomicU32 = AtomicU32::new(0);
 /// Next free byte of boot_alloc; 0 until first use.
-static BOOT_NEXTFREE: Mutex<u32> = Mutex::new(0);
+static BOOT_NEXTFREE: BootMutex<u32> = BootMutex::new(0);
 /// Next free address of the MMIO region.
-static MMIO_NEXT: Mutex<u32> = Mutex::new(MMIOBASE);
+static MMIO_NEXT: BootMutex<u32> = BootMutex::new(MMIOBASE);
 
 /// Per-CPU kernel stacks, mapped at kstacktop(i) with guard gaps (mem_init_mp).
 #[repr(C, align(4096))]
@@ -143,7 +158,8 @@ pub fn npages() -> usize {
 }
 
 pub fn kern_pgdir() -> PageTable {
-    PageTable::from_pa(paddr(KERN_PGDIR.load(Ordering::Relaxed)))
+    // SAFETY: KERN_PGDIR is the kernel's page directory, allocated in mem_init for good.
+    unsafe { PageTable::from_pa(paddr(KERN_PGDIR.load(Ordering::Relaxed))) }
 }
 
 /// Kernel virtual address of the envs array.
@@ -151,9 +167,24 @@ pub fn envs_kva() -> u32 {
     ENVS_KVA.load(Ordering::Relaxed)
 }
 
+/// Kernel virtual address of the envs' FPU save areas.
+pub fn fpu_areas_kva() -> u32 {
+    FPU_AREAS_KVA.load(Ordering::Relaxed)
+}
+
 /// Number of free physical pages.
 pub fn nfree_pages() -> usize {
     PAGES.lock().free.len()
+}
+
+/// Break the allocator's lock (the panic path, so `meminfo` works after a panic raised with it
+/// held).
+///
+/// # Safety
+/// See `spinlock::SpinLock::force_unlock`.
+pub unsafe fn force_unlock() {
+    // SAFETY: passed on.
+    unsafe { PAGES.force_unlock() }
 }
 
 fn i386_detect_memory() {
@@ -235,7 +266,8 @@ pub fn mem_init() {
     let pgdir_kva = boot_alloc(PGSIZE);
     zero_kva(pgdir_kva, PGSIZE);
     KERN_PGDIR.store(pgdir_kva, Ordering::Relaxed);
-    let pgdir = PageTable::from_pa(paddr(pgdir_kva));
+    // SAFETY: the page boot_alloc just gave us, zeroed, becomes the kernel's page directory.
+    let pgdir = unsafe { PageTable::from_pa(paddr(pgdir_kva)) };
 
     // Recursively insert PD in itself as a page table, to form a virtual page table at
     // virtual address UVPT.
@@ -252,6 +284,9 @@ pub fn mem_init() {
     let envs_kva = boot_alloc(envs_sz);
     zero_kva(envs_kva, envs_sz);
     ENVS_KVA.store(envs_kva, Ordering::Relaxed);
+
+    // The envs' FPU save areas: kernel-only, initialized per env by env_alloc.
+    FPU_AREAS_KVA.store(boot_alloc(crate::fpu::AREAS_SIZE), Ordering::Relaxed);
 
     {
         let mut pa = PAGES.lock();
@@ -345,6 +380,11 @@ pub fn load_pgdir(pgdir: PageTable) {
     unsafe { x86::controlregs::cr3_write(pgdir.pa() as u64) }
 }
 
+/// The physical address of the page directory this CPU uses now.
+pub fn current_pgdir() -> u32 {
+    rcr3()
+}
+
 fn rcr3() -> u32 {
     // SAFETY: reading CR3 has no side effects.
     unsafe { x86::controlregs::cr3() as u32 }
@@ -399,18 +439,26 @@ pub fn page_free(pp: PageNum) {
     pa.free = free;
 }
 
-/// Increment a page's reference count.
-pub fn page_incref(pp: PageNum) {
-    PAGES.lock().pages()[pp].pp_ref += 1;
+/// Increment a page's reference count. -E_NO_MEM once the 16-bit count is saturated: JOS
+/// wrapped it (see kern_logic::refcount).
+pub fn page_incref(pp: PageNum) -> Result<()> {
+    let mut pa = PAGES.lock();
+    let page = &mut pa.pages()[pp];
+    page.pp_ref = refcount::incref(page.pp_ref).map_err(|_| Error::NoMem)?;
+    Ok(())
 }
 
 /// Decrement a page's reference count, freeing it when there are no more refs.
+#[track_caller]
 pub fn page_decref(pp: PageNum) {
     let zero = {
         let mut pa = PAGES.lock();
         let page = &mut pa.pages()[pp];
-        page.pp_ref -= 1;
-        page.pp_ref == 0
+        let Some((n, zero)) = refcount::decref(page.pp_ref) else {
+            panic!("page_decref: page {:#x} has no references", pp);
+        };
+        page.pp_ref = n;
+        zero
     };
     if zero {
         page_free(pp);
@@ -451,16 +499,19 @@ impl PteRef {
 pub fn pgdir_walk(pgdir: PageTable, va: u32, create: bool) -> Option<PteRef> {
     let pde = pgdir.get(pdx(va));
     let table = if pde & Pte::P.bits() != 0 {
-        PageTable::from_pa(pte_addr(pde))
+        // SAFETY: a present PDE of a page directory points at one of its page tables.
+        unsafe { PageTable::from_pa(pte_addr(pde)) }
     } else {
         if !create {
             return None;
         }
         let pp = page_alloc(true)?;
-        page_incref(pp);
+        // A fresh page: its count goes from 0 to 1 and cannot saturate.
+        page_incref(pp).ok()?;
         // Permissions at the directory level are permissive; the PTEs restrict.
         pgdir.set(pdx(va), page2pa(pp) | (Pte::P | Pte::W | Pte::U).bits());
-        PageTable::from_pa(page2pa(pp))
+        // SAFETY: the fresh, zeroed page is from now on this directory's page table.
+        unsafe { PageTable::from_pa(page2pa(pp)) }
     };
     Some(PteRef {
         table,
@@ -480,13 +531,29 @@ pub fn boot_map_region(pgdir: PageTable, va: u32, size: u32, pa: u32, perm: Pte)
     }
 }
 
+/// A user address space (any page directory but the kernel's, which only the boot CPU edits
+/// before the first env exists) is edited only under the big kernel lock.
+#[track_caller]
+fn assert_owns(pgdir: PageTable) {
+    if pgdir != kern_pgdir() && !crate::spinlock::holding_kernel() {
+        panic!("editing a user address space without the big kernel lock");
+    }
+}
+
 /// Map physical page `pp` at `va` with permissions `perm | P`, replacing any page already
-/// there (re-inserting the same page at the same address works: the count is raised first).
+/// there. Re-inserting the same page at the same address only changes the permissions (so
+/// it works even when the page's count is saturated). -E_NO_MEM if no page table can be
+/// allocated or `pp`'s reference count is saturated; nothing changes then.
 pub fn page_insert(pgdir: PageTable, pp: PageNum, va: u32, perm: Pte) -> Result<()> {
+    assert_owns(pgdir);
     let pte = pgdir_walk(pgdir, va, true).ok_or(Error::NoMem)?;
-    page_incref(pp);
-    if pte.get() & Pte::P.bits() != 0 {
-        page_remove(pgdir, va);
+    let old = pte.get();
+    let old_pp = (old & Pte::P.bits() != 0).then(|| pa2page(pte_addr(old)));
+    if let Remap::Replace { old } = refcount::remap(old_pp, pp) {
+        page_incref(pp)?;
+        if let Some(o) = old {
+            page_decref(o);
+        }
     }
     pte.set(page2pa(pp) | (perm | Pte::P).bits());
     tlb_invalidate(pgdir, va);
@@ -505,6 +572,7 @@ pub fn page_lookup(pgdir: PageTable, va: u32) -> Option<(PageNum, PteRef)> {
 
 /// Unmap the physical page at `va`, if any (silently does nothing otherwise).
 pub fn page_remove(pgdir: PageTable, va: u32) {
+    assert_owns(pgdir);
     if let Some((pp, pte)) = page_lookup(pgdir, va) {
         page_decref(pp);
         pte.set(0);
@@ -519,6 +587,62 @@ pub fn tlb_invalidate(pgdir: PageTable, va: u32) {
         // SAFETY: invlpg only drops a cached translation.
         unsafe { x86::tlb::flush(va as usize) }
     }
+}
+
+// ---- TLB shootdown (not in JOS) ------------------------------------------------------------
+//
+// `tlb_invalidate` only flushes this CPU's TLB. When a system call changes the page tables of
+// an env that is running on another CPU (a parent unmapping a page of its running child), that
+// CPU may go on using the old translation: once the page is freed and handed to another env,
+// the child would read and write that env's memory. JOS has this hole; here the CPU changing
+// the tables calls `tlb_shootdown` before it releases the big lock (so the freed page cannot be
+// handed out yet), which does not return until the other CPU can no longer use a stale entry.
+
+/// Flush this CPU's TLB (all non-global entries).
+fn flush_tlb() {
+    // SAFETY: reloading CR3 with its own value only drops cached translations.
+    unsafe { x86::controlregs::cr3_write(x86::controlregs::cr3()) }
+}
+
+/// Make CPU `cpu`, which runs an env whose page tables the caller (holding the big lock) just
+/// changed, drop its stale translations before it uses them again.
+///
+/// If it is in user mode, an IPI makes it flush now and we wait for that; if it is in the
+/// kernel (which never reaches user memory through user addresses), it flushes on its way
+/// back to user mode (`leaving_for_user`). The two flags are a Dekker pair: each side writes
+/// its own, then reads the other's, both sequentially consistent.
+pub fn tlb_shootdown(cpu: usize) {
+    let c = crate::cpu::cpu(cpu);
+    c.tlb_stale.store(true, Ordering::SeqCst);
+    if !c.in_user.load(Ordering::SeqCst) {
+        return;
+    }
+    crate::lapic::lapic_ipi(cpu, crate::trap::T_TLB_SHOOTDOWN);
+    while c.tlb_stale.load(Ordering::SeqCst) && c.in_user.load(Ordering::SeqCst) {
+        core::hint::spin_loop();
+    }
+}
+
+/// This CPU entered the kernel from user mode.
+pub fn entered_kernel() {
+    crate::cpu::thiscpu().in_user.store(false, Ordering::SeqCst);
+}
+
+/// This CPU (`cpu`) is about to return to user mode: flush if another CPU asked.
+pub fn leaving_for_user(cpu: usize) {
+    let c = crate::cpu::cpu(cpu);
+    c.in_user.store(true, Ordering::SeqCst);
+    if c.tlb_stale.load(Ordering::SeqCst) {
+        c.tlb_stale.store(false, Ordering::SeqCst);
+        flush_tlb();
+    }
+}
+
+/// The shootdown IPI, taken in user mode (or anywhere interrupts are on): flush now.
+pub fn tlb_shootdown_ipi() {
+    let c = crate::cpu::thiscpu();
+    flush_tlb();
+    c.tlb_stale.store(false, Ordering::SeqCst);
 }
 
 /// Reserve `size` bytes in the MMIO region and map [pa, pa+size) there, cache-disabled and
@@ -692,7 +816,8 @@ fn check_va2pa(pgdir: PageTable, va: u32) -> u32 {
     if pde & Pte::P.bits() == 0 {
         return !0;
     }
-    let pte = PageTable::from_pa(pte_addr(pde)).get(ptx(va));
+    // SAFETY: a present PDE of a page directory points at one of its page tables.
+    let pte = unsafe { PageTable::from_pa(pte_addr(pde)) }.get(ptx(va));
     if pte & Pte::P.bits() == 0 {
         return !0;
     }
@@ -748,7 +873,8 @@ fn check_page() {
     assert!(page_alloc(false).is_none());
 
     // Check that pgdir_walk returns a pointer to the pte.
-    let ptep = PageTable::from_pa(pte_addr(kern_pgdir.get(pdx(PGSIZE))));
+    // SAFETY: pgdir_walk made that PDE point at a page table.
+    let ptep = unsafe { PageTable::from_pa(pte_addr(kern_pgdir.get(pdx(PGSIZE)))) };
     let walked = pgdir_walk(kern_pgdir, PGSIZE, false).expect("walk");
     assert_eq!(walked.kva(), ptep.pa() + KERNBASE + 4 * ptx(PGSIZE) as u32);
 
@@ -815,7 +941,8 @@ fn check_page() {
     page_free(pp0);
     let va = PGSIZE * NPDENTRIES as u32 + PGSIZE;
     let ptep = pgdir_walk(kern_pgdir, va, true).expect("walk");
-    let ptep1 = PageTable::from_pa(pte_addr(kern_pgdir.get(pdx(va))));
+    // SAFETY: as above.
+    let ptep1 = unsafe { PageTable::from_pa(pte_addr(kern_pgdir.get(pdx(va)))) };
     assert_eq!(ptep.kva(), ptep1.pa() + KERNBASE + 4 * ptx(va) as u32);
     kern_pgdir.set(pdx(va), 0);
     set_page_ref(pp0, 0);
@@ -824,7 +951,8 @@ fn check_page() {
     fill(page2kva(pp0), 0xFF, PGSIZE as usize);
     page_free(pp0);
     pgdir_walk(kern_pgdir, 0x0, true).expect("walk");
-    let table = PageTable::from_pa(page2pa(pp0));
+    // SAFETY: pgdir_walk just made pp0 this directory's page table.
+    let table = unsafe { PageTable::from_pa(page2pa(pp0)) };
     for i in 0..NPTENTRIES {
         assert!(table.get(i) & Pte::P.bits() == 0);
     }

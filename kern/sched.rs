@@ -1,54 +1,64 @@
 //! The scheduler (JOS's kern/sched.c): round-robin over envs[], and halting idle CPUs.
+//!
+//! JOS's order (the first RUNNABLE env after the one this CPU ran last, circularly), found in
+//! the env table's run set instead of by scanning all NENV slots: a yield costs the same with
+//! one env as with a thousand.
 
-use jos_inc::env::{ENV_DYING, ENV_RUNNABLE, ENV_RUNNING, NENV};
-use kern_logic::sched::{Choice, pick};
+use jos_inc::memlayout::kstacktop;
 
 use crate::cpu::{self, CPU_HALTED};
-use crate::{cprintf, env, monitor, pmap, spinlock};
+use crate::spinlock::Kernel;
+use crate::{cprintf, env, monitor, pmap};
 
 /// Choose a user environment to run and run it: the first RUNNABLE env after the one this
-/// CPU last ran, else the current env if still RUNNING here, else halt this CPU.
-pub fn sched_yield() -> ! {
-    let cur = cpu::curenv();
-    let choice = env::with_envs(|t| {
-        let envs = t.all();
-        pick(NENV, cur, |i| envs[i].env_status)
-    });
-    match choice {
-        Choice::Run(i) => env::env_run(i),
-        Choice::Halt => sched_halt(),
+/// CPU last ran, else the current env if it may go on running here, else halt this CPU.
+pub fn sched_yield(mut k: Kernel) -> ! {
+    let cur = cpu::cpu(k.cpu()).env();
+    let t = env::table(&mut k);
+    match t.next_runnable(cur.map_or(0, |c| c + 1)) {
+        Some(i) => env::env_run(k, i),
+        None => match cur {
+            Some(c) if t.state(c).continues() => env::env_run(k, c),
+            _ => sched_halt(k),
+        },
+    }
+}
+
+/// Return to the env this CPU runs if it may go on running (the end of every trap from user
+/// mode), else schedule.
+pub fn resume(mut k: Kernel) -> ! {
+    match cpu::cpu(k.cpu()).env() {
+        Some(c) if env::table(&mut k).state(c).continues() => env::env_run(k, c),
+        _ => sched_yield(k),
     }
 }
 
 /// Halt this CPU when there is nothing to do. Wait until the timer interrupt wakes it up.
 /// This function never returns.
-pub fn sched_halt() -> ! {
+pub fn sched_halt(mut k: Kernel) -> ! {
+    // This CPU's env (blocked, suspended or dying) leaves it first: a dying one is freed now.
+    env::deschedule_current(&mut k);
+
     // For debugging and testing purposes, if there are no runnable environments in the
     // system, then drop into the kernel monitor.
-    let any = env::with_envs(|t| {
-        t.all()
-            .iter()
-            .any(|e| matches!(e.env_status, ENV_RUNNABLE | ENV_RUNNING | ENV_DYING))
-    });
-    if !any {
+    if !env::table(&mut k).any_active() {
         cprintf!("No runnable environments in the system!\n");
         loop {
             monitor::monitor(None);
         }
     }
 
-    // Mark that no environment is running on this CPU.
-    cpu::set_curenv(None);
     pmap::load_pgdir(pmap::kern_pgdir());
 
     // Mark that this CPU is in the HALT state, so that when timer interrupts come in, we
     // know we should re-acquire the big kernel lock.
-    cpu::thiscpu().set_status(CPU_HALTED);
+    let cpu = k.cpu();
+    cpu::cpu(cpu).set_status(CPU_HALTED);
 
     // Release the big kernel lock as if we were "leaving" the kernel.
-    spinlock::unlock_kernel();
+    k.unlock();
 
-    let top = jos_inc::memlayout::kstacktop(cpu::cpunum() as u32);
+    let top = kstacktop(cpu as u32);
     // Reset stack pointer, enable interrupts and then halt.
     // SAFETY: nothing on this CPU's kernel stack is live any more (this function never
     // returns); the next interrupt enters trap() on the TSS's esp0, the same stack top.

@@ -1,11 +1,29 @@
 //! Spin locks and the big kernel lock (JOS's kern/spinlock.c).
 //!
-//! The big kernel lock follows JOS's discipline: taken on every entry from user mode (and by
-//! the BSP before starting the APs, by each AP before scheduling), released just before
-//! returning to user mode. It records which CPU holds it so a recursive acquire panics and
-//! code can assert `holding()`. Subsystem state is additionally kept in its own `spin::Mutex`
-//! so the big lock can later be replaced one subsystem at a time.
+//! Every lock here knows which CPU holds it, so a recursive acquire panics. Where an operation
+//! depends on a lock its caller holds, the types prove it when they can: the page allocator's
+//! state is reached only through its `MutexGuard`, the env table only through the big lock's
+//! [`Kernel`] token. Where they cannot (a user address space edited through a `PageTable`
+//! value), the operation asserts [`holding_kernel`] (xv6's `holding()` checks).
+//!
+//! # Lock order
+//!
+//! The one list of the kernel's locks, outermost first. A CPU holding a lock may take only
+//! locks below it:
+//!
+//! 1. the big kernel lock ([`lock_kernel`]): the env table, the scheduler's run set and the
+//!    per-env kernel state (kern/env.rs), i.e. everything JOS's lock protects. Taken once per
+//!    trap from user mode and released just before returning to user mode.
+//! 2. `PAGES` (kern/pmap.rs): the physical page allocator and reference counts.
+//! 3. `MMIO_NEXT`, `BOOT_NEXTFREE` (kern/pmap.rs): boot-time allocators.
+//! 4. the console's locks (kern/console.rs): `KBD` -> `PRINT` -> `CGA`, `KBD` -> `INPUT`.
+//!
+//! A panic stops the other CPUs before it prints and then breaks these locks (see
+//! `crate::panic`), so a lock held when the kernel panicked never silences or hangs it.
 
+use core::cell::UnsafeCell;
+use core::marker::PhantomData;
+use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Mutual exclusion lock that knows its holder.
@@ -38,16 +56,11 @@ impl SpinLock {
             && self.cpu.load(Ordering::Relaxed) == crate::cpu::cpunum()
     }
 
-    /// Acquire the lock. Loops (spins) until the lock is acquired. Holding a lock for a long
-    /// time may cause other CPUs to waste time spinning to acquire it.
+    /// Acquire the lock for CPU `me`. Loops (spins) until the lock is acquired.
     #[track_caller]
-    pub fn lock(&self) {
-        if self.holding() {
-            panic!(
-                "CPU {} cannot acquire {}: already holding",
-                crate::cpu::cpunum(),
-                self.name
-            );
+    fn lock_as(&self, me: usize) {
+        if self.locked.load(Ordering::Relaxed) && self.cpu.load(Ordering::Relaxed) == me {
+            panic!("CPU {} cannot acquire {}: already holding", me, self.name);
         }
         // The xchg is atomic; spin on a plain read first so waiting CPUs don't bounce the
         // cache line, with `pause` in the loop.
@@ -56,7 +69,13 @@ impl SpinLock {
                 core::hint::spin_loop();
             }
         }
-        self.cpu.store(crate::cpu::cpunum(), Ordering::Relaxed);
+        self.cpu.store(me, Ordering::Relaxed);
+    }
+
+    /// Acquire the lock. Holding a lock for a long time makes other CPUs spin.
+    #[track_caller]
+    pub fn lock(&self) {
+        self.lock_as(crate::cpu::cpunum());
     }
 
     /// Release the lock.
@@ -72,21 +91,150 @@ impl SpinLock {
         self.cpu.store(NONE, Ordering::Relaxed);
         self.locked.store(false, Ordering::Release);
     }
+
+    /// Release the lock whoever holds it.
+    ///
+    /// # Safety
+    /// For the panic path only, once every other CPU has stopped: the data the lock guards may
+    /// be half-updated, and the caller accepts that in exchange for not deadlocking.
+    pub unsafe fn force_unlock(&self) {
+        self.cpu.store(NONE, Ordering::Relaxed);
+        self.locked.store(false, Ordering::Release);
+    }
 }
 
-/// The big kernel lock.
-pub static KERNEL_LOCK: SpinLock = SpinLock::new("kernel_lock");
-
-#[track_caller]
-pub fn lock_kernel() {
-    KERNEL_LOCK.lock();
+/// A value guarded by a [`SpinLock`]: the kernel's `spin::Mutex`, plus `holding()`.
+pub struct Mutex<T> {
+    lock: SpinLock,
+    data: UnsafeCell<T>,
 }
 
+// SAFETY: the lock serializes all access to `data`.
+unsafe impl<T: Send> Sync for Mutex<T> {}
+
+impl<T> Mutex<T> {
+    pub const fn new(name: &'static str, value: T) -> Mutex<T> {
+        Mutex {
+            lock: SpinLock::new(name),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    #[track_caller]
+    pub fn lock(&self) -> MutexGuard<'_, T> {
+        self.lock.lock();
+        MutexGuard { mutex: self }
+    }
+
+    /// See [`SpinLock::force_unlock`].
+    ///
+    /// # Safety
+    /// As there: the panic path only, other CPUs stopped, and no guard of this CPU's is used
+    /// again.
+    pub unsafe fn force_unlock(&self) {
+        // SAFETY: passed on.
+        unsafe { self.lock.force_unlock() }
+    }
+}
+
+pub struct MutexGuard<'a, T> {
+    mutex: &'a Mutex<T>,
+}
+
+impl<T> Deref for MutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: this guard holds the lock.
+        unsafe { &*self.mutex.data.get() }
+    }
+}
+
+impl<T> DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: this guard holds the lock, and `&mut self` makes this the only reference.
+        unsafe { &mut *self.mutex.data.get() }
+    }
+}
+
+impl<T> Drop for MutexGuard<'_, T> {
+    fn drop(&mut self) {
+        self.mutex.lock.unlock();
+    }
+}
+
+// ---- the big kernel lock -------------------------------------------------------------------
+
+static KERNEL_LOCK: SpinLock = SpinLock::new("kernel_lock");
+
+/// Proof that this CPU holds the big kernel lock, and which CPU this is (computed once per
+/// trap, when the lock is taken). The state the big lock guards is reached only through
+/// [`BigLocked::get`], which borrows this token: one token exists at a time, so one `&mut`.
+///
+/// Not `Clone`, not `Send`: it stays on the CPU that took the lock. It is given up by
+/// [`Kernel::unlock`], which consumes it; the kernel's exits to user mode (env_run,
+/// sched_halt) do that as their last step.
+pub struct Kernel {
+    cpu: usize,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Kernel {
+    /// This CPU's index.
+    pub fn cpu(&self) -> usize {
+        self.cpu
+    }
+
+    /// Release the big kernel lock.
+    pub fn unlock(self) {
+        KERNEL_LOCK.cpu.store(NONE, Ordering::Relaxed);
+        KERNEL_LOCK.locked.store(false, Ordering::Release);
+        // Normally we wouldn't need to do this, but QEMU only runs one CPU at a time and has a
+        // long time-slice. Without the pause, this CPU is likely to reacquire the lock before
+        // another CPU has even been given a chance to acquire it.
+        core::hint::spin_loop();
+    }
+}
+
+/// Acquire the big kernel lock.
 #[track_caller]
-pub fn unlock_kernel() {
-    KERNEL_LOCK.unlock();
-    // Normally we wouldn't need to do this, but QEMU only runs one CPU at a time and has a
-    // long time-slice. Without the pause, this CPU is likely to reacquire the lock before
-    // another CPU has even been given a chance to acquire it.
-    core::hint::spin_loop();
+pub fn lock_kernel() -> Kernel {
+    let cpu = crate::cpu::cpunum();
+    KERNEL_LOCK.lock_as(cpu);
+    Kernel {
+        cpu,
+        _not_send: PhantomData,
+    }
+}
+
+/// Whether this CPU holds the big kernel lock.
+pub fn holding_kernel() -> bool {
+    KERNEL_LOCK.holding()
+}
+
+/// Break the big kernel lock (the panic path; see [`SpinLock::force_unlock`]).
+///
+/// # Safety
+/// As there.
+pub unsafe fn force_unlock_kernel() {
+    // SAFETY: passed on.
+    unsafe { KERNEL_LOCK.force_unlock() }
+}
+
+/// State guarded by the big kernel lock.
+pub struct BigLocked<T>(UnsafeCell<T>);
+
+// SAFETY: only reachable through `get`, which requires the lock's token.
+unsafe impl<T: Send> Sync for BigLocked<T> {}
+
+impl<T> BigLocked<T> {
+    pub const fn new(value: T) -> BigLocked<T> {
+        BigLocked(UnsafeCell::new(value))
+    }
+
+    /// The guarded state, for as long as the token is borrowed.
+    pub fn get<'a>(&'static self, _k: &'a mut Kernel) -> &'a mut T {
+        // SAFETY: `Kernel` proves this CPU holds the big lock (no other CPU is in here), and
+        // the exclusive borrow of the one token makes this the only reference on this CPU.
+        unsafe { &mut *self.0.get() }
+    }
 }

@@ -1,44 +1,90 @@
 //! System calls (JOS's kern/syscall.c). Each call is a function returning `Result`; the
 //! dispatcher turns errors into JOS's `-E_*` numbers, the only place they exist in the kernel.
+//!
+//! Beyond JOS (each said where it happens): a dying env is gone for every call but destroy
+//! (-E_BAD_ENV); `set_status` never overwrites RUNNING and never cancels a receive; a page's
+//! 16-bit reference count never wraps (-E_NO_MEM); a long `sys_cputs` releases the big lock
+//! between bounded chunks; page-table changes to an env running on another CPU are shot down
+//! from that CPU's TLB before the lock is released.
 
 use jos_inc::env::*;
 use jos_inc::error::{Error, Result, to_abi};
 use jos_inc::memlayout::*;
 use jos_inc::mmu::*;
 use jos_inc::syscall::*;
+use jos_inc::trap::Trapframe;
+use kern_logic::lifecycle::Life;
 
+use crate::env::{self, Destroyed, EnvTable};
 use crate::pmap::{self, PageTable};
-use crate::{console, cprintf, cpu, env, sched};
+use crate::spinlock::{self, Kernel};
+use crate::{console, cprintf, sched};
 
-fn curenv() -> usize {
-    cpu::curenv().expect("system call without a current env")
-}
-
-/// Check that env `i` may access [va, va+len) with `perm | PTE_U`. If it cannot, print JOS's
-/// message and destroy it; when it is the current env this does not return.
-pub fn user_mem_assert(i: usize, va: u32, len: u32, perm: Pte) {
-    if let Err(bad) = pmap::user_mem_check(env::env_pgdir(i), va, len, perm | Pte::U) {
-        let id = env::with_env(i, |e| e.env_id);
+/// Check that env `i` (running on `cpu`) may access [va, va+len) with `perm | PTE_U`. If it
+/// cannot, print JOS's message and destroy it (`Err`: the caller must not touch it again).
+pub fn user_mem_assert(
+    t: &mut EnvTable,
+    cpu: usize,
+    i: usize,
+    va: u32,
+    len: u32,
+    perm: Pte,
+) -> Result<()> {
+    if let Err(bad) = pmap::user_mem_check(t.pgdir(i), va, len, perm | Pte::U) {
+        let id = t.id(i);
         cprintf!(
             "[{:08x}] user_mem_check assertion failure for va {:08x}\n",
             id,
             bad
         );
-        env::env_destroy(i); // may not return
+        let _ = env::env_destroy(t, cpu, i);
+        return Err(Error::Fault);
     }
+    Ok(())
 }
+
+/// How much of a `sys_cputs` string is printed per hold of the big lock: JOS's user printf
+/// buffer size, so a line a JOS program prints in one call still comes out in one piece.
+const CPUTS_CHUNK: usize = 256;
 
 /// Print a string to the system console. The string is exactly `len` characters long.
 /// Destroys the environment on memory errors.
-fn sys_cputs(s: u32, len: u32) {
-    let cur = curenv();
-    // Check that the user has permission to read memory [s, s+len).
-    user_mem_assert(cur, s, len, Pte::U);
-    let pgdir = env::env_pgdir(cur);
-    console::print_with(|out| {
-        // Checked above: every page is mapped and readable, so this cannot fail.
-        let _ = env::read_user(pgdir, s, len, |chunk| out(chunk));
-    });
+///
+/// JOS prints the whole string holding the big kernel lock: one call of 4 MB stalled every
+/// CPU for about 21 s. Here the string is copied out in bounded chunks; each is printed with
+/// the big lock released (the env stays on this CPU, so it cannot be freed or run elsewhere
+/// meanwhile; a destroy or suspension that arrives is honoured when the call returns), and
+/// the mapping is checked again under the lock for each chunk, since the env's parent may
+/// unmap the string's pages while the lock is released.
+fn sys_cputs(mut k: Kernel, cur: usize, s: u32, len: u32) -> Kernel {
+    let cpu = k.cpu();
+    // Check that the user has permission to read memory [s, s+len): the whole string first,
+    // so the message names its first bad address as JOS's does.
+    if user_mem_assert(env::table(&mut k), cpu, cur, s, len, Pte::U).is_err() {
+        return k;
+    }
+    let mut buf = [0u8; CPUTS_CHUNK];
+    let mut done = 0u32;
+    while done < len {
+        let n = (len - done).min(CPUTS_CHUNK as u32);
+        let t = env::table(&mut k);
+        let chunk = &mut buf[..n as usize];
+        let va = s + done; // cannot overflow: user_mem_check accepted [s, s+len)
+        if user_mem_assert(t, cpu, cur, va, n, Pte::U).is_err()
+            || env::copy_from_user(t.pgdir(cur), va, chunk).is_err()
+        {
+            return k;
+        }
+        k.unlock();
+        console::print_with(|out| out(chunk));
+        k = spinlock::lock_kernel();
+        done += n;
+        // Destroyed, or suspended, while printing: stop here (the return path deals with it).
+        if !env::table(&mut k).state(cur).continues() {
+            break;
+        }
+    }
+    k
 }
 
 /// Read a character from the system console without blocking. Returns the character, or 0
@@ -47,60 +93,63 @@ fn sys_cgetc() -> i32 {
     console::cons_getc().map_or(0, i32::from)
 }
 
-/// Returns the current environment's envid.
-fn sys_getenvid() -> EnvId {
-    env::curenv_id()
-}
-
-/// Destroy a given environment (possibly the currently running environment).
-fn sys_env_destroy(envid: EnvId) -> Result<i32> {
-    let e = env::envid2env(envid, true)?;
-    let (id, cur_id) = (env::with_env(e, |e| e.env_id), env::curenv_id());
+/// Destroy a given environment (possibly the currently running environment). Idempotent: a
+/// second destroy of an env that is still dying on another CPU does nothing (JOS freed it
+/// then, under the other CPU's feet).
+fn sys_env_destroy(t: &mut EnvTable, cpu: usize, envid: EnvId) -> Result<i32> {
+    let e = env::envid2env(t, cpu, envid, true)?;
+    if t.state(e).life == Life::Dying {
+        return Ok(0);
+    }
+    let (id, cur_id) = (t.id(e), t.cur_id(cpu));
     if id == cur_id {
         cprintf!("[{:08x}] exiting gracefully\n", cur_id);
     } else {
         cprintf!("[{:08x}] destroying {:08x}\n", cur_id, id);
     }
-    env::env_destroy(e);
+    let d = env::env_destroy(t, cpu, e)?;
+    debug_assert!(d != Destroyed::Already);
     Ok(0)
 }
 
-/// Deschedule current environment and pick a different one to run.
-fn sys_yield() -> ! {
-    sched::sched_yield()
+/// An env the caller may change: `envid2env`, and not dying (a dying env is gone for every
+/// system call but destroy).
+fn live_env(t: &mut EnvTable, cpu: usize, envid: EnvId, checkperm: bool) -> Result<usize> {
+    let e = env::envid2env(t, cpu, envid, checkperm)?;
+    if t.state(e).life != Life::Live {
+        return Err(Error::BadEnv);
+    }
+    Ok(e)
 }
 
 /// Allocate a new environment: a copy of the current env's registers (returning 0 in the
-/// child), an empty address space, not runnable.
-fn sys_exofork() -> Result<i32> {
-    let cur = curenv();
-    let parent_id = env::curenv_id();
-    let child = env::env_alloc(parent_id)?;
-    let tf = env::with_env(cur, |e| e.env_tf);
-    let id = env::with_env(child, |e| {
-        e.env_status = ENV_NOT_RUNNABLE;
-        e.env_tf = tf;
-        // Tweak so sys_exofork will appear to return 0 in the child.
-        e.env_tf.tf_regs.reg_eax = 0;
-        e.env_id
-    });
-    Ok(id)
+/// child) and FPU state, an empty address space, not runnable.
+fn sys_exofork(t: &mut EnvTable, cpu: usize) -> Result<i32> {
+    env::exofork(t, cpu)
 }
 
-/// Set envid's env_status to status, which must be ENV_RUNNABLE or ENV_NOT_RUNNABLE.
-fn sys_env_set_status(envid: EnvId, status: u32) -> Result<i32> {
-    if status != ENV_RUNNABLE && status != ENV_NOT_RUNNABLE {
-        return Err(Error::Inval);
-    }
-    let e = env::envid2env(envid, true)?;
-    env::with_env(e, |e| e.env_status = status);
+/// Set envid's status to ENV_RUNNABLE or ENV_NOT_RUNNABLE. See env::set_status: a running
+/// env is never made to run twice, nor a receive cancelled.
+fn sys_env_set_status(t: &mut EnvTable, cpu: usize, envid: EnvId, status: u32) -> Result<i32> {
+    let runnable = match status {
+        ENV_RUNNABLE => true,
+        ENV_NOT_RUNNABLE => false,
+        _ => return Err(Error::Inval),
+    };
+    let e = live_env(t, cpu, envid, true)?;
+    env::set_status(t, cpu, e, runnable)?;
     Ok(0)
 }
 
 /// Set the page fault upcall for 'envid'.
-fn sys_env_set_pgfault_upcall(envid: EnvId, func: u32) -> Result<i32> {
-    let e = env::envid2env(envid, true)?;
-    env::with_env(e, |e| e.env_pgfault_upcall = func);
+fn sys_env_set_pgfault_upcall(
+    t: &mut EnvTable,
+    cpu: usize,
+    envid: EnvId,
+    func: u32,
+) -> Result<i32> {
+    let e = live_env(t, cpu, envid, true)?;
+    t.env(e).env_pgfault_upcall = func;
     Ok(0)
 }
 
@@ -122,35 +171,47 @@ fn check_perm(perm: u32) -> Result<Pte> {
     Ok(p)
 }
 
+/// After changing env `e`'s page tables: if it runs on another CPU, make that CPU forget the
+/// old translations before the big lock is released (pmap::tlb_shootdown).
+fn shootdown(t: &EnvTable, cpu: usize, e: usize) {
+    if let Some(c) = t.state(e).cpu
+        && c as usize != cpu
+    {
+        pmap::tlb_shootdown(c as usize);
+    }
+}
+
 /// Allocate a page of memory and map it at 'va' with permission 'perm' in the address space
 /// of 'envid'. If a page is already mapped at 'va', that page is unmapped as a side effect.
-fn sys_page_alloc(envid: EnvId, va: u32, perm: u32) -> Result<i32> {
-    let e = env::envid2env(envid, true)?;
+fn sys_page_alloc(t: &mut EnvTable, cpu: usize, envid: EnvId, va: u32, perm: u32) -> Result<i32> {
+    let e = live_env(t, cpu, envid, true)?;
     check_va(va)?;
     let perm = check_perm(perm)?;
     let pp = pmap::page_alloc(true).ok_or(Error::NoMem)?;
-    if let Err(err) = pmap::page_insert(env::env_pgdir(e), pp, va, perm) {
+    if let Err(err) = pmap::page_insert(t.pgdir(e), pp, va, perm) {
         pmap::page_free(pp);
         return Err(err);
     }
+    shootdown(t, cpu, e);
     Ok(0)
 }
 
 /// Map the page of memory at 'srcva' in srcenvid's address space at 'dstva' in dstenvid's
-/// address space with permission 'perm'.
+/// address space with permission 'perm'. -E_NO_MEM also when the page already has the most
+/// references a 16-bit count can hold (JOS wrapped it).
 fn sys_page_map(
-    srcenvid: EnvId,
-    srcva: u32,
-    dstenvid: EnvId,
-    dstva: u32,
-    perm: u32,
+    t: &mut EnvTable,
+    cpu: usize,
+    [srcenvid, srcva, dstenvid, dstva, perm]: [u32; 5],
 ) -> Result<i32> {
-    let src = env::envid2env(srcenvid, true)?;
-    let dst = env::envid2env(dstenvid, true)?;
+    let src = live_env(t, cpu, srcenvid as EnvId, true)?;
+    let dst = live_env(t, cpu, dstenvid as EnvId, true)?;
     check_va(srcva)?;
     check_va(dstva)?;
     let perm = check_perm(perm)?;
-    page_map_checked(env::env_pgdir(src), srcva, env::env_pgdir(dst), dstva, perm)
+    page_map_checked(t.pgdir(src), srcva, t.pgdir(dst), dstva, perm)?;
+    shootdown(t, cpu, dst);
+    Ok(0)
 }
 
 /// The part of page_map shared with IPC: srcva must be mapped, and a writable mapping needs
@@ -161,101 +222,123 @@ fn page_map_checked(
     dst: PageTable,
     dstva: u32,
     perm: Pte,
-) -> Result<i32> {
+) -> Result<()> {
+    let pp = source_page(src, srcva, perm)?;
+    pmap::page_insert(dst, pp, dstva, perm)
+}
+
+/// The page at `srcva` of `src`, if it may be mapped elsewhere with `perm`.
+fn source_page(src: PageTable, srcva: u32, perm: Pte) -> Result<pmap::PageNum> {
     let (pp, pte) = pmap::page_lookup(src, srcva).ok_or(Error::Inval)?;
     if perm.contains(Pte::W) && pte.get() & Pte::W.bits() == 0 {
         return Err(Error::Inval);
     }
-    pmap::page_insert(dst, pp, dstva, perm)?;
-    Ok(0)
+    Ok(pp)
 }
 
 /// Unmap the page of memory at 'va' in the address space of 'envid'. If no page is mapped,
 /// the function silently succeeds.
-fn sys_page_unmap(envid: EnvId, va: u32) -> Result<i32> {
-    let e = env::envid2env(envid, true)?;
+fn sys_page_unmap(t: &mut EnvTable, cpu: usize, envid: EnvId, va: u32) -> Result<i32> {
+    let e = live_env(t, cpu, envid, true)?;
     check_va(va)?;
-    pmap::page_remove(env::env_pgdir(e), va);
+    pmap::page_remove(t.pgdir(e), va);
+    shootdown(t, cpu, e);
     Ok(0)
 }
 
 /// Try to send 'value' to the target env 'envid'. If srcva < UTOP, then also send the page
 /// currently mapped at 'srcva', so that receiver gets a duplicate mapping of the same page.
-/// Fails with -E_IPC_NOT_RECV if the target is not blocked in sys_ipc_recv.
-fn sys_ipc_try_send(envid: EnvId, value: u32, srcva: u32, perm: u32) -> Result<i32> {
-    let dst = env::envid2env(envid, false)?;
-    let (recving, dstva) = env::with_env(dst, |e| (e.env_ipc_recving, e.env_ipc_dstva));
-    if !recving {
+/// Fails with -E_IPC_NOT_RECV if the target is not blocked in sys_ipc_recv, -E_BAD_ENV if it
+/// is dying.
+fn sys_ipc_try_send(
+    t: &mut EnvTable,
+    cpu: usize,
+    envid: EnvId,
+    value: u32,
+    srcva: u32,
+    perm: u32,
+) -> Result<i32> {
+    let dst = live_env(t, cpu, envid, false)?;
+    if !t.state(dst).recving {
         return Err(Error::IpcNotRecv);
     }
+    let cur = crate::cpu::cpu(cpu).env().ok_or(Error::BadEnv)?;
+    let dstva = t.env(dst).env_ipc_dstva;
     let mut sent_perm = 0;
     if srcva < UTOP {
         if !srcva.is_multiple_of(PGSIZE) {
             return Err(Error::Inval);
         }
         let p = check_perm(perm)?;
-        let src_pgdir = env::env_pgdir(curenv());
-        // Only transfer a page when the receiver asked for one too.
+        let src_pgdir = t.pgdir(cur);
+        // Only transfer a page when the receiver asked for one too; still validate the
+        // source as JOS does (unmapped / W on read-only: -E_INVAL).
         if dstva < UTOP {
-            page_map_checked(src_pgdir, srcva, env::env_pgdir(dst), dstva, p)?;
+            // The receiver is off every CPU (receivers are): no shootdown needed.
+            page_map_checked(src_pgdir, srcva, t.pgdir(dst), dstva, p)?;
             sent_perm = perm as i32;
         } else {
-            // Still validate the source as JOS does (unmapped / W on read-only: -E_INVAL).
-            let (_, pte) = pmap::page_lookup(src_pgdir, srcva).ok_or(Error::Inval)?;
-            if p.contains(Pte::W) && pte.get() & Pte::W.bits() == 0 {
-                return Err(Error::Inval);
-            }
+            source_page(src_pgdir, srcva, p)?;
         }
     }
-    let from = env::curenv_id();
-    env::with_env(dst, |e| {
-        e.env_ipc_recving = false;
-        e.env_ipc_from = from;
-        e.env_ipc_value = value;
-        e.env_ipc_perm = sent_perm;
-        e.env_status = ENV_RUNNABLE;
-        // The receiver's sys_ipc_recv returns 0.
-        e.env_tf.tf_regs.reg_eax = 0;
-    });
+    let from = t.id(cur);
+    env::deliver(t, dst, from, value, sent_perm);
     Ok(0)
 }
 
 /// Block until a value is ready. Record that you want to receive using the env_ipc_recving
 /// and env_ipc_dstva fields, mark yourself not runnable, and give up the CPU. If dstva is
 /// < UTOP, then you are willing to receive a page of data.
-fn sys_ipc_recv(dstva: u32) -> Result<i32> {
+fn sys_ipc_recv(mut k: Kernel, cur: usize, dstva: u32) -> ! {
+    env::block_recv(env::table(&mut k), cur, dstva);
+    sched::sched_yield(k)
+}
+
+/// sys_ipc_recv's argument check: a page is received only at a page-aligned address.
+fn check_recv_va(dstva: u32) -> Result<()> {
     if dstva < UTOP && !dstva.is_multiple_of(PGSIZE) {
         return Err(Error::Inval);
     }
-    let cur = curenv();
-    env::with_env(cur, |e| {
-        e.env_ipc_recving = true;
-        e.env_ipc_dstva = dstva;
-        e.env_status = ENV_NOT_RUNNABLE;
-    });
-    sched::sched_yield()
+    Ok(())
 }
 
-/// Dispatches to the correct kernel function, passing the arguments.
-pub fn syscall(num: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5: u32) -> i32 {
-    let r: Result<i32> = match num {
+/// Dispatches to the correct kernel function, passing the arguments, then returns to the
+/// current env with the result in EAX (or schedules, if it blocked, exited or was destroyed).
+/// `tf` is the caller's live trap frame.
+pub fn syscall(mut k: Kernel, cur: usize, tf: &mut Trapframe) -> ! {
+    let cpu = k.cpu();
+    let r = tf.tf_regs;
+    let (num, a1, a2, a3, a4, a5) = (
+        r.reg_eax, r.reg_edx, r.reg_ecx, r.reg_ebx, r.reg_edi, r.reg_esi,
+    );
+    let ret: Result<i32> = match num {
         SYS_CPUTS => {
-            sys_cputs(a1, a2);
+            k = sys_cputs(k, cur, a1, a2);
             Ok(0)
         }
-        SYS_CGETC => Ok(sys_cgetc()),
-        SYS_GETENVID => Ok(sys_getenvid()),
-        SYS_ENV_DESTROY => sys_env_destroy(a1 as EnvId),
-        SYS_PAGE_ALLOC => sys_page_alloc(a1 as EnvId, a2, a3),
-        SYS_PAGE_MAP => sys_page_map(a1 as EnvId, a2, a3 as EnvId, a4, a5),
-        SYS_PAGE_UNMAP => sys_page_unmap(a1 as EnvId, a2),
-        SYS_EXOFORK => sys_exofork(),
-        SYS_ENV_SET_STATUS => sys_env_set_status(a1 as EnvId, a2),
-        SYS_ENV_SET_PGFAULT_UPCALL => sys_env_set_pgfault_upcall(a1 as EnvId, a2),
-        SYS_YIELD => sys_yield(),
-        SYS_IPC_TRY_SEND => sys_ipc_try_send(a1 as EnvId, a2, a3, a4),
-        SYS_IPC_RECV => sys_ipc_recv(a1),
-        _ => Err(Error::Inval),
+        SYS_YIELD => sched::sched_yield(k),
+        SYS_IPC_RECV => match check_recv_va(a1) {
+            Ok(()) => sys_ipc_recv(k, cur, a1),
+            Err(e) => Err(e),
+        },
+        _ => {
+            let t = env::table(&mut k);
+            match num {
+                SYS_CGETC => Ok(sys_cgetc()),
+                SYS_GETENVID => Ok(t.id(cur)),
+                SYS_ENV_DESTROY => sys_env_destroy(t, cpu, a1 as EnvId),
+                SYS_PAGE_ALLOC => sys_page_alloc(t, cpu, a1 as EnvId, a2, a3),
+                SYS_PAGE_MAP => sys_page_map(t, cpu, [a1, a2, a3, a4, a5]),
+                SYS_PAGE_UNMAP => sys_page_unmap(t, cpu, a1 as EnvId, a2),
+                SYS_EXOFORK => sys_exofork(t, cpu),
+                SYS_ENV_SET_STATUS => sys_env_set_status(t, cpu, a1 as EnvId, a2),
+                SYS_ENV_SET_PGFAULT_UPCALL => sys_env_set_pgfault_upcall(t, cpu, a1 as EnvId, a2),
+                SYS_IPC_TRY_SEND => sys_ipc_try_send(t, cpu, a1 as EnvId, a2, a3, a4),
+                _ => Err(Error::Inval),
+            }
+        }
     };
-    to_abi(r)
+    // The current env gets the result in eax (if it was destroyed, nobody reads the frame).
+    tf.tf_regs.reg_eax = to_abi(ret) as u32;
+    sched::resume(k)
 }

@@ -4,7 +4,6 @@
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use jos_inc::env::{ENV_DYING, ENV_RUNNING};
 use jos_inc::memlayout::*;
 use jos_inc::mmu::*;
 use jos_inc::trap::*;
@@ -16,7 +15,8 @@ use x86::segmentation::{
 };
 
 use crate::cpu::{self, NCPU};
-use crate::{console, cprintf, env, lapic, monitor, sched, spinlock, syscall};
+use crate::spinlock::{self, Kernel};
+use crate::{console, cprintf, env, lapic, monitor, pmap, sched, syscall};
 
 // ---- trap entry (JOS's trapentry.S) --------------------------------------------------------
 
@@ -71,7 +71,7 @@ trap_entry_asm!(
     EC 10, EC 11, EC 12, EC 13, EC 14, NOEC 16, EC 17, NOEC 18, NOEC 19,
     NOEC 32, NOEC 33, NOEC 34, NOEC 35, NOEC 36, NOEC 37, NOEC 38, NOEC 39,
     NOEC 40, NOEC 41, NOEC 42, NOEC 43, NOEC 44, NOEC 45, NOEC 46, NOEC 47,
-    NOEC 48, NOEC 51,
+    NOEC 48, NOEC 49, NOEC 51,
 );
 
 unsafe extern "C" {
@@ -232,16 +232,13 @@ pub fn print_regs(regs: &PushRegs) {
 
 // ---- dispatch ----------------------------------------------------------------------------
 
+/// The TLB shootdown IPI's vector (kernel-internal, not in JOS: see `pmap::tlb_shootdown`).
+pub const T_TLB_SHOOTDOWN: u32 = IRQ_OFFSET + 17;
+const _: () = assert!(T_TLB_SHOOTDOWN == 49 && T_TLB_SHOOTDOWN != T_SYSCALL);
+
 fn read_eflags() -> u32 {
     // SAFETY: reading EFLAGS has no side effects.
     unsafe { x86::bits32::eflags::read() }.bits()
-}
-
-/// Where the trap came from: a user env (whose saved state is in its env_tf) or the kernel.
-#[derive(Clone, Copy)]
-enum From {
-    User(usize),
-    Kernel,
 }
 
 /// Called from `_alltraps` with the trapframe it built on this CPU's kernel stack.
@@ -251,145 +248,169 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
     // SAFETY: clearing the direction flag.
     unsafe { core::arch::asm!("cld", options(nomem, nostack)) };
 
-    // Halt the CPU if some other CPU has called panic().
-    if crate::panicking() {
-        loop {
-            // SAFETY: halting with interrupts off stops this CPU for good.
-            unsafe { x86::halt() };
-        }
-    }
+    // Another CPU has panicked: stop (its NMI brings every other CPU here).
+    crate::panic::stop_if_other_panicking();
 
     // Check that interrupts are disabled. If this assertion fails, DO NOT be tempted to fix
     // it by inserting a "cli" in the interrupt path.
     assert!(read_eflags() & FL_IF == 0);
 
-    // Re-acquire the big kernel lock if we were halted in sched_halt(): the interrupt woke
-    // an idle CPU, which then goes on to schedule.
-    let was_halted = cpu::thiscpu().swap_status(cpu::CPU_STARTED) == cpu::CPU_HALTED;
-    if was_halted {
-        spinlock::lock_kernel();
-    }
-
     // SAFETY: `tf` points at the complete Trapframe _alltraps built on this CPU's stack.
-    let frame = unsafe { *tf };
-    let from = if frame.tf_cs & 3 == 3 {
-        // Trapped from user mode. Acquire the big kernel lock before doing any serious
-        // kernel work.
-        spinlock::lock_kernel();
-        let cur = cpu::curenv().expect("trap from user mode without curenv");
-        // Garbage collect if current environment is a zombie.
-        let dying = env::with_env(cur, |e| {
-            if e.env_status == ENV_DYING {
-                true
-            } else {
-                // Copy trap frame (which is currently on the stack) into 'curenv->env_tf',
-                // so that running the environment will restart at the trap point.
-                e.env_tf = frame;
-                false
-            }
-        });
-        if dying {
-            env::env_free(cur);
-            cpu::set_curenv(None);
-            sched::sched_yield();
-        }
-        From::User(cur)
+    let frame = unsafe { &mut *tf };
+    if frame.tf_trapno == T_TLB_SHOOTDOWN {
+        // Without the big lock: the CPU that sent it holds the lock and waits for us.
+        pmap::tlb_shootdown_ipi();
+        lapic::lapic_eoi();
+        // SAFETY: the frame this trap built; nothing else changed.
+        unsafe { env::env_pop_tf(tf) }
+    }
+    if frame.tf_cs & 3 == 3 {
+        trap_from_user(frame)
     } else {
-        From::Kernel
-    };
-    let addr = match from {
-        From::User(i) => env::env_tf_kva(i),
-        From::Kernel => tf as u32,
-    };
-    // Record that tf is the last real trapframe so print_trapframe can print some
-    // additional information.
-    LAST_TF[cpu::cpunum() % NCPU].store(addr, Ordering::Relaxed);
-
-    // Dispatch based on what type of trap occurred.
-    trap_dispatch(&frame, addr, from);
-
-    // If we made it to this point, then no other environment was scheduled, so we should
-    // return to the current environment if doing so makes sense.
-    match (from, cpu::curenv()) {
-        (From::User(_), Some(c)) if env::with_env(c, |e| e.env_status) == ENV_RUNNING => {
-            env::env_run(c)
-        }
-        (From::Kernel, _) if was_halted => sched::sched_yield(),
-        (From::Kernel, _) => {
-            // A kernel-mode trap that was handled (e.g. a breakpoint the monitor
-            // continued from): return to the interrupted kernel code.
-            // SAFETY: `tf` is the frame _alltraps built for this kernel-mode trap.
-            unsafe { env::env_pop_tf(tf) }
-        }
-        _ => sched::sched_yield(),
+        trap_from_kernel(tf)
     }
 }
 
-fn trap_dispatch(tf: &Trapframe, addr: u32, from: From) {
+/// A trap from the env running on this CPU. Its registers stay in `tf` (the CPU's live frame,
+/// see `env::live_frame`): no copy unless it leaves the CPU.
+fn trap_from_user(tf: &mut Trapframe) -> ! {
+    pmap::entered_kernel();
+    // Trapped from user mode. Acquire the big kernel lock before doing any serious kernel
+    // work.
+    let mut k = spinlock::lock_kernel();
+    let cpu = k.cpu();
+    let cur = cpu::cpu(cpu)
+        .env()
+        .expect("trap from user mode without curenv");
+    // Garbage collect if current environment is a zombie: it leaves the CPU, which frees it.
+    if env::table(&mut k).state(cur).life == kern_logic::lifecycle::Life::Dying {
+        sched::sched_yield(k);
+    }
+
+    // Dispatch based on what type of trap occurred.
     match tf.tf_trapno {
-        T_PGFLT => page_fault_handler(tf, addr, from),
-        T_BRKPT => monitor::monitor(Some((tf, addr))),
-        T_SYSCALL => {
-            let r = &tf.tf_regs;
-            let ret = syscall::syscall(
-                r.reg_eax, r.reg_edx, r.reg_ecx, r.reg_ebx, r.reg_edi, r.reg_esi,
-            );
-            // The syscall may have switched envs away (yield, recv, destroy self) and then
-            // not returned; when it returns, the current env gets the result in eax.
-            if let Some(c) = cpu::curenv() {
-                env::with_env(c, |e| e.env_tf.tf_regs.reg_eax = ret as u32);
-            }
+        T_SYSCALL => syscall::syscall(k, cur, tf),
+        T_PGFLT => page_fault_handler(k, cur, tf),
+        T_BRKPT => {
+            let t = env::table(&mut k);
+            env::sync_tf(t, cpu, cur);
+            let addr = env::env_tf_kva(cur);
+            monitor::monitor(Some((&*tf, addr)));
+            sched::resume(k)
+        }
+        n if n == IRQ_OFFSET + IRQ_TIMER => {
+            // Handle clock interrupts: acknowledge, then schedule.
+            lapic::lapic_eoi();
+            sched::sched_yield(k)
+        }
+        n if n == IRQ_OFFSET + IRQ_KBD => {
+            console::kbd_intr();
+            lapic::lapic_eoi();
+            sched::resume(k)
+        }
+        n if n == IRQ_OFFSET + IRQ_SERIAL => {
+            console::serial_intr();
+            lapic::lapic_eoi();
+            sched::resume(k)
         }
         n if n == IRQ_OFFSET + IRQ_SPURIOUS => {
             // Handle spurious interrupts. The hardware sometimes raises these because of
             // noise on the IRQ line or other reasons. We don't care.
             cprintf!("Spurious interrupt on irq 7\n");
-            print_trapframe(tf, addr);
-        }
-        n if n == IRQ_OFFSET + IRQ_TIMER => {
-            // Handle clock interrupts: acknowledge, then schedule.
-            lapic::lapic_eoi();
-            sched::sched_yield();
-        }
-        n if n == IRQ_OFFSET + IRQ_KBD => {
-            console::kbd_intr();
-            lapic::lapic_eoi();
-        }
-        n if n == IRQ_OFFSET + IRQ_SERIAL => {
-            console::serial_intr();
-            lapic::lapic_eoi();
+            print_user_trapframe(&mut k, cur, tf);
+            sched::resume(k)
         }
         _ => {
-            // Unexpected trap: the user process or the kernel has a bug.
-            print_trapframe(tf, addr);
-            match from {
-                From::Kernel => panic!("unhandled trap in kernel"),
-                From::User(i) => env::env_destroy(i),
-            }
+            // Unexpected trap: the user process has a bug.
+            print_user_trapframe(&mut k, cur, tf);
+            let t = env::table(&mut k);
+            // Its own env, on this CPU: destroyed now (cannot be refused or deferred).
+            let _ = env::env_destroy(t, cpu, cur);
+            sched::resume(k)
         }
     }
 }
 
-fn page_fault_handler(tf: &Trapframe, addr: u32, from: From) {
+/// Print a user trap's frame as JOS does: from `curenv->env_tf` (so the address printed is
+/// the env's record, `TRAP frame at 0xf...`).
+fn print_user_trapframe(k: &mut Kernel, cur: usize, tf: &Trapframe) {
+    let cpu = k.cpu();
+    env::sync_tf(env::table(k), cpu, cur);
+    let addr = env::env_tf_kva(cur);
+    LAST_TF[cpu % NCPU].store(addr, Ordering::Relaxed);
+    print_trapframe(tf, addr);
+}
+
+/// A trap from kernel mode: an interrupt that woke a halted CPU, a breakpoint in the kernel,
+/// or a kernel bug.
+fn trap_from_kernel(tf: *mut Trapframe) -> ! {
+    // SAFETY: the frame _alltraps built for this kernel-mode trap.
+    let frame = unsafe { &*tf };
+    let addr = tf as u32;
+    // Re-acquire the big kernel lock if we were halted in sched_halt(): the interrupt woke
+    // an idle CPU, which then goes on to schedule.
+    if cpu::thiscpu().swap_status(cpu::CPU_STARTED) == cpu::CPU_HALTED {
+        let k = spinlock::lock_kernel();
+        match frame.tf_trapno {
+            n if n == IRQ_OFFSET + IRQ_TIMER => lapic::lapic_eoi(),
+            n if n == IRQ_OFFSET + IRQ_KBD => {
+                console::kbd_intr();
+                lapic::lapic_eoi();
+            }
+            n if n == IRQ_OFFSET + IRQ_SERIAL => {
+                console::serial_intr();
+                lapic::lapic_eoi();
+            }
+            n if n == IRQ_OFFSET + IRQ_SPURIOUS => {
+                cprintf!("Spurious interrupt on irq 7\n");
+                print_trapframe(frame, addr);
+            }
+            _ => kernel_fault(frame, addr),
+        }
+        sched::sched_yield(k)
+    }
+    match frame.tf_trapno {
+        T_BRKPT => {
+            // A breakpoint the monitor continues from: return to the interrupted kernel code.
+            monitor::monitor(Some((frame, addr)));
+            // SAFETY: `tf` is the frame _alltraps built for this kernel-mode trap.
+            unsafe { env::env_pop_tf(tf) }
+        }
+        n if n == IRQ_OFFSET + IRQ_SPURIOUS => {
+            cprintf!("Spurious interrupt on irq 7\n");
+            print_trapframe(frame, addr);
+            // SAFETY: as above.
+            unsafe { env::env_pop_tf(tf) }
+        }
+        _ => kernel_fault(frame, addr),
+    }
+}
+
+/// A fault or unexpected trap in the kernel: a kernel bug. Stop the other CPUs and break the
+/// locks first (the fault may have happened while printing, or holding the page lock), then
+/// print the frame and panic.
+fn kernel_fault(tf: &Trapframe, addr: u32) -> ! {
+    crate::panic::begin();
+    LAST_TF[cpu::cpunum() % NCPU].store(addr, Ordering::Relaxed);
+    print_trapframe(tf, addr);
+    if tf.tf_trapno == T_PGFLT {
+        panic!("kernel page fault at va {:08x} ip {:08x}", rcr2(), {
+            tf.tf_eip
+        });
+    }
+    panic!("unhandled trap in kernel");
+}
+
+fn page_fault_handler(mut k: Kernel, cur: usize, tf: &mut Trapframe) -> ! {
     // Read processor's CR2 register to find the faulting address.
     let fault_va = rcr2();
+    let cpu = k.cpu();
 
-    // Handle kernel-mode page faults.
-    let cur = match from {
-        From::Kernel => {
-            print_trapframe(tf, addr);
-            panic!("kernel page fault at va {:08x} ip {:08x}", fault_va, {
-                tf.tf_eip
-            });
-        }
-        From::User(i) => i,
-    };
-
-    // We've already handled kernel-mode exceptions, so if we get here, the page fault
-    // happened in user mode. Call the environment's page fault upcall, if one exists: set
-    // up a page fault stack frame on the user exception stack (below UXSTACKTOP), then
-    // branch to the upcall.
-    let upcall = env::with_env(cur, |e| e.env_pgfault_upcall);
+    // The page fault happened in user mode (kernel-mode faults are kernel_fault's). Call the
+    // environment's page fault upcall, if one exists: set up a page fault stack frame on the
+    // user exception stack (below UXSTACKTOP), then branch to the upcall.
+    let t = env::table(&mut k);
+    let upcall = t.env(cur).env_pgfault_upcall;
     if upcall != 0 {
         // A fault while already on the exception stack (the handler itself faulted): push
         // the new frame below the trap-time esp, leaving one empty scratch word for the
@@ -403,7 +424,11 @@ fn page_fault_handler(tf: &Trapframe, addr: u32, from: From) {
         };
         // Check that the exception stack is allocated and writable (destroys the env
         // otherwise; an overflow of the exception stack lands on the unmapped page below).
-        crate::syscall::user_mem_assert(cur, utf_addr, utf_size, Pte::W | Pte::U);
+        if crate::syscall::user_mem_assert(t, cpu, cur, utf_addr, utf_size, Pte::W | Pte::U)
+            .is_err()
+        {
+            sched::resume(k);
+        }
         let utf = UTrapframe {
             utf_fault_va: fault_va,
             utf_err: tf.tf_err,
@@ -417,25 +442,23 @@ fn page_fault_handler(tf: &Trapframe, addr: u32, from: From) {
         let bytes = unsafe {
             core::slice::from_raw_parts(&utf as *const UTrapframe as *const u8, utf_size as usize)
         };
-        if env::copy_to_user(env::env_pgdir(cur), utf_addr, bytes).is_err() {
+        let pgdir = t.pgdir(cur);
+        if env::copy_to_user(pgdir, utf_addr, bytes).is_err() {
             // user_mem_assert checked the pages; this cannot fail, but never trust that.
-            env::env_destroy(cur);
-            return;
+            let _ = env::env_destroy(t, cpu, cur);
+            sched::resume(k);
         }
-        env::with_env(cur, |e| {
-            e.env_tf.tf_esp = utf_addr;
-            e.env_tf.tf_eip = upcall;
-        });
-        env::env_run(cur);
+        tf.tf_esp = utf_addr;
+        tf.tf_eip = upcall;
+        sched::resume(k);
     }
 
     // Destroy the environment that caused the fault.
-    cprintf!(
-        "[{:08x}] user fault va {:08x} ip {:08x}\n",
-        env::curenv_id(),
-        fault_va,
-        { tf.tf_eip }
-    );
-    print_trapframe(tf, addr);
-    env::env_destroy(cur);
+    let id = t.id(cur);
+    cprintf!("[{:08x}] user fault va {:08x} ip {:08x}\n", id, fault_va, {
+        tf.tf_eip
+    });
+    print_user_trapframe(&mut k, cur, tf);
+    let _ = env::env_destroy(env::table(&mut k), cpu, cur);
+    sched::resume(k)
 }

@@ -5,7 +5,9 @@
 #![forbid(unsafe_code)]
 
 pub mod kdebug;
+pub mod lifecycle;
 pub mod mptable;
 pub mod pagelist;
-pub mod sched;
+pub mod refcount;
+pub mod runset;
 pub mod usermem;

@@ -1,0 +1,162 @@
+//! Each environment's x87/SSE registers (not in JOS, which let every env share one FPU state:
+//! env B could read env A's `st(0)`; this is also one of JOS's lab 4 challenges).
+//!
+//! The kernel itself never touches these registers (its target is soft-float without SSE), so
+//! while an env is on a CPU its FPU state simply stays in that CPU's registers. It is saved when
+//! the CPU lets go of the env and restored when a CPU takes it: eager switching, in
+//! `env::deschedule` and `env::dispatch` only, so resuming the same env after a trap costs
+//! nothing.
+//!
+//! Eager rather than lazy (CR0.TS and a #NM trap on first use), measured under icount
+//! (`make bench`): eager adds 2 instructions (one `fxsave`, one `fxrstor`) to a switch between
+//! envs and nothing to a trap that resumes the same env; lazy needs a CR0 write on every switch
+//! plus, for an env that uses the FPU, a #NM trap round trip (about as costly as a system call)
+//! on its first FPU instruction after each switch. Lazy switching is also unsafe on CPUs that
+//! speculate through #NM: LazyFP (CVE-2018-3665) leaks the previous owner's registers, which is
+//! exactly the isolation this module exists for. Linux went eager for the same reason.
+//!
+//! Save areas are 512-byte `fxsave` images, one per env slot, allocated by `pmap::mem_init`
+//! beside `envs[]` in kernel-only memory: the `Env` records user space reads at UENVS stay
+//! JOS's. On a CPU without FXSR, `fnsave`/`frstor` (x87 only, 108 bytes) use the same areas.
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use jos_inc::env::NENV;
+use x86::controlregs::{Cr0, Cr4, cr0, cr0_write, cr4, cr4_write};
+
+/// One env's saved FPU/SSE state: the `fxsave` image (16-byte aligned).
+#[repr(C, align(16))]
+pub struct FpuArea([u8; 512]);
+
+const _: () = assert!(core::mem::size_of::<FpuArea>() == 512);
+
+/// Bytes of save-area memory `pmap::mem_init` reserves.
+pub const AREAS_SIZE: u32 = (NENV * core::mem::size_of::<FpuArea>()) as u32;
+
+/// The CPU has `fxsave`/`fxrstor` (and SSE state).
+static FXSR: AtomicBool = AtomicBool::new(false);
+
+/// The clean state every new env starts from, captured at boot from the FPU itself after
+/// `fninit` (x87 control word 0x037F, empty stack, MXCSR 0x1F80, XMM registers zero).
+static mut TEMPLATE: FpuArea = FpuArea([0; 512]);
+
+fn has_fxsr_sse() -> (bool, bool) {
+    let cpuid = x86::cpuid::CpuId::with_cpuid_fn(|leaf, sub| {
+        // cpuid is available on every CPU this kernel runs on (pentium and up).
+        let r = core::arch::x86::__cpuid_count(leaf, sub);
+        x86::cpuid::CpuIdResult {
+            eax: r.eax,
+            ebx: r.ebx,
+            ecx: r.ecx,
+            edx: r.edx,
+        }
+    });
+    cpuid
+        .get_feature_info()
+        .map_or((false, false), |f| (f.has_fxsave_fxstor(), f.has_sse()))
+}
+
+/// Per-CPU set-up: x87 errors as exceptions (NE), WAIT honours TS (MP), no emulation, and
+/// with FXSR the OS support bits for fxsave and SIMD exceptions. On the boot CPU, also capture
+/// the clean template.
+pub fn init_percpu(boot: bool) {
+    let (fxsr, sse) = has_fxsr_sse();
+    // SAFETY: enabling the FPU and SSE state management the save/restore code below relies on;
+    // the kernel itself uses neither.
+    unsafe {
+        let mut c0 = cr0();
+        c0 |= Cr0::CR0_NUMERIC_ERROR | Cr0::CR0_MONITOR_COPROCESSOR;
+        c0 &= !(Cr0::CR0_TASK_SWITCHED | Cr0::CR0_EMULATE_COPROCESSOR);
+        cr0_write(c0);
+        if fxsr {
+            let mut c4 = cr4();
+            c4 |= Cr4::CR4_ENABLE_SSE;
+            if sse {
+                c4 |= Cr4::CR4_UNMASKED_SSE;
+            }
+            cr4_write(c4);
+        }
+    }
+    if boot {
+        FXSR.store(fxsr, Ordering::Relaxed);
+        // SAFETY: the boot CPU, before any env or other CPU exists: nobody else uses TEMPLATE
+        // or the FPU. fninit resets the x87 part; with SSE, MXCSR is set to its reset value
+        // and the XMM registers cleared, so the image holds no boot-time leftovers.
+        unsafe {
+            core::arch::asm!("fninit", options(nomem, nostack));
+            if fxsr && sse {
+                let mxcsr: u32 = 0x1F80;
+                core::arch::asm!(
+                    "ldmxcsr ({0})",
+                    "xorps %xmm0, %xmm0",
+                    "xorps %xmm1, %xmm1",
+                    "xorps %xmm2, %xmm2",
+                    "xorps %xmm3, %xmm3",
+                    "xorps %xmm4, %xmm4",
+                    "xorps %xmm5, %xmm5",
+                    "xorps %xmm6, %xmm6",
+                    "xorps %xmm7, %xmm7",
+                    in(reg) &mxcsr,
+                    options(att_syntax, nostack, readonly)
+                );
+            }
+            save(&raw mut TEMPLATE);
+        }
+    }
+}
+
+/// Save this CPU's FPU state into `area`.
+///
+/// # Safety
+/// `area` is a valid, exclusively owned save area.
+pub unsafe fn save(area: *mut FpuArea) {
+    // SAFETY: `area` is 16-byte aligned (FpuArea's alignment) and 512 bytes; fxsave/fnsave
+    // write only there. fnsave also reinitializes the FPU, harmless at a switch.
+    unsafe {
+        if FXSR.load(Ordering::Relaxed) {
+            core::arch::asm!("fxsave ({0})", in(reg) area, options(att_syntax, nostack));
+        } else {
+            core::arch::asm!("fnsave ({0})", in(reg) area, options(att_syntax, nostack));
+        }
+    }
+}
+
+/// Load this CPU's FPU state from `area`.
+///
+/// # Safety
+/// `area` holds an image written by [`save`] or copied from the template (a user-chosen image
+/// could hold reserved MXCSR bits, and fxrstor would fault in the kernel).
+pub unsafe fn restore(area: *const FpuArea) {
+    // SAFETY: per the contract, a valid image of the format this CPU saves.
+    unsafe {
+        if FXSR.load(Ordering::Relaxed) {
+            core::arch::asm!("fxrstor ({0})", in(reg) area, options(att_syntax, nostack, readonly));
+        } else {
+            core::arch::asm!("frstor ({0})", in(reg) area, options(att_syntax, nostack, readonly));
+        }
+    }
+}
+
+/// Give `area` the clean initial state.
+///
+/// # Safety
+/// `area` is a valid, exclusively owned save area.
+pub unsafe fn reset(area: *mut FpuArea) {
+    // SAFETY: TEMPLATE is written once at boot, before any env exists; `area` is ours.
+    unsafe { core::ptr::copy_nonoverlapping(&raw const TEMPLATE, area, 1) }
+}
+
+/// Copy this CPU's FPU state into `area`, leaving the registers as they are.
+///
+/// # Safety
+/// As for [`save`].
+pub unsafe fn snapshot(area: *mut FpuArea) {
+    // SAFETY: passed on; fnsave reinitializes the FPU, so without FXSR the state is loaded
+    // back from the image just written.
+    unsafe {
+        save(area);
+        if !FXSR.load(Ordering::Relaxed) {
+            restore(area);
+        }
+    }
+}

@@ -1,0 +1,468 @@
+//! The environment lifecycle as an explicit state machine.
+//!
+//! JOS keeps one field, `env_status`, and every path writes it directly. On SMP that is unsafe:
+//! `sys_env_set_status` could overwrite RUNNING for an env executing on another CPU (so a
+//! second CPU ran it at the same time, or a destroy freed it under the first CPU's feet), a
+//! second destroy of a DYING env freed it at once, and waking a receiver with `set_status`
+//! returned garbage from its `sys_ipc_recv` while leaving it marked receiving.
+//!
+//! Here the state an env is in is a record of independent facts, and [`step`] is the one place
+//! that changes it:
+//! - `life`: free, live, or dying (destroyed while a CPU runs it; freed when that CPU lets go),
+//! - `cpu`: which CPU is executing it, kept apart from the status, so "running" is never a
+//!   value a system call can write,
+//! - `suspended`: held off the CPU by `sys_env_set_status(NOT_RUNNABLE)` (or created so by
+//!   `sys_exofork`); orthogonal to blocking, so it never cancels a receive,
+//! - `recving`: blocked in `sys_ipc_recv` until a message is delivered,
+//! - `orphan`: its parent is gone (or it never had one), so nobody may change its status.
+//!
+//! JOS's `env_status` is derived from these ([`EnvState::status`]), as is membership of the
+//! scheduler's run set ([`EnvState::runnable`]). An env that can provably never run again
+//! (an orphan that is suspended and off every CPU: only its parent could resume it) is
+//! reclaimed: the step moves it to `Free` and the kernel frees it.
+//!
+//! Every (state, event) pair is either a transition or a refusal; `tests` enumerates them all.
+
+use jos_inc::env::{ENV_DYING, ENV_FREE, ENV_NOT_RUNNABLE, ENV_RUNNABLE, ENV_RUNNING};
+
+/// Whether the slot holds an environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Life {
+    Free,
+    Live,
+    /// Destroyed while a CPU runs it: freed when that CPU next enters the kernel.
+    Dying,
+}
+
+/// The kernel's view of one environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EnvState {
+    pub life: Life,
+    /// The CPU executing the env (in user mode, or in the kernel on its behalf).
+    pub cpu: Option<u8>,
+    pub suspended: bool,
+    pub recving: bool,
+    pub orphan: bool,
+}
+
+impl EnvState {
+    /// A free slot.
+    pub const FREE: EnvState = EnvState {
+        life: Life::Free,
+        cpu: None,
+        suspended: false,
+        recving: false,
+        orphan: false,
+    };
+
+    /// In the run set: live, wanting the CPU, and on none.
+    pub fn runnable(&self) -> bool {
+        self.life == Life::Live && self.cpu.is_none() && !self.suspended && !self.recving
+    }
+
+    /// May keep its CPU after a trap (live, not suspended, not blocked).
+    pub fn continues(&self) -> bool {
+        self.life == Life::Live && !self.suspended && !self.recving
+    }
+
+    /// JOS's `env_status`, as user space reads it in `envs[]`.
+    pub fn status(&self) -> u32 {
+        match self.life {
+            Life::Free => ENV_FREE,
+            Life::Dying => ENV_DYING,
+            Life::Live if self.cpu.is_some() => ENV_RUNNING,
+            Life::Live if !self.suspended && !self.recving => ENV_RUNNABLE,
+            Life::Live => ENV_NOT_RUNNABLE,
+        }
+    }
+
+    /// Counted by the scheduler's "anything left to do?" test (JOS's sched_halt: RUNNABLE,
+    /// RUNNING or DYING).
+    pub fn active(&self) -> bool {
+        matches!(self.status(), ENV_RUNNABLE | ENV_RUNNING | ENV_DYING)
+    }
+}
+
+/// What happens to an environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// A free slot becomes an env: `suspended` for `sys_exofork`'s child, `orphan` for envs
+    /// the kernel creates (they have no parent).
+    Alloc { suspended: bool, orphan: bool },
+    /// `sys_env_set_status` (RUNNABLE when `runnable`, else NOT_RUNNABLE), by the parent or
+    /// the env itself.
+    SetStatus { runnable: bool },
+    /// Destruction (a system call, a fault, exit), issued on CPU `by`.
+    Destroy { by: u8 },
+    /// CPU `cpu` starts running the env.
+    Dispatch { cpu: u8 },
+    /// The CPU running the env lets go of it (runs another or halts).
+    Deschedule,
+    /// The env, running, blocks in `sys_ipc_recv`.
+    Recv,
+    /// A message was delivered to the env blocked in `sys_ipc_recv`.
+    Deliver,
+    /// The env's parent was freed.
+    ParentGone,
+}
+
+/// Why an event is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// The env is gone or going (JOS's -E_BAD_ENV).
+    BadEnv,
+    /// A message for an env that is not receiving (JOS's -E_IPC_NOT_RECV).
+    NotRecv,
+    /// The kernel asked for something its own invariants exclude: a kernel bug.
+    Illegal,
+}
+
+/// Apply `event` to `s`. On success the new state; a new state of `Life::Free` from a live or
+/// dying one means "free it now".
+pub fn step(s: EnvState, event: Event) -> Result<EnvState, Refusal> {
+    use Life::*;
+    let mut n = s;
+    match (s.life, event) {
+        (Free, Event::Alloc { suspended, orphan }) => {
+            n = EnvState {
+                life: Live,
+                cpu: None,
+                suspended,
+                recving: false,
+                orphan,
+            };
+        }
+        (_, Event::Alloc { .. }) => return Err(Refusal::Illegal),
+
+        (Live, Event::SetStatus { runnable }) => n.suspended = !runnable,
+        (Free | Dying, Event::SetStatus { .. }) => return Err(Refusal::BadEnv),
+
+        (Free, Event::Destroy { .. }) => return Err(Refusal::BadEnv),
+        // Idempotent: the CPU running it frees it.
+        (Dying, Event::Destroy { .. }) => {}
+        (Live, Event::Destroy { by }) => match s.cpu {
+            // Off every CPU, or running right here on the destroyer's behalf: free now.
+            None => n = EnvState::FREE,
+            Some(c) if c == by => n = EnvState::FREE,
+            // Running elsewhere: that CPU frees it when it next enters the kernel.
+            Some(_) => n.life = Dying,
+        },
+
+        (Live, Event::Dispatch { cpu }) if s.runnable() => n.cpu = Some(cpu),
+        (_, Event::Dispatch { .. }) => return Err(Refusal::Illegal),
+
+        (Live | Dying, Event::Deschedule) if s.cpu.is_some() => {
+            n.cpu = None;
+            if s.life == Dying || (s.orphan && s.suspended) {
+                n = EnvState::FREE;
+            }
+        }
+        (_, Event::Deschedule) => return Err(Refusal::Illegal),
+
+        (Live, Event::Recv) if s.cpu.is_some() && !s.recving => n.recving = true,
+        (_, Event::Recv) => return Err(Refusal::Illegal),
+
+        (Live, Event::Deliver) if s.recving => n.recving = false,
+        (Live, Event::Deliver) => return Err(Refusal::NotRecv),
+        (Free | Dying, Event::Deliver) => return Err(Refusal::BadEnv),
+
+        (Free, Event::ParentGone) => return Err(Refusal::Illegal),
+        (Live | Dying, Event::ParentGone) => {
+            n.orphan = true;
+            if s.life == Live && s.suspended && s.cpu.is_none() {
+                n = EnvState::FREE;
+            }
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    const THIS: u8 = 0;
+    const OTHER: u8 = 1;
+
+    fn all_states() -> Vec<EnvState> {
+        let mut v = Vec::new();
+        for life in [Life::Free, Life::Live, Life::Dying] {
+            for cpu in [None, Some(THIS), Some(OTHER)] {
+                for suspended in [false, true] {
+                    for recving in [false, true] {
+                        for orphan in [false, true] {
+                            v.push(EnvState {
+                                life,
+                                cpu,
+                                suspended,
+                                recving,
+                                orphan,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    fn all_events() -> Vec<Event> {
+        let mut v = Vec::new();
+        for suspended in [false, true] {
+            for orphan in [false, true] {
+                v.push(Event::Alloc { suspended, orphan });
+            }
+        }
+        v.push(Event::SetStatus { runnable: true });
+        v.push(Event::SetStatus { runnable: false });
+        v.push(Event::Destroy { by: THIS });
+        v.push(Event::Dispatch { cpu: THIS });
+        v.extend([
+            Event::Deschedule,
+            Event::Recv,
+            Event::Deliver,
+            Event::ParentGone,
+        ]);
+        v
+    }
+
+    /// The states the kernel can actually be in: a free slot is all-clear; only a running env
+    /// can be dying; a receiver is off the CPU unless it is just blocking.
+    fn reachable(s: &EnvState) -> bool {
+        match s.life {
+            Life::Free => *s == EnvState::FREE,
+            Life::Dying => s.cpu.is_some(),
+            Life::Live => true,
+        }
+    }
+
+    /// What each (state, event) pair must do, written independently of `step`'s match.
+    fn expected(s: EnvState, e: Event) -> Result<EnvState, Refusal> {
+        let free = Ok(EnvState::FREE);
+        let with = |f: &dyn Fn(&mut EnvState)| {
+            let mut n = s;
+            f(&mut n);
+            Ok(n)
+        };
+        match e {
+            Event::Alloc { suspended, orphan } => {
+                if s.life != Life::Free {
+                    Err(Refusal::Illegal)
+                } else {
+                    Ok(EnvState {
+                        life: Life::Live,
+                        cpu: None,
+                        suspended,
+                        recving: false,
+                        orphan,
+                    })
+                }
+            }
+            Event::SetStatus { runnable } => {
+                if s.life != Life::Live {
+                    Err(Refusal::BadEnv)
+                } else {
+                    with(&|n| n.suspended = !runnable)
+                }
+            }
+            Event::Destroy { by } => match (s.life, s.cpu) {
+                (Life::Free, _) => Err(Refusal::BadEnv),
+                (Life::Dying, _) => Ok(s),
+                (Life::Live, None) => free,
+                (Life::Live, Some(c)) if c == by => free,
+                (Life::Live, Some(_)) => with(&|n| n.life = Life::Dying),
+            },
+            Event::Dispatch { cpu } => {
+                let ok = s.life == Life::Live && s.cpu.is_none() && !s.suspended && !s.recving;
+                if ok {
+                    with(&|n| n.cpu = Some(cpu))
+                } else {
+                    Err(Refusal::Illegal)
+                }
+            }
+            Event::Deschedule => {
+                if s.life == Life::Free || s.cpu.is_none() {
+                    Err(Refusal::Illegal)
+                } else if s.life == Life::Dying || (s.orphan && s.suspended) {
+                    free
+                } else {
+                    with(&|n| n.cpu = None)
+                }
+            }
+            Event::Recv => {
+                if s.life == Life::Live && s.cpu.is_some() && !s.recving {
+                    with(&|n| n.recving = true)
+                } else {
+                    Err(Refusal::Illegal)
+                }
+            }
+            Event::Deliver => match s.life {
+                Life::Free | Life::Dying => Err(Refusal::BadEnv),
+                Life::Live if s.recving => with(&|n| n.recving = false),
+                Life::Live => Err(Refusal::NotRecv),
+            },
+            Event::ParentGone => match s.life {
+                Life::Free => Err(Refusal::Illegal),
+                Life::Live if s.suspended && s.cpu.is_none() => free,
+                _ => with(&|n| n.orphan = true),
+            },
+        }
+    }
+
+    #[test]
+    fn every_state_event_pair() {
+        let (mut transitions, mut refusals) = (0, 0);
+        for s in all_states() {
+            for e in all_events() {
+                let got = step(s, e);
+                assert_eq!(got, expected(s, e), "state {s:?}, event {e:?}");
+                match got {
+                    Ok(_) => transitions += 1,
+                    Err(_) => refusals += 1,
+                }
+            }
+        }
+        // 72 states x 12 events, every one decided.
+        assert_eq!(transitions + refusals, 72 * 12);
+    }
+
+    #[test]
+    fn reachable_states_stay_reachable() {
+        // From every reachable state, every event the kernel can issue (a refusal leaves the
+        // state as it was) leads to a reachable state.
+        for s in all_states().into_iter().filter(reachable) {
+            for e in all_events() {
+                if let Ok(n) = step(s, e) {
+                    assert!(reachable(&n), "{s:?} --{e:?}--> unreachable {n:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn running_is_never_written_by_a_syscall() {
+        // Whatever set_status a parent issues, an env running on another CPU keeps running
+        // there and does not enter the run set (so no second CPU can dispatch it).
+        for s in all_states()
+            .into_iter()
+            .filter(|s| s.life == Life::Live && s.cpu == Some(OTHER))
+        {
+            for runnable in [true, false] {
+                let n = step(s, Event::SetStatus { runnable }).unwrap();
+                assert_eq!(n.cpu, Some(OTHER));
+                assert_eq!(n.status(), ENV_RUNNING);
+                assert!(!n.runnable());
+                assert_eq!(
+                    step(n, Event::Dispatch { cpu: THIS }),
+                    Err(Refusal::Illegal)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn destroy_of_a_running_env_is_deferred_and_idempotent() {
+        let mut s = step(
+            EnvState::FREE,
+            Event::Alloc {
+                suspended: false,
+                orphan: false,
+            },
+        )
+        .unwrap();
+        s = step(s, Event::Dispatch { cpu: OTHER }).unwrap();
+        s = step(s, Event::Destroy { by: THIS }).unwrap();
+        assert_eq!((s.life, s.status()), (Life::Dying, ENV_DYING));
+        // The second destroy changes nothing: in JOS it freed the env at once.
+        assert_eq!(step(s, Event::Destroy { by: THIS }), Ok(s));
+        // Nobody may touch a dying env.
+        assert_eq!(
+            step(s, Event::SetStatus { runnable: true }),
+            Err(Refusal::BadEnv)
+        );
+        assert_eq!(step(s, Event::Deliver), Err(Refusal::BadEnv));
+        // Its CPU lets go: now it is freed.
+        assert_eq!(step(s, Event::Deschedule), Ok(EnvState::FREE));
+    }
+
+    #[test]
+    fn suspension_does_not_cancel_a_receive() {
+        let mut s = step(
+            EnvState::FREE,
+            Event::Alloc {
+                suspended: false,
+                orphan: false,
+            },
+        )
+        .unwrap();
+        s = step(s, Event::Dispatch { cpu: THIS }).unwrap();
+        s = step(s, Event::Recv).unwrap();
+        s = step(s, Event::Deschedule).unwrap();
+        assert_eq!(s.status(), ENV_NOT_RUNNABLE);
+        // "Waking" it with set_status leaves it blocked in the receive.
+        s = step(s, Event::SetStatus { runnable: true }).unwrap();
+        assert!(s.recving && !s.runnable());
+        // Suspended while receiving: a message is delivered, but it stays off the CPU.
+        s = step(s, Event::SetStatus { runnable: false }).unwrap();
+        s = step(s, Event::Deliver).unwrap();
+        assert!(!s.recving && !s.runnable());
+        assert_eq!(step(s, Event::Deliver), Err(Refusal::NotRecv));
+        s = step(s, Event::SetStatus { runnable: true }).unwrap();
+        assert!(s.runnable());
+    }
+
+    #[test]
+    fn orphans_that_can_never_run_are_reclaimed() {
+        // exofork's child, never started, parent dies.
+        let child = step(
+            EnvState::FREE,
+            Event::Alloc {
+                suspended: true,
+                orphan: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(step(child, Event::ParentGone), Ok(EnvState::FREE));
+        // A runnable or receiving orphan may still run (anyone may send to a receiver).
+        let mut r = child;
+        r.suspended = false;
+        r.recving = true;
+        let n = step(r, Event::ParentGone).unwrap();
+        assert!(n.orphan && n.life == Life::Live);
+        // An orphan that suspends itself is freed when its CPU lets go.
+        let mut o = step(
+            EnvState::FREE,
+            Event::Alloc {
+                suspended: false,
+                orphan: true,
+            },
+        )
+        .unwrap();
+        o = step(o, Event::Dispatch { cpu: THIS }).unwrap();
+        o = step(o, Event::SetStatus { runnable: false }).unwrap();
+        assert_eq!(step(o, Event::Deschedule), Ok(EnvState::FREE));
+    }
+
+    #[test]
+    fn jos_statuses() {
+        let mut s = EnvState::FREE;
+        assert_eq!(s.status(), ENV_FREE);
+        s = step(
+            s,
+            Event::Alloc {
+                suspended: true,
+                orphan: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(s.status(), ENV_NOT_RUNNABLE);
+        s = step(s, Event::SetStatus { runnable: true }).unwrap();
+        assert_eq!(s.status(), ENV_RUNNABLE);
+        assert!(s.runnable() && s.active());
+        s = step(s, Event::Dispatch { cpu: THIS }).unwrap();
+        assert_eq!(s.status(), ENV_RUNNING);
+        assert!(!s.runnable() && s.active() && s.continues());
+    }
+}
