@@ -7,7 +7,7 @@ use jos_inc::memlayout::KERNBASE;
 use jos_inc::mmu::{PGSIZE, round_down, round_up};
 use jos_inc::trap::Trapframe;
 
-use crate::{console, cprintf, env, kdebug, pmap, trap};
+use crate::{console, cprintf, cpu, env, kdebug, pmap, trap};
 
 const BUFLEN: usize = 1024;
 const MAXARGS: usize = 16;
@@ -42,6 +42,11 @@ static COMMANDS: &[Command] = &[
         name: "meminfo",
         desc: "Display free page and env counts (now and before the first env)",
         func: mon_meminfo,
+    },
+    Command {
+        name: "cpus",
+        desc: "Display each CPU's state and the env it runs",
+        func: mon_cpus,
     },
 ];
 
@@ -185,6 +190,25 @@ fn mon_meminfo(_args: &[&str], _tf: Option<(&Trapframe, u32)>) -> i32 {
         envs,
         BASELINE[1].load(Ordering::Relaxed)
     );
+    0
+}
+
+fn mon_cpus(_args: &[&str], _tf: Option<(&Trapframe, u32)>) -> i32 {
+    let me = cpu::cpunum();
+    for (i, c) in cpu::cpus().iter().enumerate() {
+        let state = match c.status() {
+            cpu::CPU_UNUSED => "not started",
+            cpu::CPU_STARTED => "running",
+            cpu::CPU_HALTED => "halted",
+            cpu::CPU_STOPPED => "stopped",
+            _ => "?",
+        };
+        let this = if i == me { " (this CPU)" } else { "" };
+        match c.env() {
+            Some(e) => cprintf!("CPU {}: {}{}, env slot {}\n", i, state, this, e),
+            None => cprintf!("CPU {}: {}{}\n", i, state, this),
+        }
+    }
     0
 }
 

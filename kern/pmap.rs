@@ -177,6 +177,12 @@ pub fn nfree_pages() -> usize {
     PAGES.lock().free.len()
 }
 
+/// Run `f` holding the page allocator's lock (kern/ktest.rs panics in there).
+pub fn with_allocator_locked<R>(f: impl FnOnce() -> R) -> R {
+    let _guard = PAGES.lock();
+    f()
+}
+
 /// Break the allocator's lock (the panic path, so `meminfo` works after a panic raised with it
 /// held).
 ///

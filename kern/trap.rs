@@ -301,6 +301,7 @@ fn trap_from_user(tf: &mut Trapframe) -> ! {
         n if n == IRQ_OFFSET + IRQ_TIMER => {
             // Handle clock interrupts: acknowledge, then schedule.
             lapic::lapic_eoi();
+            crate::ktest::on_timer(cpu);
             sched::sched_yield(k)
         }
         n if n == IRQ_OFFSET + IRQ_KBD => {
@@ -352,7 +353,10 @@ fn trap_from_kernel(tf: *mut Trapframe) -> ! {
     if cpu::thiscpu().swap_status(cpu::CPU_STARTED) == cpu::CPU_HALTED {
         let k = spinlock::lock_kernel();
         match frame.tf_trapno {
-            n if n == IRQ_OFFSET + IRQ_TIMER => lapic::lapic_eoi(),
+            n if n == IRQ_OFFSET + IRQ_TIMER => {
+                lapic::lapic_eoi();
+                crate::ktest::on_timer(k.cpu());
+            }
             n if n == IRQ_OFFSET + IRQ_KBD => {
                 console::kbd_intr();
                 lapic::lapic_eoi();

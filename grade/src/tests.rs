@@ -794,6 +794,64 @@ pub static TABLE: &[Test] = &[
         no: &["leakcheck: .*LEAK", ".*kernel panic"],
         ..DEFAULT
     },
+    // A panic raised with a lock held (the page allocator's; the console's print lock) or a
+    // kernel page fault inside a print, on CPU 3 while CPUs 0-2 run envs or spin on the big
+    // lock: the message is printed, the monitor answers (`meminfo` needs the page lock), and
+    // every other CPU is stopped (`cpus`).
+    Test {
+        name: "panic_pages",
+        part: PROJECT,
+        points: 1,
+        test: "test_panic_pages+idle+idle+idle+idle",
+        cpus: 4,
+        input: &["meminfo", "cpus"],
+        expect: &[
+            "kernel panic on CPU 3 at kern/ktest.rs:[0-9]+: ktest: panic with the page allocator lock held",
+            "Welcome to the JOS kernel monitor!",
+            r"free pages: \d+ \(before the first env: \d+\)",
+            "CPU 0: stopped",
+            "CPU 1: stopped",
+            "CPU 2: stopped",
+            r"CPU 3: running \(this CPU\)",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "panic_console",
+        part: PROJECT,
+        points: 1,
+        test: "test_panic_console+idle+idle+idle+idle",
+        cpus: 4,
+        input: &["meminfo", "cpus"],
+        expect: &[
+            ".*kernel panic on CPU 3 at kern/ktest.rs:[0-9]+: ktest: panic with the console's print lock held",
+            "Welcome to the JOS kernel monitor!",
+            r"free pages: \d+ \(before the first env: \d+\)",
+            "CPU 0: stopped",
+            "CPU 1: stopped",
+            "CPU 2: stopped",
+        ],
+        ..DEFAULT
+    },
+    Test {
+        name: "kernel_fault",
+        part: PROJECT,
+        points: 1,
+        test: "test_kernel_fault+idle+idle+idle+idle",
+        cpus: 4,
+        input: &["meminfo", "cpus"],
+        expect: &[
+            ".*TRAP frame at 0x[0-9a-f]{8} from CPU 3",
+            "  trap 0x0000000e Page Fault",
+            r"  err  0x00000000 \[kernel, read, not-present\]",
+            "kernel panic on CPU 3 at kern/trap.rs:[0-9]+: kernel page fault at va 00000000",
+            r"free pages: \d+ \(before the first env: \d+\)",
+            "CPU 0: stopped",
+            "CPU 1: stopped",
+            "CPU 2: stopped",
+        ],
+        ..DEFAULT
+    },
     Test {
         name: "mem32",
         part: PROJECT,
