@@ -852,6 +852,18 @@ pub static TABLE: &[Test] = &[
         ],
         ..DEFAULT
     },
+    // A page unmapped from an env running on another CPU must not stay readable through
+    // that CPU's TLB once it is reused by another env (TLB shootdown; JOS has the hole).
+    Test {
+        name: "tlbleak",
+        part: PROJECT,
+        points: 1,
+        test: "tlbleak",
+        cpus: 2,
+        expect: &["tlbleak: child faulted at the unmapped page: ok"],
+        no: &["tlbleak: LEAK", ".*kernel panic"],
+        ..DEFAULT
+    },
     Test {
         name: "mem32",
         part: PROJECT,
@@ -964,6 +976,7 @@ pub const VARIANTS: &[(&str, u32, Tcg)] = &[
     ("primes", 4, Tcg::Multi),
     ("pingpong", 4, Tcg::Multi),
     ("leakcheck", 4, Tcg::Multi),
+    ("tlbleak", 4, Tcg::Multi),
 ];
 
 #[cfg(test)]
