@@ -109,6 +109,14 @@ struct EnvKern {
     first_child: u16,
     next_sibling: u16,
     prev_sibling: u16,
+    /// While blocked in sys_ipc_send: the receiver, the next sender queued on the same
+    /// receiver, and the message (value, srcva, perm).
+    send_to: u16,
+    send_next: u16,
+    msg: [u32; 3],
+    /// Senders blocked on this env, first come first served.
+    senders: u16,
+    senders_tail: u16,
 }
 
 impl EnvKern {
@@ -118,6 +126,11 @@ impl EnvKern {
         first_child: NIL,
         next_sibling: NIL,
         prev_sibling: NIL,
+        send_to: NIL,
+        send_next: NIL,
+        msg: [0; 3],
+        senders: NIL,
+        senders_tail: NIL,
     };
 }
 
@@ -136,6 +149,9 @@ pub struct EnvTable {
     runq: RunSet,
     /// Envs that are RUNNABLE, RUNNING or DYING (sched_halt's "anything to do?").
     nactive: usize,
+    /// Per CPU: the env its current env last woke with a message, to run next when the
+    /// current env blocks (IPC hand-off; NIL if none).
+    handoff: [u16; NCPU],
 }
 
 // SAFETY: `envs` points at the boot-allocated array, owned by this table; access is
@@ -148,6 +164,7 @@ static ENVS: BigLocked<EnvTable> = BigLocked::new(EnvTable {
     free: None,
     runq: RunSet::new(),
     nactive: 0,
+    handoff: [NIL; NCPU],
 });
 
 /// Free env slots, kept outside the lock for the monitor (which runs after a panic, too).
@@ -297,6 +314,87 @@ impl EnvTable {
         k.next_sibling = NIL;
         k.prev_sibling = NIL;
     }
+}
+
+impl EnvTable {
+    /// Queue sender `s` (blocking) on receiver `r`.
+    fn queue_sender(&mut self, r: usize, s: usize) {
+        self.kern[s].send_to = r as u16;
+        self.kern[s].send_next = NIL;
+        match link(self.kern[r].senders_tail) {
+            Some(tail) => self.kern[tail].send_next = s as u16,
+            None => self.kern[r].senders = s as u16,
+        }
+        self.kern[r].senders_tail = s as u16;
+    }
+
+    /// The first sender queued on `r`, removed from the queue.
+    fn take_sender(&mut self, r: usize) -> Option<usize> {
+        let s = link(self.kern[r].senders)?;
+        self.kern[r].senders = self.kern[s].send_next;
+        if self.kern[r].senders == NIL {
+            self.kern[r].senders_tail = NIL;
+        }
+        self.kern[s].send_to = NIL;
+        self.kern[s].send_next = NIL;
+        Some(s)
+    }
+
+    /// Remove sender `s` from `r`'s queue (it is being freed). A walk of the queue: only
+    /// destroying a blocked sender needs it.
+    fn unqueue_sender(&mut self, r: usize, s: usize) {
+        let mut prev: Option<usize> = None;
+        let mut cur = link(self.kern[r].senders);
+        while let Some(c) = cur {
+            if c == s {
+                let next = self.kern[s].send_next;
+                match prev {
+                    Some(p) => self.kern[p].send_next = next,
+                    None => self.kern[r].senders = next,
+                }
+                if self.kern[r].senders_tail == s as u16 {
+                    self.kern[r].senders_tail = prev.map_or(NIL, |p| p as u16);
+                }
+                break;
+            }
+            prev = cur;
+            cur = link(self.kern[c].send_next);
+        }
+        self.kern[s].send_to = NIL;
+        self.kern[s].send_next = NIL;
+    }
+
+    /// Run `i` next on CPU `cpu` when its current env blocks (if `i` can run then).
+    pub fn set_handoff(&mut self, cpu: usize, i: usize) {
+        self.handoff[cpu] = i as u16;
+    }
+
+    /// Take the IPC hand-off hint of CPU `cpu`: an env that is runnable now because the
+    /// current env just sent it a message.
+    pub fn take_handoff(&mut self, cpu: usize) -> Option<usize> {
+        let h = link(core::mem::replace(&mut self.handoff[cpu], NIL))?;
+        self.state(h).runnable().then_some(h)
+    }
+}
+
+/// Env `i`, running on `cpu`, blocks in sys_ipc_send until receiver `r` takes the message.
+pub fn block_send(t: &mut EnvTable, i: usize, r: usize, msg: [u32; 3]) {
+    t.must(i, Event::SendWait);
+    t.kern[i].msg = msg;
+    t.queue_sender(r, i);
+}
+
+/// The next sender blocked on receiver `r`, and its message (value, srcva, perm).
+pub fn take_sender(t: &mut EnvTable, r: usize) -> Option<(usize, [u32; 3])> {
+    let s = t.take_sender(r)?;
+    Some((s, t.kern[s].msg))
+}
+
+/// A blocked sender's send is over: its sys_ipc_send returns `result`.
+pub fn finish_send(t: &mut EnvTable, s: usize, result: Result<()>) {
+    // The sender is off every CPU (blocked), so its registers are in env_tf.
+    t.env(s).env_tf.tf_regs.reg_eax = jos_inc::error::to_abi(result.map(|()| 0)) as u32;
+    t.must(s, Event::SendDone);
 }
 
 /// Free env slots.
@@ -572,6 +670,14 @@ pub fn env_free(t: &mut EnvTable, cpu: usize, i: usize) {
             this.set_env(None);
         }
         release_memory(t, x);
+        // Out of the queue it was waiting in to send; the senders waiting for it get
+        // -E_BAD_ENV, as a send to a freed env does.
+        if let Some(r) = link(t.kern[x].send_to) {
+            t.unqueue_sender(r, x);
+        }
+        while let Some(s) = t.take_sender(x) {
+            finish_send(t, s, Err(Error::BadEnv));
+        }
         // Its children lose their parent; the ones only it could have resumed go too.
         while let Some(c) = link(t.kern[x].first_child) {
             t.disown(c);
@@ -687,6 +793,7 @@ pub fn env_run(mut k: Kernel, i: usize) -> ! {
         }
         // Step 2: env i takes the CPU: its registers, address space and FPU state.
         t.must(i, Event::Dispatch { cpu: cpu as u8 });
+        t.handoff[cpu] = NIL;
         this.set_env(Some(i));
         let e = t.env(i);
         e.env_cpunum = cpu as i32;
@@ -726,15 +833,22 @@ pub fn block_recv(t: &mut EnvTable, i: usize, dstva: u32) {
     t.env(i).env_ipc_dstva = dstva;
 }
 
-/// Deliver a message to env `i`, blocked in sys_ipc_recv: its receive returns 0.
-pub fn deliver(t: &mut EnvTable, i: usize, from: EnvId, value: u32, perm: i32) {
+/// Deliver a message to env `i`, blocked in sys_ipc_recv, from the env running on `cpu`: its
+/// receive returns 0, and it is the env to hand the CPU to when the sender blocks.
+pub fn deliver(t: &mut EnvTable, cpu: usize, i: usize, from: EnvId, value: u32, perm: i32) {
+    set_message(t, i, from, value, perm);
+    // The receiver is off every CPU (receivers are), so its registers are in env_tf.
+    t.env(i).env_tf.tf_regs.reg_eax = 0;
+    t.must(i, Event::Deliver);
+    t.handoff[cpu] = i as u16;
+}
+
+/// The message fields of env `i`'s `Env` (what `ipc_recv` reads after the call).
+pub fn set_message(t: &mut EnvTable, i: usize, from: EnvId, value: u32, perm: i32) {
     let e = t.env(i);
     e.env_ipc_from = from;
     e.env_ipc_value = value;
     e.env_ipc_perm = perm;
-    // The receiver is off every CPU (receivers are), so its registers are in env_tf.
-    e.env_tf.tf_regs.reg_eax = 0;
-    t.must(i, Event::Deliver);
 }
 
 /// sys_env_set_status: suspend (NOT_RUNNABLE) or resume (RUNNABLE) env `i`. A running env

@@ -22,6 +22,9 @@ mod picirq;
 mod pmap;
 mod sched;
 mod spinlock;
+// JOS's kernel links lib/string.c; so does this one (memcpy, memmove, memset).
+#[path = "../lib/src/string.rs"]
+mod string;
 mod syscall;
 mod trap;
 

@@ -246,6 +246,42 @@ fn sys_page_unmap(t: &mut EnvTable, cpu: usize, envid: EnvId, va: u32) -> Result
     Ok(0)
 }
 
+/// The page part of a send from env `src`: `None` when no page is offered (srcva >= UTOP);
+/// else the permissions, once srcva is aligned, perm valid and the page mapped (with W only
+/// if the source is writable), all -E_INVAL otherwise.
+fn check_send_page(t: &mut EnvTable, src: usize, srcva: u32, perm: u32) -> Result<Option<Pte>> {
+    if srcva >= UTOP {
+        return Ok(None);
+    }
+    if !srcva.is_multiple_of(PGSIZE) {
+        return Err(Error::Inval);
+    }
+    let p = check_perm(perm)?;
+    source_page(t.pgdir(src), srcva, p)?;
+    Ok(Some(p))
+}
+
+/// Move a message's page from env `src` to env `dst`, which receives at `dstva`: only when
+/// both sides want a page. Returns the permissions the receiver is told (0: no page).
+/// Neither env runs on another CPU (the receiver blocks or is the caller; so is the sender),
+/// so no TLB shootdown is needed.
+fn transfer_page(
+    t: &mut EnvTable,
+    src: usize,
+    srcva: u32,
+    perm: Option<Pte>,
+    dst: usize,
+    dstva: u32,
+) -> Result<i32> {
+    match perm {
+        Some(p) if dstva < UTOP => {
+            page_map_checked(t.pgdir(src), srcva, t.pgdir(dst), dstva, p)?;
+            Ok(p.bits() as i32)
+        }
+        _ => Ok(0),
+    }
+}
+
 /// Try to send 'value' to the target env 'envid'. If srcva < UTOP, then also send the page
 /// currently mapped at 'srcva', so that receiver gets a duplicate mapping of the same page.
 /// Fails with -E_IPC_NOT_RECV if the target is not blocked in sys_ipc_recv, -E_BAD_ENV if it
@@ -253,53 +289,95 @@ fn sys_page_unmap(t: &mut EnvTable, cpu: usize, envid: EnvId, va: u32) -> Result
 fn sys_ipc_try_send(
     t: &mut EnvTable,
     cpu: usize,
-    envid: EnvId,
-    value: u32,
-    srcva: u32,
-    perm: u32,
+    cur: usize,
+    [envid, value, srcva, perm]: [u32; 4],
 ) -> Result<i32> {
-    let dst = live_env(t, cpu, envid, false)?;
+    let dst = live_env(t, cpu, envid as EnvId, false)?;
     if !t.state(dst).recving {
         return Err(Error::IpcNotRecv);
     }
-    let cur = crate::cpu::cpu(cpu).env().ok_or(Error::BadEnv)?;
+    let p = check_send_page(t, cur, srcva, perm)?;
     let dstva = t.env(dst).env_ipc_dstva;
-    let mut sent_perm = 0;
-    if srcva < UTOP {
-        if !srcva.is_multiple_of(PGSIZE) {
-            return Err(Error::Inval);
-        }
-        let p = check_perm(perm)?;
-        let src_pgdir = t.pgdir(cur);
-        // Only transfer a page when the receiver asked for one too; still validate the
-        // source as JOS does (unmapped / W on read-only: -E_INVAL).
-        if dstva < UTOP {
-            // The receiver is off every CPU (receivers are): no shootdown needed.
-            page_map_checked(src_pgdir, srcva, t.pgdir(dst), dstva, p)?;
-            sent_perm = perm as i32;
-        } else {
-            source_page(src_pgdir, srcva, p)?;
-        }
-    }
+    let sent = transfer_page(t, cur, srcva, p, dst, dstva)?;
     let from = t.id(cur);
-    env::deliver(t, dst, from, value, sent_perm);
+    env::deliver(t, cpu, dst, from, value, sent);
     Ok(0)
+}
+
+/// Send as sys_ipc_try_send does, but if the target is not receiving yet, block until it is
+/// (a JOS lab 4 challenge: JOS's ipc_send polls with try_send and sys_yield). Senders to one
+/// receiver are served first come first served. The page is checked now and again when the
+/// receiver takes the message (the sender may have lost it meanwhile). -E_INVAL for a send
+/// to oneself (it could never be received), -E_BAD_ENV if the receiver dies first.
+fn sys_ipc_send(
+    mut k: Kernel,
+    cur: usize,
+    [envid, value, srcva, perm]: [u32; 4],
+) -> (Kernel, Result<i32>) {
+    let cpu = k.cpu();
+    let t = env::table(&mut k);
+    let dst = match live_env(t, cpu, envid as EnvId, false) {
+        Ok(d) if d == cur => return (k, Err(Error::Inval)),
+        Ok(d) => d,
+        Err(e) => return (k, Err(e)),
+    };
+    let p = match check_send_page(t, cur, srcva, perm) {
+        Ok(p) => p,
+        Err(e) => return (k, Err(e)),
+    };
+    if t.state(dst).recving {
+        let dstva = t.env(dst).env_ipc_dstva;
+        let r = transfer_page(t, cur, srcva, p, dst, dstva).map(|sent| {
+            let from = t.id(cur);
+            env::deliver(t, cpu, dst, from, value, sent);
+            0
+        });
+        return (k, r);
+    }
+    env::block_send(t, cur, dst, [value, srcva, perm]);
+    // Let the receiver run next, if it can: the sender is waiting for it.
+    t.set_handoff(cpu, dst);
+    block(k)
 }
 
 /// Block until a value is ready. Record that you want to receive using the env_ipc_recving
 /// and env_ipc_dstva fields, mark yourself not runnable, and give up the CPU. If dstva is
 /// < UTOP, then you are willing to receive a page of data.
-fn sys_ipc_recv(mut k: Kernel, cur: usize, dstva: u32) -> ! {
-    env::block_recv(env::table(&mut k), cur, dstva);
-    sched::sched_yield(k)
+///
+/// A sender already blocked in sys_ipc_send on us is served at once: the message (and page)
+/// is taken, the sender is woken, and we return 0 without blocking. A queued sender whose page
+/// is no longer sendable gets its error and the next one is tried.
+fn sys_ipc_recv(mut k: Kernel, cur: usize, dstva: u32) -> (Kernel, Result<i32>) {
+    if dstva < UTOP && !dstva.is_multiple_of(PGSIZE) {
+        return (k, Err(Error::Inval));
+    }
+    let t = env::table(&mut k);
+    while let Some((s, [value, srcva, perm])) = env::take_sender(t, cur) {
+        let r = check_send_page(t, s, srcva, perm)
+            .and_then(|p| transfer_page(t, s, srcva, p, cur, dstva));
+        match r {
+            Ok(sent) => {
+                let from = t.id(s);
+                env::set_message(t, cur, from, value, sent);
+                env::finish_send(t, s, Ok(()));
+                return (k, Ok(0));
+            }
+            Err(e) => env::finish_send(t, s, Err(e)),
+        }
+    }
+    env::block_recv(t, cur, dstva);
+    block(k)
 }
 
-/// sys_ipc_recv's argument check: a page is received only at a page-aligned address.
-fn check_recv_va(dstva: u32) -> Result<()> {
-    if dstva < UTOP && !dstva.is_multiple_of(PGSIZE) {
-        return Err(Error::Inval);
+/// The current env has blocked: run the env it just woke with a message, if that can run
+/// (a direct hand-off: no scheduler pass, and the reply is likely to come from there), else
+/// schedule as usual.
+fn block(mut k: Kernel) -> ! {
+    let cpu = k.cpu();
+    match env::table(&mut k).take_handoff(cpu) {
+        Some(h) => env::env_run(k, h),
+        None => sched::sched_yield(k),
     }
-    Ok(())
 }
 
 /// Dispatches to the correct kernel function, passing the arguments, then returns to the
@@ -317,10 +395,16 @@ pub fn syscall(mut k: Kernel, cur: usize, tf: &mut Trapframe) -> ! {
             Ok(0)
         }
         SYS_YIELD => sched::sched_yield(k),
-        SYS_IPC_RECV => match check_recv_va(a1) {
-            Ok(()) => sys_ipc_recv(k, cur, a1),
-            Err(e) => Err(e),
-        },
+        SYS_IPC_RECV => {
+            let r;
+            (k, r) = sys_ipc_recv(k, cur, a1);
+            r
+        }
+        SYS_IPC_SEND => {
+            let r;
+            (k, r) = sys_ipc_send(k, cur, [a1, a2, a3, a4]);
+            r
+        }
         _ => {
             let t = env::table(&mut k);
             match num {
@@ -333,7 +417,7 @@ pub fn syscall(mut k: Kernel, cur: usize, tf: &mut Trapframe) -> ! {
                 SYS_EXOFORK => sys_exofork(t, cpu),
                 SYS_ENV_SET_STATUS => sys_env_set_status(t, cpu, a1 as EnvId, a2),
                 SYS_ENV_SET_PGFAULT_UPCALL => sys_env_set_pgfault_upcall(t, cpu, a1 as EnvId, a2),
-                SYS_IPC_TRY_SEND => sys_ipc_try_send(t, cpu, a1 as EnvId, a2, a3, a4),
+                SYS_IPC_TRY_SEND => sys_ipc_try_send(t, cpu, cur, [a1, a2, a3, a4]),
                 _ => Err(Error::Inval),
             }
         }

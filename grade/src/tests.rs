@@ -864,6 +864,17 @@ pub static TABLE: &[Test] = &[
         no: &["tlbleak: LEAK", ".*kernel panic"],
         ..DEFAULT
     },
+    // The rep-based memcpy/memmove/memset (lib/string.rs, linked by the kernel too) against a
+    // byte-wise reference over lengths, alignments and overlaps.
+    Test {
+        name: "stringtest",
+        part: PROJECT,
+        points: 1,
+        test: "stringtest",
+        expect: &["stringtest: [0-9]+ cases ok"],
+        no: &[".*panic"],
+        ..DEFAULT
+    },
     Test {
         name: "mem32",
         part: PROJECT,

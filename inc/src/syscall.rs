@@ -14,5 +14,8 @@ pub const SYS_ENV_SET_PGFAULT_UPCALL: u32 = 9;
 pub const SYS_YIELD: u32 = 10;
 pub const SYS_IPC_TRY_SEND: u32 = 11;
 pub const SYS_IPC_RECV: u32 = 12;
+/// Not in JOS (a lab 4 challenge): `sys_ipc_try_send` that blocks until the receiver takes the
+/// message, instead of failing with -E_IPC_NOT_RECV.
+pub const SYS_IPC_SEND: u32 = 13;
 /// One past the last system call number.
-pub const NSYSCALLS: u32 = 13;
+pub const NSYSCALLS: u32 = 14;

@@ -137,6 +137,33 @@ pub fn uvpt(pn: usize) -> u32 {
     unsafe { ptr::read_volatile((UVPT as usize as *const u32).add(pn)) }
 }
 
+/// The page table `pdx` of the caller's address space, through UVPT, or `None` when its PDE is
+/// not present and user-visible. Walking a table's entries through this checks the PDE once
+/// per table (fork's walk), where [`uvpt`] checks it for every entry.
+pub fn uvpt_table(pdx: usize) -> Option<PageTableView> {
+    let pde = Pte::from_bits_retain(uvpd(pdx));
+    pde.contains(Pte::P | Pte::U).then(|| PageTableView {
+        base: (UVPT as usize as *const u32).wrapping_add(pdx * NPTENTRIES),
+    })
+}
+
+/// A present page table of the caller's, read through the recursive mapping at UVPT.
+#[derive(Clone, Copy)]
+pub struct PageTableView {
+    base: *const u32,
+}
+
+impl PageTableView {
+    /// Entry `i` (< NPTENTRIES).
+    #[inline]
+    pub fn get(self, i: usize) -> u32 {
+        assert!(i < NPTENTRIES);
+        // SAFETY: `uvpt_table` checked that this table is present and user-readable, and the
+        // recursive mapping shows it at `base`, NPTENTRIES entries long.
+        unsafe { ptr::read_volatile(self.base.add(i)) }
+    }
+}
+
 /// The `struct PageInfo` of physical page `ppn` from the read-only `pages` array at UPAGES,
 /// or `None` if that part of the array is not mapped (past the last physical page).
 pub fn page_info(ppn: usize) -> Option<PageInfo> {

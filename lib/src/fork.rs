@@ -12,7 +12,7 @@ use jos_inc::memlayout::{PFTEMP, USTACKTOP, UXSTACKTOP};
 use jos_inc::mmu::{Fec, NPTENTRIES, PGSIZE, Pte, pgnum, round_down};
 use jos_inc::trap::UTrapframe;
 
-use crate::env::{set_thisenv, uvpd, uvpt};
+use crate::env::{set_thisenv, uvpt, uvpt_table};
 use crate::pgfault::{pgfault_upcall, set_pgfault_handler};
 use crate::syscall::{
     sys_env_set_pgfault_upcall, sys_env_set_status, sys_exofork, sys_page_alloc, sys_page_map,
@@ -57,13 +57,13 @@ fn cow_pgfault(utf: &mut UTrapframe) {
     }
 }
 
-/// Map our page number `pn` into `envid` at the same address (JOS's `duppage`).
-fn duppage(envid: EnvId, pn: usize) -> Result<()> {
+/// Map our page number `pn`, whose PTE is `pte`, into `envid` at the same address (JOS's
+/// `duppage`).
+fn duppage(envid: EnvId, pn: usize, pte: Pte) -> Result<()> {
     let va = (pn as u32) << 12;
-    let pte = Pte::from_bits_retain(uvpt(pn));
-    // SAFETY (all three branches): the child is not running; for ourselves, the only change
-    // is losing the W bit on the same physical page, so our memory reads the same and the
-    // next write faults into cow_pgfault, which copies it.
+    // SAFETY (all branches): the child is not running; for ourselves, the only change is
+    // losing the W bit on the same physical page, so our memory reads the same and the next
+    // write faults into cow_pgfault, which copies it.
     unsafe {
         if pte.contains(Pte::SHARE) {
             sys_page_map(0, va, envid, va, pte & Pte::SYSCALL)
@@ -72,7 +72,13 @@ fn duppage(envid: EnvId, pn: usize) -> Result<()> {
             // stack, say) between the two calls would give us a private copy and leave the
             // child mapping a page we then change.
             sys_page_map(0, va, envid, va, Pte::P | Pte::U | Pte::COW)?;
-            sys_page_map(0, va, 0, va, Pte::P | Pte::U | Pte::COW)
+            // Ours is already read-only copy-on-write (an earlier fork's): it stays so, and
+            // any write of ours faults and copies, so remapping it would change nothing.
+            // JOS remaps it anyway: a system call per page for nothing.
+            if pte.contains(Pte::W) || !pte.contains(Pte::COW) {
+                sys_page_map(0, va, 0, va, Pte::P | Pte::U | Pte::COW)?;
+            }
+            Ok(())
         } else {
             sys_page_map(0, va, envid, va, Pte::P | Pte::U)
         }
@@ -98,18 +104,20 @@ fn fork_raw() -> i32 {
         Err(e) => return -e.code(),
     };
 
-    // Walk the page directory, then the present page tables, below USTACKTOP.
+    // Walk the page directory, then each present page table (its PDE checked once, not
+    // per entry), below USTACKTOP.
     let stack_top_pn = pgnum(USTACKTOP);
     for pdx in 0..=pgnum(USTACKTOP - 1) / NPTENTRIES {
-        if !Pte::from_bits_retain(uvpd(pdx)).contains(Pte::P | Pte::U) {
+        let Some(table) = uvpt_table(pdx) else {
             continue;
-        }
+        };
         let first = pdx * NPTENTRIES;
-        for pn in first..(first + NPTENTRIES).min(stack_top_pn) {
-            if Pte::from_bits_retain(uvpt(pn)).contains(Pte::P | Pte::U)
-                && let Err(e) = duppage(envid, pn)
+        for i in 0..NPTENTRIES.min(stack_top_pn - first) {
+            let pte = Pte::from_bits_retain(table.get(i));
+            if pte.contains(Pte::P | Pte::U)
+                && let Err(e) = duppage(envid, first + i, pte)
             {
-                panic!("fork: duppage({:08x}): {}", pn << 12, e);
+                panic!("fork: duppage({:08x}): {}", (first + i) << 12, e);
             }
         }
     }

@@ -1,12 +1,12 @@
 //! Inter-environment communication (JOS's lib/ipc.c).
 
 use jos_inc::env::{ENV_FREE, EnvId};
-use jos_inc::error::{Error, Result};
+use jos_inc::error::Result;
 use jos_inc::memlayout::UTOP;
 use jos_inc::mmu::Pte;
 
 use crate::env::{envs, thisenv};
-use crate::syscall::{sys_ipc_recv, sys_ipc_try_send, sys_yield};
+use crate::syscall::{sys_ipc_recv, sys_ipc_send};
 
 /// A received message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,15 +51,15 @@ pub unsafe fn ipc_recv_page(pg: u32) -> Result<IpcMsg> {
     unsafe { recv_at(pg) }
 }
 
-/// Send `val` (and the page at `pg` with `perm`, if given) to `to`, retrying until the target
-/// is receiving. Any error other than "not receiving" is fatal (panic), as in JOS.
+/// Send `val` (and the page at `pg` with `perm`, if given) to `to`, waiting until the target
+/// takes it. Any error is fatal (panic), as in JOS.
+///
+/// JOS's version polls: `sys_ipc_try_send`, then `sys_yield` and again while the target is not
+/// receiving, a system call and a scheduler pass per retry. This one sleeps in the kernel
+/// (`sys_ipc_send`) until the receiver is ready: no polling, and the receiver runs next.
 pub fn ipc_send(to: EnvId, val: u32, pg: Option<u32>, perm: Pte) {
-    loop {
-        match sys_ipc_try_send(to, val, pg.unwrap_or(UTOP), perm) {
-            Ok(()) => return,
-            Err(Error::IpcNotRecv) => sys_yield(),
-            Err(e) => panic!("ipc_send: {}", e),
-        }
+    if let Err(e) = sys_ipc_send(to, val, pg.unwrap_or(UTOP), perm) {
+        panic!("ipc_send: {}", e);
     }
 }
 

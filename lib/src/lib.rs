@@ -12,6 +12,7 @@
 //! | [`pgfault`] | lib/pgfault.c, pfentry.S     | `set_pgfault_handler`, the upcall       |
 //! | [`fork`]    | lib/fork.c                   | copy-on-write `fork`, `sfork`           |
 //! | [`ipc`]     | lib/ipc.c                    | `ipc_send`, `ipc_recv`, `ipc_find_env`  |
+//! | `string`    | lib/string.c                 | `memcpy`, `memmove`, `memset` (`rep`)   |
 //!
 //! A program is a `no_std`, `no_main` binary that names its main function with
 //! `jos_lib::entry!(umain);`.
@@ -27,11 +28,12 @@ pub mod ipc;
 pub mod panic;
 pub mod pgfault;
 pub mod printf;
+mod string;
 pub mod syscall;
 
 pub use console::{cputs, getchar};
 pub use entry::binaryname;
-pub use env::{UEnv, envs, page_info, set_thisenv, thisenv, uvpd, uvpt};
+pub use env::{PageTableView, UEnv, envs, page_info, set_thisenv, thisenv, uvpd, uvpt, uvpt_table};
 pub use exit::exit;
 pub use fork::{fork, sfork};
 pub use ipc::{IpcMsg, ipc_find_env, ipc_recv, ipc_recv_page, ipc_send};

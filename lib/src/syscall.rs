@@ -215,6 +215,14 @@ pub fn sys_ipc_try_send(envid: EnvId, value: u32, srcva: u32, perm: Pte) -> Resu
     from_abi(r).map(|_| ())
 }
 
+/// Send `value` (and the page at `srcva`, if below UTOP) to `envid`, blocking until it takes
+/// the message (not in JOS: a lab 4 challenge). Errors as for [`sys_ipc_try_send`], except
+/// that it never fails with "not receiving"; `Err(Error::Inval)` for a send to oneself.
+pub fn sys_ipc_send(envid: EnvId, value: u32, srcva: u32, perm: Pte) -> Result<()> {
+    let r = syscall4(SYS_IPC_SEND, envid as u32, value, srcva, perm.bits());
+    check(SYS_IPC_SEND, r)
+}
+
 /// Block until a message arrives; a page sent along is mapped at `dstva` if it is below
 /// UTOP. The message is then in `thisenv()`'s `env_ipc_*` fields.
 ///

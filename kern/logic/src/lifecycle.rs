@@ -14,6 +14,8 @@
 //! - `suspended`: held off the CPU by `sys_env_set_status(NOT_RUNNABLE)` (or created so by
 //!   `sys_exofork`); orthogonal to blocking, so it never cancels a receive,
 //! - `recving`: blocked in `sys_ipc_recv` until a message is delivered,
+//! - `sending`: blocked in `sys_ipc_send` until its receiver takes the message (not in JOS,
+//!   whose senders poll; one of its lab 4 challenges),
 //! - `orphan`: its parent is gone (or it never had one), so nobody may change its status.
 //!
 //! JOS's `env_status` is derived from these ([`EnvState::status`]), as is membership of the
@@ -42,6 +44,7 @@ pub struct EnvState {
     pub cpu: Option<u8>,
     pub suspended: bool,
     pub recving: bool,
+    pub sending: bool,
     pub orphan: bool,
 }
 
@@ -52,17 +55,23 @@ impl EnvState {
         cpu: None,
         suspended: false,
         recving: false,
+        sending: false,
         orphan: false,
     };
 
+    /// Blocked in a receive or a send.
+    pub fn blocked(&self) -> bool {
+        self.recving || self.sending
+    }
+
     /// In the run set: live, wanting the CPU, and on none.
     pub fn runnable(&self) -> bool {
-        self.life == Life::Live && self.cpu.is_none() && !self.suspended && !self.recving
+        self.life == Life::Live && self.cpu.is_none() && !self.suspended && !self.blocked()
     }
 
     /// May keep its CPU after a trap (live, not suspended, not blocked).
     pub fn continues(&self) -> bool {
-        self.life == Life::Live && !self.suspended && !self.recving
+        self.life == Life::Live && !self.suspended && !self.blocked()
     }
 
     /// JOS's `env_status`, as user space reads it in `envs[]`.
@@ -71,7 +80,7 @@ impl EnvState {
             Life::Free => ENV_FREE,
             Life::Dying => ENV_DYING,
             Life::Live if self.cpu.is_some() => ENV_RUNNING,
-            Life::Live if !self.suspended && !self.recving => ENV_RUNNABLE,
+            Life::Live if !self.suspended && !self.blocked() => ENV_RUNNABLE,
             Life::Live => ENV_NOT_RUNNABLE,
         }
     }
@@ -102,6 +111,10 @@ pub enum Event {
     Recv,
     /// A message was delivered to the env blocked in `sys_ipc_recv`.
     Deliver,
+    /// The env, running, blocks in `sys_ipc_send` until its receiver takes the message.
+    SendWait,
+    /// The blocked sender's message was taken (or refused, or its receiver died).
+    SendDone,
     /// The env's parent was freed.
     ParentGone,
 }
@@ -129,6 +142,7 @@ pub fn step(s: EnvState, event: Event) -> Result<EnvState, Refusal> {
                 cpu: None,
                 suspended,
                 recving: false,
+                sending: false,
                 orphan,
             };
         }
@@ -159,8 +173,14 @@ pub fn step(s: EnvState, event: Event) -> Result<EnvState, Refusal> {
         }
         (_, Event::Deschedule) => return Err(Refusal::Illegal),
 
-        (Live, Event::Recv) if s.cpu.is_some() && !s.recving => n.recving = true,
+        (Live, Event::Recv) if s.cpu.is_some() && !s.blocked() => n.recving = true,
         (_, Event::Recv) => return Err(Refusal::Illegal),
+
+        (Live, Event::SendWait) if s.cpu.is_some() && !s.blocked() => n.sending = true,
+        (_, Event::SendWait) => return Err(Refusal::Illegal),
+
+        (Live, Event::SendDone) if s.sending => n.sending = false,
+        (_, Event::SendDone) => return Err(Refusal::Illegal),
 
         (Live, Event::Deliver) if s.recving => n.recving = false,
         (Live, Event::Deliver) => return Err(Refusal::NotRecv),
@@ -191,13 +211,14 @@ mod tests {
         for life in [Life::Free, Life::Live, Life::Dying] {
             for cpu in [None, Some(THIS), Some(OTHER)] {
                 for suspended in [false, true] {
-                    for recving in [false, true] {
+                    for (recving, sending) in [(false, false), (true, false), (false, true)] {
                         for orphan in [false, true] {
                             v.push(EnvState {
                                 life,
                                 cpu,
                                 suspended,
                                 recving,
+                                sending,
                                 orphan,
                             });
                         }
@@ -223,19 +244,22 @@ mod tests {
             Event::Deschedule,
             Event::Recv,
             Event::Deliver,
+            Event::SendWait,
+            Event::SendDone,
             Event::ParentGone,
         ]);
         v
     }
 
     /// The states the kernel can actually be in: a free slot is all-clear; only a running env
-    /// can be dying; a receiver is off the CPU unless it is just blocking.
+    /// can be dying; an env blocks in one call at a time.
     fn reachable(s: &EnvState) -> bool {
-        match s.life {
-            Life::Free => *s == EnvState::FREE,
-            Life::Dying => s.cpu.is_some(),
-            Life::Live => true,
-        }
+        !(s.recving && s.sending)
+            && match s.life {
+                Life::Free => *s == EnvState::FREE,
+                Life::Dying => s.cpu.is_some(),
+                Life::Live => true,
+            }
     }
 
     /// What each (state, event) pair must do, written independently of `step`'s match.
@@ -256,6 +280,7 @@ mod tests {
                         cpu: None,
                         suspended,
                         recving: false,
+                        sending: false,
                         orphan,
                     })
                 }
@@ -275,7 +300,11 @@ mod tests {
                 (Life::Live, Some(_)) => with(&|n| n.life = Life::Dying),
             },
             Event::Dispatch { cpu } => {
-                let ok = s.life == Life::Live && s.cpu.is_none() && !s.suspended && !s.recving;
+                let ok = s.life == Life::Live
+                    && s.cpu.is_none()
+                    && !s.suspended
+                    && !s.recving
+                    && !s.sending;
                 if ok {
                     with(&|n| n.cpu = Some(cpu))
                 } else {
@@ -291,9 +320,20 @@ mod tests {
                     with(&|n| n.cpu = None)
                 }
             }
-            Event::Recv => {
-                if s.life == Life::Live && s.cpu.is_some() && !s.recving {
-                    with(&|n| n.recving = true)
+            Event::Recv | Event::SendWait => {
+                if s.life == Life::Live && s.cpu.is_some() && !s.recving && !s.sending {
+                    if e == Event::Recv {
+                        with(&|n| n.recving = true)
+                    } else {
+                        with(&|n| n.sending = true)
+                    }
+                } else {
+                    Err(Refusal::Illegal)
+                }
+            }
+            Event::SendDone => {
+                if s.life == Life::Live && s.sending {
+                    with(&|n| n.sending = false)
                 } else {
                     Err(Refusal::Illegal)
                 }
@@ -324,8 +364,8 @@ mod tests {
                 }
             }
         }
-        // 72 states x 12 events, every one decided.
-        assert_eq!(transitions + refusals, 72 * 12);
+        // 108 states x 14 events, every one decided.
+        assert_eq!(transitions + refusals, 108 * 14);
     }
 
     #[test]
@@ -411,6 +451,28 @@ mod tests {
         assert_eq!(step(s, Event::Deliver), Err(Refusal::NotRecv));
         s = step(s, Event::SetStatus { runnable: true }).unwrap();
         assert!(s.runnable());
+    }
+
+    #[test]
+    fn a_blocked_sender_waits_off_the_cpu() {
+        let mut s = step(
+            EnvState::FREE,
+            Event::Alloc {
+                suspended: false,
+                orphan: false,
+            },
+        )
+        .unwrap();
+        s = step(s, Event::Dispatch { cpu: THIS }).unwrap();
+        s = step(s, Event::SendWait).unwrap();
+        assert!(!s.continues());
+        assert_eq!(step(s, Event::Recv), Err(Refusal::Illegal));
+        s = step(s, Event::Deschedule).unwrap();
+        assert_eq!(s.status(), ENV_NOT_RUNNABLE);
+        assert!(!s.runnable());
+        s = step(s, Event::SendDone).unwrap();
+        assert!(s.runnable());
+        assert_eq!(step(s, Event::SendDone), Err(Refusal::Illegal));
     }
 
     #[test]
