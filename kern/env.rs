@@ -460,6 +460,7 @@ pub fn env_run(i: usize) -> ! {
     cpu::set_curenv(Some(i));
     pmap::load_pgdir(PageTable::from_pa(pmap::paddr(pgdir)));
     crate::spinlock::unlock_kernel();
+    crate::bench::before_user_return();
     // SAFETY: `tf` is env i's saved user-mode frame, copied to this stack.
     unsafe { env_pop_tf(&tf) }
 }
