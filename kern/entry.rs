@@ -30,6 +30,12 @@ global_asm!(
 
     .globl entry
 entry:
+    # The instruction count at entry, for `make bench` (kern/bench.rs). Paging is off:
+    # store through the physical address.
+    rdtsc
+    movl %eax, ({entry_tsc} - {KERNBASE})
+    movl %edx, ({entry_tsc} - {KERNBASE} + 4)
+
     movw $0x1234, 0x472              # warm boot
 
     # Load the physical address of entry_pgdir into cr3.
@@ -81,6 +87,7 @@ entry_pgtable:
 "#,
     KERNBASE = const KERNBASE,
     KSTKSIZE = const KSTKSIZE,
+    entry_tsc = sym crate::bench::ENTRY_TSC,
     CR0_PE = const 0x1u32,
     CR0_PG = const 0x8000_0000u32,
     CR0_WP = const 0x0001_0000u32,

@@ -810,6 +810,7 @@ pub fn env_run(mut k: Kernel, i: usize) -> ! {
     e.env_runs = e.env_runs.wrapping_add(1);
     k.unlock();
     pmap::leaving_for_user(cpu);
+    crate::bench::before_user_return();
     // SAFETY: the live frame holds env i's user-mode registers.
     unsafe { env_pop_tf(live_frame(cpu)) }
 }

@@ -4,6 +4,7 @@
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod bench;
 mod console;
 mod cpu;
 mod entry;

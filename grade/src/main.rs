@@ -2,7 +2,9 @@
 //! distinct run (in parallel), matches each test's expected lines, and reports like gradelib.
 //!
 //! Usage: grade [-v] [--list] [--no-build] [--cpus N] [--mttcg] [--jobs N] [filter words...]
+//!        grade --bench [-v] [--no-build] [--cpus N]   (`make bench`: see bench.rs)
 
+mod bench;
 mod matcher;
 mod procs;
 mod report;
@@ -19,7 +21,8 @@ use std::sync::mpsc;
 use tests::Case;
 
 const USAGE: &str =
-    "usage: grade [-v] [--list] [--no-build] [--cpus N] [--mttcg] [--jobs N] [filter words...]";
+    "usage: grade [-v] [--list] [--no-build] [--cpus N] [--mttcg] [--jobs N] [filter words...]
+       grade --bench [-v] [--no-build] [--cpus N]";
 
 #[derive(Debug, Default, PartialEq)]
 struct Options {
@@ -30,6 +33,8 @@ struct Options {
     /// Run every selected test with a host thread per vCPU (see `tests::Tcg`).
     mttcg: bool,
     jobs: Option<usize>,
+    /// Run the benchmark (`make bench`) instead of the tests.
+    bench: bool,
     filters: Vec<String>,
 }
 
@@ -53,6 +58,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--list" => o.list = true,
             "--no-build" => o.no_build = true,
             "--mttcg" => o.mttcg = true,
+            "--bench" => o.bench = true,
             "--cpus" => o.cpus = Some(number("--cpus")?.try_into().map_err(|_| "--cpus too big")?),
             "--jobs" | "-j" => o.jobs = Some(number("--jobs")?),
             "-h" | "--help" => return Err(String::new()),
@@ -154,6 +160,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if opts.bench {
+        return run_bench(&opts);
+    }
     let mut cases: Vec<Case> = tests::cases()
         .into_iter()
         .filter(|c| selected(c, &opts.filters))
@@ -288,6 +297,25 @@ fn main() -> ExitCode {
     }
 }
 
+/// `grade --bench`: build unless told not to, then run the benchmark (bench.rs).
+fn run_bench(opts: &Options) -> ExitCode {
+    if opts.mttcg || opts.list || opts.jobs.is_some() || !opts.filters.is_empty() {
+        eprintln!("grade: --bench takes only -v, --no-build and --cpus");
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    }
+    procs::install_cleanup();
+    if !opts.no_build && !build() {
+        return ExitCode::FAILURE;
+    }
+    if !std::path::Path::new(runner::IMAGE).exists() {
+        println!("grade: {} not found; run make first", runner::IMAGE);
+        return ExitCode::FAILURE;
+    }
+    let qemu = std::env::var("QEMU").unwrap_or_else(|_| "qemu-system-i386".to_string());
+    bench::run(&qemu, opts.cpus.unwrap_or(1), opts.verbose)
+}
+
 #[cfg(test)]
 mod unit {
     use super::*;
@@ -310,6 +338,7 @@ mod unit {
         assert_eq!(o, want);
         assert!(parse_args(&args("--list")).unwrap().list);
         assert!(parse_args(&args("--mttcg")).unwrap().mttcg);
+        assert!(parse_args(&args("--bench --cpus 2")).unwrap().bench);
         assert!(parse_args(&args("--cpus")).is_err());
         assert!(parse_args(&args("--cpus 0")).is_err());
         assert!(parse_args(&args("--bogus")).is_err());

@@ -30,6 +30,10 @@ pub struct RunSpec {
     pub timeout_s: u64,
     pub stop: &'static [&'static str],
     pub input: &'static [&'static str],
+    /// A `make bench` run: QEMU counts instructions (`-icount shift=0,sleep=off`, so the
+    /// guest's rdtsc counts guest instructions; needs single-threaded TCG) and fw_cfg
+    /// `opt/jos/bench` asks the kernel to print its boot figure.
+    pub bench: bool,
 }
 
 impl RunSpec {
@@ -43,6 +47,7 @@ impl RunSpec {
             timeout_s: t.timeout_s,
             stop: t.stop,
             input: t.input,
+            bench: false,
         }
     }
 
@@ -66,6 +71,17 @@ impl RunSpec {
                 "-fw_cfg".to_string(),
                 format!("name=opt/jos/test,string={}", self.test),
             ]);
+        }
+        if self.bench {
+            a.extend(
+                [
+                    "-icount",
+                    "shift=0,sleep=off",
+                    "-fw_cfg",
+                    "name=opt/jos/bench,string=1",
+                ]
+                .map(String::from),
+            );
         }
         a
     }
@@ -293,6 +309,7 @@ mod unit {
             timeout_s: 30,
             stop: &[],
             input: &[],
+            bench: false,
         };
         assert_eq!(
             spec.args().join(" "),
@@ -313,5 +330,15 @@ mod unit {
                 .join(" ")
                 .ends_with("-smp 1,sockets=1 -accel tcg,thread=multi")
         );
+        let spec = RunSpec {
+            test: "bench",
+            tcg: Tcg::Single,
+            bench: true,
+            ..spec
+        };
+        assert!(spec.args().join(" ").ends_with(
+            "-accel tcg,thread=single -fw_cfg name=opt/jos/test,string=bench \
+             -icount shift=0,sleep=off -fw_cfg name=opt/jos/bench,string=1"
+        ));
     }
 }

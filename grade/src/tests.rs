@@ -909,6 +909,31 @@ pub static TABLE: &[Test] = &[
         count: &[(PMAP_CHECKS[0], 2)],
         ..DEFAULT
     },
+    // The benchmark program runs to the end and prints every metric line. Its figures are
+    // never judged here (without icount they are host TSC ticks anyway): `make bench` runs
+    // it under icount and reports them.
+    Test {
+        name: "bench",
+        part: PROJECT,
+        points: 1,
+        test: "bench",
+        timeout_s: 90,
+        stop: &["bench: done"],
+        expect: &[
+            r"bench: null syscall \(sys_getenvid\) [0-9]+ instructions/op",
+            r"bench: sys_yield, the only runnable env [0-9]+ instructions/op",
+            r"bench: sys_yield with [0-9]+ live but blocked envs [0-9]+ instructions/op",
+            r"bench: one-way IPC \(ipc_send/ipc_recv ping-pong, per hop\) [0-9]+ instructions/op",
+            r"bench: sys_page_alloc \(fresh page at an unmapped va\) [0-9]+ instructions/op",
+            r"bench: sys_page_unmap [0-9]+ instructions/op",
+            r"bench: COW write fault incl. the user handler \(per page\) [0-9]+ instructions/op",
+            r"bench: fork\(\) per present page \([0-9]+ present pages\) [0-9]+ instructions/op",
+            r"bench: fork \+ child exit \+ parent sees it gone \([0-9]+ present pages\) [0-9]+ instructions/op",
+            "bench: done",
+        ],
+        no: &[".*kernel panic", "bench: fork stopped"],
+        ..DEFAULT
+    },
 ];
 
 /// Suffix and CPU count of the generated SMP copies of the lab 3 tests.
