@@ -781,38 +781,44 @@ pub fn deschedule_current(k: &mut Kernel) {
 
 /// Context switch from curenv to env `i`, which must be RUNNABLE or be this CPU's current env.
 /// This function does not return: it releases the big kernel lock and enters user mode.
+#[inline]
 pub fn env_run(mut k: Kernel, i: usize) -> ! {
     let cpu = k.cpu();
-    let this = cpu::cpu(cpu);
-    let t = table(&mut k);
-    // Step 1: if this is a context switch, the current env leaves the CPU.
-    let cur = this.env();
-    if cur != Some(i) {
-        if let Some(c) = cur {
-            deschedule(t, cpu, c);
-        }
-        // Step 2: env i takes the CPU: its registers, address space and FPU state.
-        t.must(i, Event::Dispatch { cpu: cpu as u8 });
-        t.handoff[cpu] = NIL;
-        this.set_env(Some(i));
-        let e = t.env(i);
-        e.env_cpunum = cpu as i32;
-        // SAFETY: the live frame is this CPU's (no env's until now); the kernel stack below
-        // it is where we are running, so the copy does not overwrite anything in use.
-        unsafe { *live_frame(cpu) = e.env_tf };
-        let pgdir = t.pgdir(i);
-        pmap::load_pgdir(pgdir);
-        // SAFETY: env i's area holds its state (saved at its last deschedule, or the clean
-        // template, or its parent's copy).
-        unsafe { fpu::restore(fpu_area(i)) };
+    // Step 1: if this is a context switch, the current env leaves the CPU and env i takes it.
+    // Resuming the env that trapped (every system call) skips all of it.
+    if cpu::cpu(cpu).env() != Some(i) {
+        switch_to(table(&mut k), cpu, i);
     }
-    let e = t.env(i);
+    let e = table(&mut k).env(i);
     e.env_runs = e.env_runs.wrapping_add(1);
     k.unlock();
     pmap::leaving_for_user(cpu);
     crate::bench::before_user_return();
     // SAFETY: the live frame holds env i's user-mode registers.
     unsafe { env_pop_tf(live_frame(cpu)) }
+}
+
+/// CPU `cpu` switches from its env (if any) to env `i`: registers, address space, FPU state.
+#[inline(never)]
+fn switch_to(t: &mut EnvTable, cpu: usize, i: usize) {
+    let this = cpu::cpu(cpu);
+    if let Some(c) = this.env() {
+        deschedule(t, cpu, c);
+    }
+    // Step 2: env i takes the CPU: its registers, address space and FPU state.
+    t.must(i, Event::Dispatch { cpu: cpu as u8 });
+    t.handoff[cpu] = NIL;
+    this.set_env(Some(i));
+    let e = t.env(i);
+    e.env_cpunum = cpu as i32;
+    // SAFETY: the live frame is this CPU's (no env's until now); the kernel stack below it is
+    // where we are running, so the copy does not overwrite anything in use.
+    unsafe { *live_frame(cpu) = e.env_tf };
+    let pgdir = t.pgdir(i);
+    pmap::load_pgdir(pgdir);
+    // SAFETY: env i's area holds its state (saved at its last deschedule, or the clean
+    // template, or its parent's copy).
+    unsafe { fpu::restore(fpu_area(i)) };
 }
 
 /// Address of env `i`'s saved trapframe (what JOS's trapframe dump prints).

@@ -74,6 +74,57 @@ impl PageTable {
         // SAFETY: as in `get`; the caller holds the lock that owns this address space.
         unsafe { ptr::write_volatile(self.slot(i), v) }
     }
+
+    /// The OR of `entry(first + k) ^ (want + k * PGSIZE)` over `k < n`: zero iff entries
+    /// `first..first+n` are exactly consecutive pages from `want` (check_kern_pgdir's loop).
+    fn diff_from_run(self, first: usize, n: usize, want: u32) -> u32 {
+        assert!(first + n <= NPTENTRIES);
+        let base = self.slot(first);
+        let mut diff = 0;
+        let mut k = 0;
+        while k + 4 <= n {
+            let w = want + (k as u32) * PGSIZE;
+            // SAFETY: as in `get`; `first + k + 3` < 1024 (asserted above).
+            unsafe {
+                diff |= (ptr::read_volatile(base.add(k)) ^ w)
+                    | (ptr::read_volatile(base.add(k + 1)) ^ (w + PGSIZE))
+                    | (ptr::read_volatile(base.add(k + 2)) ^ (w + 2 * PGSIZE))
+                    | (ptr::read_volatile(base.add(k + 3)) ^ (w + 3 * PGSIZE));
+            }
+            k += 4;
+        }
+        while k < n {
+            // SAFETY: as above.
+            diff |= unsafe { ptr::read_volatile(base.add(k)) } ^ (want + (k as u32) * PGSIZE);
+            k += 1;
+        }
+        diff
+    }
+
+    /// Entries `first..first+n` map consecutive pages from `entry` (a frame address with
+    /// its permission bits) on: boot_map_region's inner loop.
+    fn fill(self, first: usize, n: usize, entry: u32) {
+        assert!(first + n <= NPTENTRIES);
+        let base = self.slot(first);
+        // Four entries per iteration: boot maps 65,536 pages at KERNBASE this way.
+        let mut k = 0;
+        while k + 4 <= n {
+            let e = entry + (k as u32) * PGSIZE;
+            // SAFETY: as in `set`; `first + k + 3` < 1024 (asserted above).
+            unsafe {
+                ptr::write_volatile(base.add(k), e);
+                ptr::write_volatile(base.add(k + 1), e + PGSIZE);
+                ptr::write_volatile(base.add(k + 2), e + 2 * PGSIZE);
+                ptr::write_volatile(base.add(k + 3), e + 3 * PGSIZE);
+            }
+            k += 4;
+        }
+        while k < n {
+            // SAFETY: as above.
+            unsafe { ptr::write_volatile(base.add(k), entry + (k as u32) * PGSIZE) }
+            k += 1;
+        }
+    }
 }
 
 /// Physical page allocator: the `pages` array (mapped read-only for users at UPAGES) and the
@@ -127,6 +178,9 @@ static MMIO_NEXT: BootMutex<u32> = BootMutex::new(MMIOBASE);
 /// Per-CPU kernel stacks, mapped at kstacktop(i) with guard gaps (mem_init_mp).
 #[repr(C, align(4096))]
 struct KStacks([[u8; KSTKSIZE as usize]; crate::cpu::NCPU]);
+/// In its own section after the bss (kern/kernel.ld), which i386_init does not clear: a stack
+/// needs no zeroing, and this is 256 KiB (65,536 instructions of the boot).
+#[unsafe(link_section = ".kstacks")]
 static mut PERCPU_KSTACKS: KStacks = KStacks([[0; KSTKSIZE as usize]; crate::cpu::NCPU]);
 
 /// A physical page, by page number.
@@ -406,15 +460,18 @@ fn page_init() {
     let npages = pa.npages;
     let mut free = pa.free;
     let pages = pa.pages();
-    for i in 0..npages {
-        pages[i].pp_ref = 0;
-        pages[i].pp_link = 0;
-        let addr = page2pa(i);
-        let used = i == 0 || addr == MPENTRY_PADDR || (i >= npages_basemem && addr < first_free_pa);
-        if !used {
-            free.push(pages, i);
-        }
-    }
+    // The records are zero already (mem_init cleared the array): pp_ref 0, no link. Pushed
+    // from the top down, so the LIFO list comes out in ascending order: low memory first,
+    // which is what the first check_page_free_list wants (until kern_pgdir is loaded only
+    // the first 4 MiB are mapped), so its reordering has nothing to move.
+    // Free: base memory but page 0 (real-mode IDT and BIOS structures) and the AP entry
+    // code's page; extended memory past what boot_alloc handed out. The IO hole and the
+    // kernel are in between.
+    let mpentry = pgnum(MPENTRY_PADDR);
+    let first_free = pgnum(first_free_pa);
+    free.push_range_desc(pages, first_free..npages);
+    free.push_range_desc(pages, mpentry + 1..npages_basemem);
+    free.push_range_desc(pages, 1..mpentry);
     pa.free = free;
 }
 
@@ -529,11 +586,19 @@ pub fn pgdir_walk(pgdir: PageTable, va: u32, create: bool) -> Option<PteRef> {
 /// permissions `perm | P`. Only for static mappings above UTOP, set up at boot.
 pub fn boot_map_region(pgdir: PageTable, va: u32, size: u32, pa: u32, perm: Pte) {
     let npg = size / PGSIZE;
-    for i in 0..npg {
-        let off = i * PGSIZE;
-        let pte = pgdir_walk(pgdir, va.wrapping_add(off), true)
-            .unwrap_or_else(|| panic!("boot_map_region: out of memory"));
-        pte.set(pa.wrapping_add(off) | (perm | Pte::P).bits());
+    let bits = (perm | Pte::P).bits();
+    // A page table at a time: one walk per table, then a plain loop over its entries (JOS
+    // walks from the directory for every page: 65,536 walks to map 256 MiB at KERNBASE).
+    let mut i = 0;
+    while i < npg {
+        let a = va.wrapping_add(i * PGSIZE);
+        let first =
+            pgdir_walk(pgdir, a, true).unwrap_or_else(|| panic!("boot_map_region: out of memory"));
+        let n = (NPTENTRIES - ptx(a)).min((npg - i) as usize);
+        first
+            .table
+            .fill(first.idx, n, pa.wrapping_add(i * PGSIZE) | bits);
+        i += n as u32;
     }
 }
 
@@ -629,12 +694,14 @@ pub fn tlb_shootdown(cpu: usize) {
     }
 }
 
-/// This CPU entered the kernel from user mode.
-pub fn entered_kernel() {
-    crate::cpu::thiscpu().in_user.store(false, Ordering::SeqCst);
+/// This CPU (`cpu`) entered the kernel from user mode.
+#[inline]
+pub fn entered_kernel(cpu: usize) {
+    crate::cpu::cpu(cpu).in_user.store(false, Ordering::SeqCst);
 }
 
 /// This CPU (`cpu`) is about to return to user mode: flush if another CPU asked.
+#[inline]
 pub fn leaving_for_user(cpu: usize) {
     let c = crate::cpu::cpu(cpu);
     c.in_user.store(true, Ordering::SeqCst);
@@ -701,21 +768,17 @@ fn check_page_free_list(only_low_memory: bool) {
     let npages = pa.npages;
     let mut free = pa.free;
     let pages = pa.pages();
-    if only_low_memory {
-        // Move pages with lower addresses first in the free list, since entry_pgdir does
-        // not map all pages.
-        free.low_first(pages, |i| pdx(page2pa(i)) < pdx_limit);
-    }
-    // If there's a page that shouldn't be on the free list, try to make sure it eventually
-    // causes trouble.
-    for pp in free.iter(pages) {
-        if pdx(page2pa(pp)) < pdx_limit {
-            fill(page2pa(pp) + KERNBASE, 0x97, 128);
-        }
-    }
-    let mut nfree_basemem = 0;
-    let mut nfree_extmem = 0;
-    for pp in free.iter(pages) {
+    // Pages mapped at KERNBASE by entry_pgdir (the first PDE's worth) or by kern_pgdir (all).
+    let low_pages = pdx_limit * NPTENTRIES;
+    let first_free_pa = paddr(first_free_page);
+    // One walk does JOS's two (fill, then check: the list lives in `pages`, not in the free
+    // pages themselves, so filling them cannot disturb it) and, the first time, also checks
+    // that low pages already come first. Only if they do not (page_init builds the list that
+    // way) is the list reordered, as JOS always does, and walked again.
+    let first_free_pp = pgnum(first_free_pa);
+    // Everything on the list but extended memory past the kernel (the common case, a single
+    // compare) is checked here; true for a base-memory page.
+    let check_other = |pp: usize| -> bool {
         let a = page2pa(pp);
         // Check that we didn't corrupt the free list itself.
         assert!(pp < npages);
@@ -727,12 +790,62 @@ fn check_page_free_list(only_low_memory: bool) {
         assert!(a < EXTPHYSMEM || a + KERNBASE >= first_free_page);
         // (new test for lab 4)
         assert!(a != MPENTRY_PADDR);
-        if a < EXTPHYSMEM {
-            nfree_basemem += 1;
-        } else {
-            nfree_extmem += 1;
+        a < EXTPHYSMEM
+    };
+    // One walk does JOS's two loops (mark the pages, then check them: the list lives in
+    // `pages`, not in the free pages, so marking cannot disturb it). The low pages must come
+    // first while only they are mapped: page_init builds the list that way, and the walk
+    // stops (None) at a low page that follows a high one; then the list is reordered, as JOS
+    // always does, and walked again.
+    let walk = |free: &FreeList, pages: &[PageInfo]| -> Option<(usize, usize)> {
+        let (mut nfree, mut nbase) = (0, 0);
+        let mut seen_high = false;
+        let in_order = free.walk(pages, |pp| {
+            if pp < low_pages {
+                if seen_high {
+                    return false;
+                }
+                // If there's a page that shouldn't be on the free list, try to make sure it
+                // eventually causes trouble.
+                fill128(page2pa(pp) + KERNBASE, 0x9797_9797);
+            } else {
+                seen_high = true;
+            }
+            nfree += 1;
+            // (pp < npages: the walk checked it.)
+            if pp < first_free_pp && check_other(pp) {
+                nbase += 1;
+            }
+            true
+        });
+        in_order.then_some((nfree, nbase))
+    };
+    let (nfree, nfree_basemem) = match if only_low_memory {
+        walk(&free, pages)
+    } else {
+        // Every page is mapped and marked now: the same walk without the order test (kept
+        // apart: the hot loop of the boot, 32,768 pages).
+        let (mut nfree, mut nbase) = (0, 0);
+        free.walk(pages, |pp| {
+            fill128(page2pa(pp) + KERNBASE, 0x9797_9797);
+            nfree += 1;
+            // (pp < npages: the walk checked it.)
+            if pp < first_free_pp && check_other(pp) {
+                nbase += 1;
+            }
+            true
+        });
+        Some((nfree, nbase))
+    } {
+        Some(counts) => counts,
+        None => {
+            // Move pages with lower addresses first in the free list, since entry_pgdir does
+            // not map all pages.
+            free.low_first(pages, |i| i < low_pages);
+            walk(&free, pages).expect("low pages first")
         }
-    }
+    };
+    let nfree_extmem = nfree - nfree_basemem;
     assert!(nfree_basemem > 0);
     assert!(nfree_extmem > 0);
     assert_eq!(nfree_basemem + nfree_extmem, free.len());
@@ -744,6 +857,24 @@ fn check_page_free_list(only_low_memory: bool) {
 fn fill(kva: u32, v: u8, len: usize) {
     // SAFETY: a free page in the first 4 MiB (mapped); free pages are unused by definition.
     unsafe { ptr::write_bytes(kva as *mut u8, v, len) }
+}
+
+/// Fill the first 128 bytes at `kva` with the word `v`: check_page_free_list's marking of
+/// every free page, inline (32 stores, no call, no fixed registers to shuffle in the walk).
+#[inline(always)]
+fn fill128(kva: u32, v: u32) {
+    // SAFETY: `kva` is a free page mapped at KERNBASE (the caller's walk only reaches pages the
+    // current page directory maps); free pages are unused by definition.
+    unsafe {
+        core::arch::asm!(
+            ".irp off, 0,4,8,12,16,20,24,28,32,36,40,44,48,52,56,60,64,68,72,76,80,84,88,92,96,100,104,108,112,116,120,124",
+            "movl {v}, \\off({p})",
+            ".endr",
+            p = in(reg) kva,
+            v = in(reg) v,
+            options(att_syntax, nostack)
+        )
+    }
 }
 
 /// Steal the whole free list (the checks need to run out of memory on purpose).
@@ -828,6 +959,41 @@ fn check_va2pa(pgdir: PageTable, va: u32) -> u32 {
         return !0;
     }
     pte_addr(pte)
+}
+
+/// `check_va2pa(pgdir, va + off) == pa + off` for every page of [va, va+len), reading each
+/// page table once instead of walking from the directory for every page.
+fn check_va2pa_range(pgdir: PageTable, va: u32, pa: u32, len: u32) {
+    let mut off = 0;
+    while off < len {
+        let a = va + off;
+        let pde = pgdir.get(pdx(a));
+        assert!(
+            pde & Pte::P.bits() != 0,
+            "check_va2pa({:08x}): no page table",
+            a
+        );
+        // SAFETY: a present PDE of a page directory points at one of its page tables.
+        let table = unsafe { PageTable::from_pa(pte_addr(pde)) };
+        let n = (NPTENTRIES - ptx(a)).min(((len - off) / PGSIZE) as usize);
+        let first = ptx(a);
+        // Present, and the frame is the one expected. Differences are OR-ed over a whole
+        // table and only looked at per entry if one is wrong (32,768 pages checked at boot).
+        // (Masking commutes with XOR and OR, so the mask is applied once, to the result.)
+        let mask = 0xFFFF_F000 | Pte::P.bits();
+        let want = (pa + off) | Pte::P.bits();
+        let diff = table.diff_from_run(first, n, want);
+        if diff & mask != 0 {
+            for k in 0..n {
+                let w = want + k as u32 * PGSIZE;
+                if table.get(first + k) & mask != w {
+                    let va = a + (k as u32) * PGSIZE;
+                    panic!("check_va2pa({:08x}) is not {:08x}", va, w & !1);
+                }
+            }
+        }
+        off += n as u32 * PGSIZE;
+    }
 }
 
 /// Check page_insert, page_remove, etc.
@@ -1027,12 +1193,8 @@ fn check_kern_pgdir() {
         i += PGSIZE;
     }
 
-    // Check phys mem.
-    let mut i = 0;
-    while i < npages * PGSIZE {
-        assert_eq!(check_va2pa(pgdir, KERNBASE + i), i);
-        i += PGSIZE;
-    }
+    // Check phys mem (a table at a time: the same check as check_va2pa per page).
+    check_va2pa_range(pgdir, KERNBASE, 0, npages * PGSIZE);
 
     // Check kernel stack (updated in lab 4 to check per-CPU kernel stacks).
     for n in 0..crate::cpu::NCPU {

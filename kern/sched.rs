@@ -12,6 +12,7 @@ use crate::{cprintf, env, monitor, pmap};
 
 /// Choose a user environment to run and run it: the first RUNNABLE env after the one this
 /// CPU last ran, else the current env if it may go on running here, else halt this CPU.
+#[inline(never)]
 pub fn sched_yield(mut k: Kernel) -> ! {
     let cur = cpu::cpu(k.cpu()).env();
     let t = env::table(&mut k);
@@ -26,6 +27,7 @@ pub fn sched_yield(mut k: Kernel) -> ! {
 
 /// Return to the env this CPU runs if it may go on running (the end of every trap from user
 /// mode), else schedule.
+#[inline]
 pub fn resume(mut k: Kernel) -> ! {
     match cpu::cpu(k.cpu()).env() {
         Some(c) if env::table(&mut k).state(c).continues() => env::env_run(k, c),

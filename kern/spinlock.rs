@@ -57,6 +57,7 @@ impl SpinLock {
     }
 
     /// Acquire the lock for CPU `me`. Loops (spins) until the lock is acquired.
+    #[inline]
     #[track_caller]
     fn lock_as(&self, me: usize) {
         if self.locked.load(Ordering::Relaxed) && self.cpu.load(Ordering::Relaxed) == me {
@@ -185,6 +186,7 @@ impl Kernel {
     }
 
     /// Release the big kernel lock.
+    #[inline]
     pub fn unlock(self) {
         KERNEL_LOCK.cpu.store(NONE, Ordering::Relaxed);
         KERNEL_LOCK.locked.store(false, Ordering::Release);
@@ -196,9 +198,13 @@ impl Kernel {
 }
 
 /// Acquire the big kernel lock.
-#[track_caller]
 pub fn lock_kernel() -> Kernel {
-    let cpu = crate::cpu::cpunum();
+    lock_kernel_on(crate::cpu::cpunum())
+}
+
+/// Acquire the big kernel lock on CPU `cpu` (this one; the trap path knows it already).
+#[inline]
+pub fn lock_kernel_on(cpu: usize) -> Kernel {
     KERNEL_LOCK.lock_as(cpu);
     Kernel {
         cpu,

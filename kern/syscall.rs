@@ -383,6 +383,7 @@ fn block(mut k: Kernel) -> ! {
 /// Dispatches to the correct kernel function, passing the arguments, then returns to the
 /// current env with the result in EAX (or schedules, if it blocked, exited or was destroyed).
 /// `tf` is the caller's live trap frame.
+#[inline(always)]
 pub fn syscall(mut k: Kernel, cur: usize, tf: &mut Trapframe) -> ! {
     let cpu = k.cpu();
     let r = tf.tf_regs;

@@ -248,37 +248,43 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
     // SAFETY: clearing the direction flag.
     unsafe { core::arch::asm!("cld", options(nomem, nostack)) };
 
-    // Another CPU has panicked: stop (its NMI brings every other CPU here).
-    crate::panic::stop_if_other_panicking();
-
     // Check that interrupts are disabled. If this assertion fails, DO NOT be tempted to fix
     // it by inserting a "cli" in the interrupt path.
     assert!(read_eflags() & FL_IF == 0);
 
     // SAFETY: `tf` points at the complete Trapframe _alltraps built on this CPU's stack.
     let frame = unsafe { &mut *tf };
-    if frame.tf_trapno == T_TLB_SHOOTDOWN {
-        // Without the big lock: the CPU that sent it holds the lock and waits for us.
-        pmap::tlb_shootdown_ipi();
-        lapic::lapic_eoi();
-        // SAFETY: the frame this trap built; nothing else changed.
-        unsafe { env::env_pop_tf(tf) }
+    match frame.tf_trapno {
+        // Another CPU has panicked: its NMI stops this one. (Every other path checks too:
+        // a CPU can trap for another reason just before the NMI arrives.)
+        T_NMI => crate::panic::stop_if_other_panicking(),
+        T_TLB_SHOOTDOWN => {
+            // Without the big lock: the CPU that sent it holds the lock and waits for us.
+            pmap::tlb_shootdown_ipi();
+            lapic::lapic_eoi();
+            // SAFETY: the frame this trap built; nothing else changed.
+            unsafe { env::env_pop_tf(tf) }
+        }
+        _ => {}
     }
+    // The CPU number, once per trap (from the stack pointer: cpu::cpunum).
+    let cpu = cpu::cpunum();
     if frame.tf_cs & 3 == 3 {
-        trap_from_user(frame)
+        trap_from_user(cpu, frame)
     } else {
+        crate::panic::stop_if_other_panicking();
         trap_from_kernel(tf)
     }
 }
 
 /// A trap from the env running on this CPU. Its registers stay in `tf` (the CPU's live frame,
 /// see `env::live_frame`): no copy unless it leaves the CPU.
-fn trap_from_user(tf: &mut Trapframe) -> ! {
-    pmap::entered_kernel();
+#[inline(always)]
+fn trap_from_user(cpu: usize, tf: &mut Trapframe) -> ! {
+    pmap::entered_kernel(cpu);
     // Trapped from user mode. Acquire the big kernel lock before doing any serious kernel
-    // work.
-    let mut k = spinlock::lock_kernel();
-    let cpu = k.cpu();
+    // work. (A CPU stopped by another's panic never gets it: see panic.rs.)
+    let mut k = spinlock::lock_kernel_on(cpu);
     let cur = cpu::cpu(cpu)
         .env()
         .expect("trap from user mode without curenv");

@@ -184,7 +184,9 @@ fn search_region(mem: &impl PhysMem, pa: u32, len: usize) -> Option<(u32, [u8; F
     region
         .chunks_exact(FP_LEN)
         .zip((pa..).step_by(FP_LEN))
-        .find(|(fp, _)| &fp[..4] == b"_MP_" && sum(fp) == 0)
+        // The signature as one 32-bit compare (a slice compare is a memcmp call per
+        // candidate: 8,192 of them in the BIOS ROM, a fifth of the boot's instructions).
+        .find(|(fp, _)| le32(fp, 0) == u32::from_le_bytes(*b"_MP_") && sum(fp) == 0)
         .and_then(|(fp, at)| Some((at, fp.try_into().ok()?)))
 }
 

@@ -56,6 +56,26 @@ impl FreeList {
         self.len += 1;
     }
 
+    /// Push the pages of `range` in descending order, so they come off the list ascending, in
+    /// front of what was there (page_init's bulk of 32,768 pages: a plain loop, not a push
+    /// per page).
+    pub fn push_range_desc(&mut self, pages: &mut [PageInfo], range: core::ops::Range<usize>) {
+        // Each record links to the next one up; the top one to the old head.
+        let slice = &mut pages[range.clone()];
+        if let Some((top, rest)) = slice.split_last_mut() {
+            top.pp_link = self.link_of(self.head);
+            let mut next = self.base + (range.start as u32 + 1) * REC;
+            for p in rest {
+                p.pp_link = next;
+                next += REC;
+            }
+        }
+        if !range.is_empty() {
+            self.head = Some(range.start);
+            self.len += range.len();
+        }
+    }
+
     /// Pop the head page; its `pp_link` is cleared (JOS's page_alloc does so, and page_free
     /// uses a non-zero link to catch double frees).
     pub fn pop(&mut self, pages: &mut [PageInfo]) -> Option<usize> {
@@ -69,6 +89,25 @@ impl FreeList {
     /// The page after `idx` on the list.
     pub fn next(&self, pages: &[PageInfo], idx: usize) -> Option<usize> {
         self.index_of(pages[idx].pp_link)
+    }
+
+    /// Call `f` on each page of the list from the head: the same order as [`Self::iter`], as a
+    /// plain loop (the boot-time checks walk 32,768 pages twice). Stops early, returning
+    /// false, when `f` does. Every index `f` gets is `< pages.len()` (a corrupt link panics
+    /// first, as an index out of bounds).
+    #[inline]
+    pub fn walk(&self, pages: &[PageInfo], mut f: impl FnMut(usize) -> bool) -> bool {
+        let mut link = self.link_of(self.head);
+        while link != 0 {
+            let i = (link.wrapping_sub(self.base) / REC) as usize;
+            // The next link first: the index is bounds-checked before `f` sees it, so `f`
+            // may rely on `i < pages.len()`.
+            link = pages[i].pp_link;
+            if !f(i) {
+                return false;
+            }
+        }
+        true
     }
 
     /// Iterate the list from the head.
@@ -85,6 +124,19 @@ impl FreeList {
     /// within each group (check_page_free_list: until the kernel's own page directory is
     /// loaded, only the first 4 MiB are mapped).
     pub fn low_first(&mut self, pages: &mut [PageInfo], low: impl Fn(usize) -> bool) {
+        // Already in that order (page_init builds it so)? Then one read-only walk is all.
+        let mut high = false;
+        let partitioned = self.iter(pages).all(|i| {
+            if low(i) {
+                !high
+            } else {
+                high = true;
+                true
+            }
+        });
+        if partitioned {
+            return;
+        }
         let mut lows: Option<(usize, usize)> = None; // (first, last)
         let mut highs: Option<(usize, usize)> = None;
         let mut cur = self.head;
@@ -139,6 +191,59 @@ mod tests {
         assert_eq!(fl.pop(&mut pages), None);
         assert!(fl.is_empty());
         assert_eq!(fl.len(), 0);
+    }
+
+    #[test]
+    fn walk_is_iter() {
+        let mut pages = vec![PageInfo::default(); 16];
+        let mut fl = FreeList::new(BASE);
+        for i in [3, 9, 1, 15, 0] {
+            fl.push(&mut pages, i);
+        }
+        let mut seen = Vec::new();
+        assert!(fl.walk(&pages, |i| {
+            seen.push(i);
+            true
+        }));
+        assert_eq!(seen, fl.iter(&pages).collect::<Vec<_>>());
+        let mut n = 0;
+        assert!(!fl.walk(&pages, |_| {
+            n += 1;
+            n < 2
+        }));
+        assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn push_range_is_pushing_each_page() {
+        let mut a = vec![PageInfo::default(); 16];
+        let mut b = vec![PageInfo::default(); 16];
+        let (mut fa, mut fb) = (FreeList::new(BASE), FreeList::new(BASE));
+        for (lo, hi) in [(9, 16), (3, 3), (1, 5)] {
+            fa.push_range_desc(&mut a, lo..hi);
+            for i in (lo..hi).rev() {
+                fb.push(&mut b, i);
+            }
+        }
+        assert_eq!(a, b);
+        assert_eq!((fa.head(), fa.len()), (fb.head(), fb.len()));
+        assert_eq!(
+            fa.iter(&a).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 9, 10, 11, 12, 13, 14, 15]
+        );
+    }
+
+    #[test]
+    fn low_first_on_a_list_already_in_order() {
+        let mut pages = vec![PageInfo::default(); 16];
+        let mut fl = FreeList::new(BASE);
+        for i in (0..16).rev() {
+            fl.push(&mut pages, i);
+        }
+        let before: Vec<_> = fl.iter(&pages).collect();
+        fl.low_first(&mut pages, |i| i < 4);
+        assert_eq!(fl.iter(&pages).collect::<Vec<_>>(), before);
+        assert_eq!(before[..4], [0, 1, 2, 3]);
     }
 
     #[test]
