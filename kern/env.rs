@@ -215,6 +215,7 @@ impl EnvTable {
     /// Apply a lifecycle event to env `i` (kern_logic::lifecycle, the only place states
     /// change) and publish the result: JOS's `env_status` and `env_ipc_recving` in envs[],
     /// the run set, the active count. A new state of `Free` means the caller must free it.
+    #[inline]
     fn apply(&mut self, i: usize, ev: Event) -> core::result::Result<EnvState, Refusal> {
         let old = self.kern[i].state;
         let new = lifecycle::step(old, ev)?;
@@ -235,11 +236,12 @@ impl EnvTable {
         }
         let e = self.env(i);
         e.env_status = new.status();
-        e.env_ipc_recving = new.recving;
+        e.env_ipc_recving = new.recving();
         Ok(new)
     }
 
     /// Apply an event the kernel's own invariants guarantee to be legal.
+    #[inline]
     #[track_caller]
     fn must(&mut self, i: usize, ev: Event) -> EnvState {
         match self.apply(i, ev) {
@@ -681,7 +683,7 @@ pub fn env_free(t: &mut EnvTable, cpu: usize, i: usize) {
         // Its children lose their parent; the ones only it could have resumed go too.
         while let Some(c) = link(t.kern[x].first_child) {
             t.disown(c);
-            if t.must(c, Event::ParentGone).life == Life::Free {
+            if t.must(c, Event::ParentGone).life() == Life::Free {
                 t.kern[c].next_sibling = work.map_or(NIL, |w| w as u16);
                 work = Some(c);
             }
@@ -707,11 +709,11 @@ pub enum Destroyed {
 /// there; if it is `cpu`'s own env, that CPU has no env afterwards (the caller schedules).
 /// Unlike JOS, a second destroy of a DYING env does not free it under the other CPU's feet.
 pub fn env_destroy(t: &mut EnvTable, cpu: usize, i: usize) -> Result<Destroyed> {
-    let was = t.state(i).life;
+    let was = t.state(i).life();
     let new = t
         .apply(i, Event::Destroy { by: cpu as u8 })
         .map_err(|_| Error::BadEnv)?;
-    Ok(match (was, new.life) {
+    Ok(match (was, new.life()) {
         (_, Life::Free) => {
             env_free(t, cpu, i);
             Destroyed::Freed
@@ -760,7 +762,7 @@ pub fn live_frame(cpu: usize) -> *mut Trapframe {
 /// the lifecycle decides whether it is runnable, blocked, or to be freed now (DYING, or an
 /// orphan that suspended itself).
 fn deschedule(t: &mut EnvTable, cpu: usize, i: usize) {
-    if t.must(i, Event::Deschedule).life == Life::Free {
+    if t.must(i, Event::Deschedule).life() == Life::Free {
         env_free(t, cpu, i);
         return;
     }
@@ -865,7 +867,7 @@ pub fn set_status(t: &mut EnvTable, cpu: usize, i: usize, runnable: bool) -> Res
     let s = t
         .apply(i, Event::SetStatus { runnable })
         .map_err(|_| Error::BadEnv)?;
-    if s.life == Life::Free {
+    if s.life() == Life::Free {
         env_free(t, cpu, i);
     }
     Ok(())

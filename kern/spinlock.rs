@@ -51,6 +51,7 @@ impl SpinLock {
     }
 
     /// Check whether this CPU is holding the lock.
+    #[inline]
     pub fn holding(&self) -> bool {
         self.locked.load(Ordering::Relaxed)
             && self.cpu.load(Ordering::Relaxed) == crate::cpu::cpunum()
@@ -60,8 +61,9 @@ impl SpinLock {
     #[inline]
     #[track_caller]
     fn lock_as(&self, me: usize) {
-        if self.locked.load(Ordering::Relaxed) && self.cpu.load(Ordering::Relaxed) == me {
-            panic!("CPU {} cannot acquire {}: already holding", me, self.name);
+        // (The holder's CPU number is stored only while the lock is held.)
+        if self.cpu.load(Ordering::Relaxed) == me {
+            self.already_holding(me);
         }
         // The xchg is atomic; spin on a plain read first so waiting CPUs don't bounce the
         // cache line, with `pause` in the loop.
@@ -74,23 +76,41 @@ impl SpinLock {
     }
 
     /// Acquire the lock. Holding a lock for a long time makes other CPUs spin.
+    #[inline]
     #[track_caller]
     pub fn lock(&self) {
         self.lock_as(crate::cpu::cpunum());
     }
 
     /// Release the lock.
+    #[inline]
     #[track_caller]
     pub fn unlock(&self) {
-        if !self.holding() {
-            panic!(
-                "CPU {} cannot release {}: not holding",
-                crate::cpu::cpunum(),
-                self.name
-            );
+        // Only the holder may release it (the holder's CPU number is stored only while the
+        // lock is held, so this is `holding()`).
+        if self.cpu.load(Ordering::Relaxed) != crate::cpu::cpunum() {
+            self.not_holding();
         }
         self.cpu.store(NONE, Ordering::Relaxed);
         self.locked.store(false, Ordering::Release);
+    }
+
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn not_holding(&self) -> ! {
+        panic!(
+            "CPU {} cannot release {}: not holding",
+            crate::cpu::cpunum(),
+            self.name
+        );
+    }
+
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn already_holding(&self, me: usize) -> ! {
+        panic!("CPU {} cannot acquire {}: already holding", me, self.name);
     }
 
     /// Release the lock whoever holds it.
@@ -121,6 +141,7 @@ impl<T> Mutex<T> {
         }
     }
 
+    #[inline]
     #[track_caller]
     pub fn lock(&self) -> MutexGuard<'_, T> {
         self.lock.lock();
@@ -158,6 +179,7 @@ impl<T> DerefMut for MutexGuard<'_, T> {
 }
 
 impl<T> Drop for MutexGuard<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         self.mutex.lock.unlock();
     }
@@ -213,6 +235,7 @@ pub fn lock_kernel_on(cpu: usize) -> Kernel {
 }
 
 /// Whether this CPU holds the big kernel lock.
+#[inline]
 pub fn holding_kernel() -> bool {
     KERNEL_LOCK.holding()
 }

@@ -98,7 +98,7 @@ fn sys_cgetc() -> i32 {
 /// then, under the other CPU's feet).
 fn sys_env_destroy(t: &mut EnvTable, cpu: usize, envid: EnvId) -> Result<i32> {
     let e = env::envid2env(t, cpu, envid, true)?;
-    if t.state(e).life == Life::Dying {
+    if t.state(e).life() == Life::Dying {
         return Ok(0);
     }
     let (id, cur_id) = (t.id(e), t.cur_id(cpu));
@@ -116,7 +116,7 @@ fn sys_env_destroy(t: &mut EnvTable, cpu: usize, envid: EnvId) -> Result<i32> {
 /// system call but destroy).
 fn live_env(t: &mut EnvTable, cpu: usize, envid: EnvId, checkperm: bool) -> Result<usize> {
     let e = env::envid2env(t, cpu, envid, checkperm)?;
-    if t.state(e).life != Life::Live {
+    if t.state(e).life() != Life::Live {
         return Err(Error::BadEnv);
     }
     Ok(e)
@@ -174,7 +174,7 @@ fn check_perm(perm: u32) -> Result<Pte> {
 /// After changing env `e`'s page tables: if it runs on another CPU, make that CPU forget the
 /// old translations before the big lock is released (pmap::tlb_shootdown).
 fn shootdown(t: &EnvTable, cpu: usize, e: usize) {
-    if let Some(c) = t.state(e).cpu
+    if let Some(c) = t.state(e).cpu()
         && c as usize != cpu
     {
         pmap::tlb_shootdown(c as usize);
@@ -293,7 +293,7 @@ fn sys_ipc_try_send(
     [envid, value, srcva, perm]: [u32; 4],
 ) -> Result<i32> {
     let dst = live_env(t, cpu, envid as EnvId, false)?;
-    if !t.state(dst).recving {
+    if !t.state(dst).recving() {
         return Err(Error::IpcNotRecv);
     }
     let p = check_send_page(t, cur, srcva, perm)?;
@@ -325,7 +325,7 @@ fn sys_ipc_send(
         Ok(p) => p,
         Err(e) => return (k, Err(e)),
     };
-    if t.state(dst).recving {
+    if t.state(dst).recving() {
         let dstva = t.env(dst).env_ipc_dstva;
         let r = transfer_page(t, cur, srcva, p, dst, dstva).map(|sent| {
             let from = t.id(cur);

@@ -289,7 +289,7 @@ fn trap_from_user(cpu: usize, tf: &mut Trapframe) -> ! {
         .env()
         .expect("trap from user mode without curenv");
     // Garbage collect if current environment is a zombie: it leaves the CPU, which frees it.
-    if env::table(&mut k).state(cur).life == kern_logic::lifecycle::Life::Dying {
+    if env::table(&mut k).state(cur).dying() {
         sched::sched_yield(k);
     }
 

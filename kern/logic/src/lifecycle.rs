@@ -25,6 +25,7 @@
 //!
 //! Every (state, event) pair is either a transition or a refusal; `tests` enumerates them all.
 
+use bit_field::BitField;
 use jos_inc::env::{ENV_DYING, ENV_FREE, ENV_NOT_RUNNABLE, ENV_RUNNABLE, ENV_RUNNING};
 
 /// Whether the slot holds an environment.
@@ -36,59 +37,148 @@ pub enum Life {
     Dying,
 }
 
-/// The kernel's view of one environment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct EnvState {
-    pub life: Life,
-    /// The CPU executing the env (in user mode, or in the kernel on its behalf).
-    pub cpu: Option<u8>,
-    pub suspended: bool,
-    pub recving: bool,
-    pub sending: bool,
-    pub orphan: bool,
-}
+/// The kernel's view of one environment, packed in one 16-bit word: the scheduler tests it
+/// on every trap and switch, so "may it go on running" is one mask and compare, not a field
+/// per fact.
+///
+/// | bits | field |
+/// |------|-------|
+/// | 0-1  | life: 0 free, 1 live, 2 dying |
+/// | 2    | suspended |
+/// | 3    | recving |
+/// | 4    | sending |
+/// | 5    | orphan |
+/// | 8-15 | the CPU running it, plus one (0: none) |
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EnvState(u16);
+
+const LIFE: core::ops::Range<usize> = 0..2;
+const SUSPENDED: usize = 2;
+const RECVING: usize = 3;
+const SENDING: usize = 4;
+const ORPHAN: usize = 5;
+const CPU: core::ops::Range<usize> = 8..16;
+/// The bits that decide whether an env may run: live, off-CPU, not suspended, not blocked.
+const RUN_MASK: u16 = 0xFF1F;
+const LIVE: u16 = 1;
 
 impl EnvState {
     /// A free slot.
-    pub const FREE: EnvState = EnvState {
-        life: Life::Free,
-        cpu: None,
-        suspended: false,
-        recving: false,
-        sending: false,
-        orphan: false,
-    };
+    pub const FREE: EnvState = EnvState(0);
+
+    #[inline]
+    pub fn new(
+        life: Life,
+        cpu: Option<u8>,
+        suspended: bool,
+        recving: bool,
+        sending: bool,
+        orphan: bool,
+    ) -> EnvState {
+        let mut s = EnvState(0);
+        s.set_life(life);
+        s.set_cpu(cpu);
+        s.0.set_bit(SUSPENDED, suspended);
+        s.0.set_bit(RECVING, recving);
+        s.0.set_bit(SENDING, sending);
+        s.0.set_bit(ORPHAN, orphan);
+        s
+    }
+
+    #[inline]
+    pub fn life(&self) -> Life {
+        match self.0.get_bits(LIFE) {
+            0 => Life::Free,
+            1 => Life::Live,
+            _ => Life::Dying,
+        }
+    }
+    #[inline]
+    fn set_life(&mut self, l: Life) {
+        self.0.set_bits(LIFE, l as u16);
+    }
+
+    /// The CPU executing the env (in user mode, or in the kernel on its behalf).
+    #[inline]
+    pub fn cpu(&self) -> Option<u8> {
+        (self.0.get_bits(CPU) as u8).checked_sub(1)
+    }
+    #[inline]
+    fn set_cpu(&mut self, cpu: Option<u8>) {
+        self.0.set_bits(CPU, cpu.map_or(0, |c| u16::from(c) + 1));
+    }
+
+    #[inline]
+    pub fn suspended(&self) -> bool {
+        self.0.get_bit(SUSPENDED)
+    }
+    #[inline]
+    pub fn recving(&self) -> bool {
+        self.0.get_bit(RECVING)
+    }
+    #[inline]
+    pub fn sending(&self) -> bool {
+        self.0.get_bit(SENDING)
+    }
+    #[inline]
+    pub fn orphan(&self) -> bool {
+        self.0.get_bit(ORPHAN)
+    }
+
+    /// Destroyed while running: to be freed when its CPU lets go.
+    #[inline]
+    pub fn dying(&self) -> bool {
+        self.0.get_bits(LIFE) == Life::Dying as u16
+    }
 
     /// Blocked in a receive or a send.
+    #[inline]
     pub fn blocked(&self) -> bool {
-        self.recving || self.sending
+        self.recving() || self.sending()
     }
 
     /// In the run set: live, wanting the CPU, and on none.
+    #[inline]
     pub fn runnable(&self) -> bool {
-        self.life == Life::Live && self.cpu.is_none() && !self.suspended && !self.blocked()
+        self.0 & RUN_MASK == LIVE
     }
 
     /// May keep its CPU after a trap (live, not suspended, not blocked).
+    #[inline]
     pub fn continues(&self) -> bool {
-        self.life == Life::Live && !self.suspended && !self.blocked()
+        self.0 & RUN_MASK & 0xFF == LIVE
     }
 
     /// JOS's `env_status`, as user space reads it in `envs[]`.
+    #[inline]
     pub fn status(&self) -> u32 {
-        match self.life {
+        match self.life() {
             Life::Free => ENV_FREE,
             Life::Dying => ENV_DYING,
-            Life::Live if self.cpu.is_some() => ENV_RUNNING,
-            Life::Live if !self.suspended && !self.blocked() => ENV_RUNNABLE,
+            Life::Live if self.cpu().is_some() => ENV_RUNNING,
+            Life::Live if self.continues() => ENV_RUNNABLE,
             Life::Live => ENV_NOT_RUNNABLE,
         }
     }
 
     /// Counted by the scheduler's "anything left to do?" test (JOS's sched_halt: RUNNABLE,
     /// RUNNING or DYING).
+    #[inline]
     pub fn active(&self) -> bool {
         matches!(self.status(), ENV_RUNNABLE | ENV_RUNNING | ENV_DYING)
+    }
+}
+
+impl core::fmt::Debug for EnvState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("EnvState")
+            .field("life", &self.life())
+            .field("cpu", &self.cpu())
+            .field("suspended", &self.suspended())
+            .field("recving", &self.recving())
+            .field("sending", &self.sending())
+            .field("orphan", &self.orphan())
+            .finish()
     }
 }
 
@@ -132,64 +222,68 @@ pub enum Refusal {
 
 /// Apply `event` to `s`. On success the new state; a new state of `Life::Free` from a live or
 /// dying one means "free it now".
+#[inline]
 pub fn step(s: EnvState, event: Event) -> Result<EnvState, Refusal> {
     use Life::*;
     let mut n = s;
-    match (s.life, event) {
+    match (s.life(), event) {
         (Free, Event::Alloc { suspended, orphan }) => {
-            n = EnvState {
-                life: Live,
-                cpu: None,
-                suspended,
-                recving: false,
-                sending: false,
-                orphan,
-            };
+            n = EnvState::new(Live, None, suspended, false, false, orphan);
         }
         (_, Event::Alloc { .. }) => return Err(Refusal::Illegal),
 
-        (Live, Event::SetStatus { runnable }) => n.suspended = !runnable,
+        (Live, Event::SetStatus { runnable }) => {
+            n.0.set_bit(SUSPENDED, !runnable);
+        }
         (Free | Dying, Event::SetStatus { .. }) => return Err(Refusal::BadEnv),
 
         (Free, Event::Destroy { .. }) => return Err(Refusal::BadEnv),
         // Idempotent: the CPU running it frees it.
         (Dying, Event::Destroy { .. }) => {}
-        (Live, Event::Destroy { by }) => match s.cpu {
+        (Live, Event::Destroy { by }) => match s.cpu() {
             // Off every CPU, or running right here on the destroyer's behalf: free now.
             None => n = EnvState::FREE,
             Some(c) if c == by => n = EnvState::FREE,
             // Running elsewhere: that CPU frees it when it next enters the kernel.
-            Some(_) => n.life = Dying,
+            Some(_) => n.set_life(Dying),
         },
 
-        (Live, Event::Dispatch { cpu }) if s.runnable() => n.cpu = Some(cpu),
+        (Live, Event::Dispatch { cpu }) if s.runnable() => n.set_cpu(Some(cpu)),
         (_, Event::Dispatch { .. }) => return Err(Refusal::Illegal),
 
-        (Live | Dying, Event::Deschedule) if s.cpu.is_some() => {
-            n.cpu = None;
-            if s.life == Dying || (s.orphan && s.suspended) {
+        (Live | Dying, Event::Deschedule) if s.cpu().is_some() => {
+            n.set_cpu(None);
+            if s.life() == Dying || (s.orphan() && s.suspended()) {
                 n = EnvState::FREE;
             }
         }
         (_, Event::Deschedule) => return Err(Refusal::Illegal),
 
-        (Live, Event::Recv) if s.cpu.is_some() && !s.blocked() => n.recving = true,
+        (Live, Event::Recv) if s.cpu().is_some() && !s.blocked() => {
+            n.0.set_bit(RECVING, true);
+        }
         (_, Event::Recv) => return Err(Refusal::Illegal),
 
-        (Live, Event::SendWait) if s.cpu.is_some() && !s.blocked() => n.sending = true,
+        (Live, Event::SendWait) if s.cpu().is_some() && !s.blocked() => {
+            n.0.set_bit(SENDING, true);
+        }
         (_, Event::SendWait) => return Err(Refusal::Illegal),
 
-        (Live, Event::SendDone) if s.sending => n.sending = false,
+        (Live, Event::SendDone) if s.sending() => {
+            n.0.set_bit(SENDING, false);
+        }
         (_, Event::SendDone) => return Err(Refusal::Illegal),
 
-        (Live, Event::Deliver) if s.recving => n.recving = false,
+        (Live, Event::Deliver) if s.recving() => {
+            n.0.set_bit(RECVING, false);
+        }
         (Live, Event::Deliver) => return Err(Refusal::NotRecv),
         (Free | Dying, Event::Deliver) => return Err(Refusal::BadEnv),
 
         (Free, Event::ParentGone) => return Err(Refusal::Illegal),
         (Live | Dying, Event::ParentGone) => {
-            n.orphan = true;
-            if s.life == Live && s.suspended && s.cpu.is_none() {
+            n.0.set_bit(ORPHAN, true);
+            if s.life() == Live && s.suspended() && s.cpu().is_none() {
                 n = EnvState::FREE;
             }
         }
@@ -213,14 +307,9 @@ mod tests {
                 for suspended in [false, true] {
                     for (recving, sending) in [(false, false), (true, false), (false, true)] {
                         for orphan in [false, true] {
-                            v.push(EnvState {
-                                life,
-                                cpu,
-                                suspended,
-                                recving,
-                                sending,
-                                orphan,
-                            });
+                            v.push(EnvState::new(
+                                life, cpu, suspended, recving, sending, orphan,
+                            ));
                         }
                     }
                 }
@@ -254,10 +343,10 @@ mod tests {
     /// The states the kernel can actually be in: a free slot is all-clear; only a running env
     /// can be dying; an env blocks in one call at a time.
     fn reachable(s: &EnvState) -> bool {
-        !(s.recving && s.sending)
-            && match s.life {
+        !(s.recving() && s.sending())
+            && match s.life() {
                 Life::Free => *s == EnvState::FREE,
-                Life::Dying => s.cpu.is_some(),
+                Life::Dying => s.cpu().is_some(),
                 Life::Live => true,
             }
     }
@@ -265,88 +354,97 @@ mod tests {
     /// What each (state, event) pair must do, written independently of `step`'s match.
     fn expected(s: EnvState, e: Event) -> Result<EnvState, Refusal> {
         let free = Ok(EnvState::FREE);
-        let with = |f: &dyn Fn(&mut EnvState)| {
-            let mut n = s;
-            f(&mut n);
-            Ok(n)
+        // The expected state from s's fields, as a tuple edited by `f`.
+        type Fields = (Life, Option<u8>, bool, bool, bool, bool);
+        let with = |f: &dyn Fn(&mut Fields)| {
+            let mut x: Fields = (
+                s.life(),
+                s.cpu(),
+                s.suspended(),
+                s.recving(),
+                s.sending(),
+                s.orphan(),
+            );
+            f(&mut x);
+            Ok(EnvState::new(x.0, x.1, x.2, x.3, x.4, x.5))
         };
         match e {
             Event::Alloc { suspended, orphan } => {
-                if s.life != Life::Free {
+                if s.life() != Life::Free {
                     Err(Refusal::Illegal)
                 } else {
-                    Ok(EnvState {
-                        life: Life::Live,
-                        cpu: None,
+                    Ok(EnvState::new(
+                        Life::Live,
+                        None,
                         suspended,
-                        recving: false,
-                        sending: false,
+                        false,
+                        false,
                         orphan,
-                    })
+                    ))
                 }
             }
             Event::SetStatus { runnable } => {
-                if s.life != Life::Live {
+                if s.life() != Life::Live {
                     Err(Refusal::BadEnv)
                 } else {
-                    with(&|n| n.suspended = !runnable)
+                    with(&|n| n.2 = !runnable)
                 }
             }
-            Event::Destroy { by } => match (s.life, s.cpu) {
+            Event::Destroy { by } => match (s.life(), s.cpu()) {
                 (Life::Free, _) => Err(Refusal::BadEnv),
                 (Life::Dying, _) => Ok(s),
                 (Life::Live, None) => free,
                 (Life::Live, Some(c)) if c == by => free,
-                (Life::Live, Some(_)) => with(&|n| n.life = Life::Dying),
+                (Life::Live, Some(_)) => with(&|n| n.0 = Life::Dying),
             },
             Event::Dispatch { cpu } => {
-                let ok = s.life == Life::Live
-                    && s.cpu.is_none()
-                    && !s.suspended
-                    && !s.recving
-                    && !s.sending;
+                let ok = s.life() == Life::Live
+                    && s.cpu().is_none()
+                    && !s.suspended()
+                    && !s.recving()
+                    && !s.sending();
                 if ok {
-                    with(&|n| n.cpu = Some(cpu))
+                    with(&|n| n.1 = Some(cpu))
                 } else {
                     Err(Refusal::Illegal)
                 }
             }
             Event::Deschedule => {
-                if s.life == Life::Free || s.cpu.is_none() {
+                if s.life() == Life::Free || s.cpu().is_none() {
                     Err(Refusal::Illegal)
-                } else if s.life == Life::Dying || (s.orphan && s.suspended) {
+                } else if s.life() == Life::Dying || (s.orphan() && s.suspended()) {
                     free
                 } else {
-                    with(&|n| n.cpu = None)
+                    with(&|n| n.1 = None)
                 }
             }
             Event::Recv | Event::SendWait => {
-                if s.life == Life::Live && s.cpu.is_some() && !s.recving && !s.sending {
+                if s.life() == Life::Live && s.cpu().is_some() && !s.recving() && !s.sending() {
                     if e == Event::Recv {
-                        with(&|n| n.recving = true)
+                        with(&|n| n.3 = true)
                     } else {
-                        with(&|n| n.sending = true)
+                        with(&|n| n.4 = true)
                     }
                 } else {
                     Err(Refusal::Illegal)
                 }
             }
             Event::SendDone => {
-                if s.life == Life::Live && s.sending {
-                    with(&|n| n.sending = false)
+                if s.life() == Life::Live && s.sending() {
+                    with(&|n| n.4 = false)
                 } else {
                     Err(Refusal::Illegal)
                 }
             }
-            Event::Deliver => match s.life {
+            Event::Deliver => match s.life() {
                 Life::Free | Life::Dying => Err(Refusal::BadEnv),
-                Life::Live if s.recving => with(&|n| n.recving = false),
+                Life::Live if s.recving() => with(&|n| n.3 = false),
                 Life::Live => Err(Refusal::NotRecv),
             },
-            Event::ParentGone => match s.life {
+            Event::ParentGone => match s.life() {
                 Life::Free => Err(Refusal::Illegal),
-                Life::Live if s.suspended && s.cpu.is_none() => free,
-                _ => with(&|n| n.orphan = true),
+                Life::Live if s.suspended() && s.cpu().is_none() => free,
+                _ => with(&|n| n.5 = true),
             },
         }
     }
@@ -369,6 +467,34 @@ mod tests {
     }
 
     #[test]
+    fn packing_round_trips() {
+        for life in [Life::Free, Life::Live, Life::Dying] {
+            for cpu in [None, Some(0), Some(7), Some(254)] {
+                for bits in 0..16u8 {
+                    let f = |b: u8| bits & (1 << b) != 0;
+                    let s = EnvState::new(life, cpu, f(0), f(1), f(2), f(3));
+                    assert_eq!(
+                        (
+                            s.life(),
+                            s.cpu(),
+                            s.suspended(),
+                            s.recving(),
+                            s.sending(),
+                            s.orphan()
+                        ),
+                        (life, cpu, f(0), f(1), f(2), f(3))
+                    );
+                    // The one-mask tests agree with the fields.
+                    let blocked = f(1) || f(2);
+                    let cont = life == Life::Live && !f(0) && !blocked;
+                    assert_eq!(s.continues(), cont);
+                    assert_eq!(s.runnable(), cont && cpu.is_none());
+                }
+            }
+        }
+    }
+
+    #[test]
     fn reachable_states_stay_reachable() {
         // From every reachable state, every event the kernel can issue (a refusal leaves the
         // state as it was) leads to a reachable state.
@@ -387,11 +513,11 @@ mod tests {
         // there and does not enter the run set (so no second CPU can dispatch it).
         for s in all_states()
             .into_iter()
-            .filter(|s| s.life == Life::Live && s.cpu == Some(OTHER))
+            .filter(|s| s.life() == Life::Live && s.cpu() == Some(OTHER))
         {
             for runnable in [true, false] {
                 let n = step(s, Event::SetStatus { runnable }).unwrap();
-                assert_eq!(n.cpu, Some(OTHER));
+                assert_eq!(n.cpu(), Some(OTHER));
                 assert_eq!(n.status(), ENV_RUNNING);
                 assert!(!n.runnable());
                 assert_eq!(
@@ -414,7 +540,7 @@ mod tests {
         .unwrap();
         s = step(s, Event::Dispatch { cpu: OTHER }).unwrap();
         s = step(s, Event::Destroy { by: THIS }).unwrap();
-        assert_eq!((s.life, s.status()), (Life::Dying, ENV_DYING));
+        assert_eq!((s.life(), s.status()), (Life::Dying, ENV_DYING));
         // The second destroy changes nothing: in JOS it freed the env at once.
         assert_eq!(step(s, Event::Destroy { by: THIS }), Ok(s));
         // Nobody may touch a dying env.
@@ -443,11 +569,11 @@ mod tests {
         assert_eq!(s.status(), ENV_NOT_RUNNABLE);
         // "Waking" it with set_status leaves it blocked in the receive.
         s = step(s, Event::SetStatus { runnable: true }).unwrap();
-        assert!(s.recving && !s.runnable());
+        assert!(s.recving() && !s.runnable());
         // Suspended while receiving: a message is delivered, but it stays off the CPU.
         s = step(s, Event::SetStatus { runnable: false }).unwrap();
         s = step(s, Event::Deliver).unwrap();
-        assert!(!s.recving && !s.runnable());
+        assert!(!s.recving() && !s.runnable());
         assert_eq!(step(s, Event::Deliver), Err(Refusal::NotRecv));
         s = step(s, Event::SetStatus { runnable: true }).unwrap();
         assert!(s.runnable());
@@ -488,11 +614,9 @@ mod tests {
         .unwrap();
         assert_eq!(step(child, Event::ParentGone), Ok(EnvState::FREE));
         // A runnable or receiving orphan may still run (anyone may send to a receiver).
-        let mut r = child;
-        r.suspended = false;
-        r.recving = true;
+        let r = EnvState::new(Life::Live, None, false, true, false, false);
         let n = step(r, Event::ParentGone).unwrap();
-        assert!(n.orphan && n.life == Life::Live);
+        assert!(n.orphan() && n.life() == Life::Live);
         // An orphan that suspends itself is freed when its CPU lets go.
         let mut o = step(
             EnvState::FREE,
