@@ -80,22 +80,24 @@ impl PageTable {
     fn diff_from_run(self, first: usize, n: usize, want: u32) -> u32 {
         assert!(first + n <= NPTENTRIES);
         let base = self.slot(first);
+        // Wrapping arithmetic, as in `fill`.
+        let step = |w: u32, k: usize| w.wrapping_add((k as u32).wrapping_mul(PGSIZE));
         let mut diff = 0;
         let mut k = 0;
         while k + 4 <= n {
-            let w = want + (k as u32) * PGSIZE;
+            let w = step(want, k);
             // SAFETY: as in `get`; `first + k + 3` < 1024 (asserted above).
             unsafe {
                 diff |= (ptr::read_volatile(base.add(k)) ^ w)
-                    | (ptr::read_volatile(base.add(k + 1)) ^ (w + PGSIZE))
-                    | (ptr::read_volatile(base.add(k + 2)) ^ (w + 2 * PGSIZE))
-                    | (ptr::read_volatile(base.add(k + 3)) ^ (w + 3 * PGSIZE));
+                    | (ptr::read_volatile(base.add(k + 1)) ^ step(w, 1))
+                    | (ptr::read_volatile(base.add(k + 2)) ^ step(w, 2))
+                    | (ptr::read_volatile(base.add(k + 3)) ^ step(w, 3));
             }
             k += 4;
         }
         while k < n {
             // SAFETY: as above.
-            diff |= unsafe { ptr::read_volatile(base.add(k)) } ^ (want + (k as u32) * PGSIZE);
+            diff |= unsafe { ptr::read_volatile(base.add(k)) } ^ step(want, k);
             k += 1;
         }
         diff
@@ -106,22 +108,25 @@ impl PageTable {
     fn fill(self, first: usize, n: usize, entry: u32) {
         assert!(first + n <= NPTENTRIES);
         let base = self.slot(first);
-        // Four entries per iteration: boot maps 65,536 pages at KERNBASE this way.
+        // Four entries per iteration: boot maps 65,536 pages at KERNBASE this way. The
+        // arithmetic wraps by design (the kernel is built with overflow checks): a mapping may
+        // run to the top of the address space, and the frame part is what matters.
+        let step = |e: u32, k: usize| e.wrapping_add((k as u32).wrapping_mul(PGSIZE));
         let mut k = 0;
         while k + 4 <= n {
-            let e = entry + (k as u32) * PGSIZE;
+            let e = step(entry, k);
             // SAFETY: as in `set`; `first + k + 3` < 1024 (asserted above).
             unsafe {
                 ptr::write_volatile(base.add(k), e);
-                ptr::write_volatile(base.add(k + 1), e + PGSIZE);
-                ptr::write_volatile(base.add(k + 2), e + 2 * PGSIZE);
-                ptr::write_volatile(base.add(k + 3), e + 3 * PGSIZE);
+                ptr::write_volatile(base.add(k + 1), step(e, 1));
+                ptr::write_volatile(base.add(k + 2), step(e, 2));
+                ptr::write_volatile(base.add(k + 3), step(e, 3));
             }
             k += 4;
         }
         while k < n {
             // SAFETY: as above.
-            unsafe { ptr::write_volatile(base.add(k), entry + (k as u32) * PGSIZE) }
+            unsafe { ptr::write_volatile(base.add(k), step(entry, k)) }
             k += 1;
         }
     }
@@ -798,7 +803,7 @@ fn check_page_free_list(only_low_memory: bool) {
     // stops (None) at a low page that follows a high one; then the list is reordered, as JOS
     // always does, and walked again.
     let walk = |free: &FreeList, pages: &[PageInfo]| -> Option<(usize, usize)> {
-        let (mut nfree, mut nbase) = (0, 0);
+        let (mut nfree, mut nbase) = (0usize, 0usize);
         let mut seen_high = false;
         let in_order = free.walk(pages, |pp| {
             if pp < low_pages {
@@ -807,11 +812,11 @@ fn check_page_free_list(only_low_memory: bool) {
                 }
                 // If there's a page that shouldn't be on the free list, try to make sure it
                 // eventually causes trouble.
-                fill128(page2pa(pp) + KERNBASE, 0x9797_9797);
+                fill128(page2kva_fast(pp), 0x9797_9797);
             } else {
                 seen_high = true;
             }
-            nfree += 1;
+            nfree = nfree.wrapping_add(1); // at most npages
             // (pp < npages: the walk checked it.)
             if pp < first_free_pp && check_other(pp) {
                 nbase += 1;
@@ -820,30 +825,29 @@ fn check_page_free_list(only_low_memory: bool) {
         });
         in_order.then_some((nfree, nbase))
     };
-    let (nfree, nfree_basemem) = match if only_low_memory {
-        walk(&free, pages)
+    let (nfree, nfree_basemem) = if only_low_memory {
+        loop {
+            if let Some(counts) = walk(&free, pages) {
+                break counts;
+            }
+            // Move pages with lower addresses first in the free list, since entry_pgdir does
+            // not map all pages.
+            free.low_first(pages, |i| i < low_pages);
+        }
     } else {
         // Every page is mapped and marked now: the same walk without the order test (kept
         // apart: the hot loop of the boot, 32,768 pages).
-        let (mut nfree, mut nbase) = (0, 0);
+        let (mut nfree, mut nbase) = (0usize, 0usize);
         free.walk(pages, |pp| {
-            fill128(page2pa(pp) + KERNBASE, 0x9797_9797);
-            nfree += 1;
+            fill128(page2kva_fast(pp), 0x9797_9797);
+            nfree = nfree.wrapping_add(1); // at most npages
             // (pp < npages: the walk checked it.)
             if pp < first_free_pp && check_other(pp) {
                 nbase += 1;
             }
             true
         });
-        Some((nfree, nbase))
-    } {
-        Some(counts) => counts,
-        None => {
-            // Move pages with lower addresses first in the free list, since entry_pgdir does
-            // not map all pages.
-            free.low_first(pages, |i| i < low_pages);
-            walk(&free, pages).expect("low pages first")
-        }
+        (nfree, nbase)
     };
     let nfree_extmem = nfree - nfree_basemem;
     assert!(nfree_basemem > 0);
@@ -857,6 +861,13 @@ fn check_page_free_list(only_low_memory: bool) {
 fn fill(kva: u32, v: u8, len: usize) {
     // SAFETY: a free page in the first 4 MiB (mapped); free pages are unused by definition.
     unsafe { ptr::write_bytes(kva as *mut u8, v, len) }
+}
+
+/// KADDR of a page number known to be below npages (so its physical address lies below
+/// 256 MiB and OR-ing in KERNBASE is exact: no overflow check, no npages lookup).
+#[inline(always)]
+fn page2kva_fast(pp: PageNum) -> u32 {
+    page2pa(pp) | KERNBASE
 }
 
 /// Fill the first 128 bytes at `kva` with the word `v`: check_page_free_list's marking of

@@ -67,7 +67,8 @@ impl FreeList {
             let mut next = self.base + (range.start as u32 + 1) * REC;
             for p in rest {
                 p.pp_link = next;
-                next += REC;
+                // Cannot overflow: `next` stays inside the pages array's addresses.
+                next = next.wrapping_add(REC);
             }
         }
         if !range.is_empty() {
