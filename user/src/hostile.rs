@@ -126,3 +126,12 @@ impl core::fmt::Display for Shown {
         }
     }
 }
+
+/// Whether word `i` of `sh` stays put while we spin: an env whose slot is already free must
+/// not be running any more, so a counter it kept bumping must have stopped. (A kernel that
+/// frees an env still running on another CPU leaves it running until its next trap.)
+pub fn stopped(sh: Shared, i: usize) -> bool {
+    let before = sh.get(i);
+    spin(2000);
+    sh.get(i) == before
+}

@@ -7,7 +7,8 @@
 //! its slot is reused by the next fork while that CPU still thinks it runs the old env.
 //! Specified: destroy is idempotent. Both calls return 0 (the second -E_BAD_ENV only if the
 //! child is already gone, which this program checks through envs[]), the child ends
-//! ENV_FREE, and the next fork, which gets the same slot, works normally.
+//! ENV_FREE (and, once free, no longer runs), and the next fork, which gets the same slot,
+//! works normally.
 //!
 //! Each round forks a child that spins in user mode (with `pause`, never trapping
 //! voluntarily) incrementing a word of a shared page; once the word moves while we spin
@@ -21,7 +22,7 @@
 #[path = "../hostile.rs"]
 mod hostile;
 
-use hostile::{Shared, Shown, exists, wait_change, wait_gone};
+use hostile::{Shared, Shown, exists, stopped, wait_change, wait_gone};
 use jos_lib::inc::env::EnvId;
 use jos_lib::inc::error::E_BAD_ENV;
 use jos_lib::inc::syscall::SYS_ENV_DESTROY;
@@ -100,6 +101,12 @@ fn umain() {
         if !wait_gone(kid, 1_000_000) {
             println!(
                 "destroytwice: FAIL: round {}: {:08x} never became ENV_FREE",
+                round, kid
+            );
+            failures += 1;
+        } else if !stopped(sh, SPIN) {
+            println!(
+                "destroytwice: FAIL: round {}: {:08x} is free but still running",
                 round, kid
             );
             failures += 1;

@@ -11,7 +11,7 @@
 //!
 //! Each round forks a child spinning in user mode, waits until it runs alongside us,
 //! destroys it and at once makes the calls above. Prints `dyingcalls: ... ok` only if every
-//! result was right and every child ended ENV_FREE.
+//! result was right and every child ended ENV_FREE, and stopped running once free.
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -19,7 +19,7 @@
 #[path = "../hostile.rs"]
 mod hostile;
 
-use hostile::{PU, PUW, Shared, Shown, exists, wait_change, wait_gone};
+use hostile::{PU, PUW, Shared, Shown, exists, stopped, wait_change, wait_gone};
 use jos_lib::inc::env::{ENV_NOT_RUNNABLE, ENV_RUNNABLE, EnvId};
 use jos_lib::inc::error::E_BAD_ENV;
 use jos_lib::inc::syscall::*;
@@ -128,6 +128,12 @@ fn umain() {
         if !wait_gone(kid, 1_000_000) {
             println!(
                 "dyingcalls: FAIL: round {}: {:08x} never became ENV_FREE",
+                round, kid
+            );
+            failures += 1;
+        } else if !stopped(sh, 0) {
+            println!(
+                "dyingcalls: FAIL: round {}: {:08x} is free but still running",
                 round, kid
             );
             failures += 1;

@@ -17,7 +17,7 @@
 #[path = "../hostile.rs"]
 mod hostile;
 
-use hostile::{PU, Shared, wait_gone};
+use hostile::{PU, Shared, Shown, wait_gone};
 use jos_lib::inc::env::{EnvId, envx};
 use jos_lib::inc::error::E_NO_MEM;
 use jos_lib::inc::memlayout::UTOP;
@@ -40,6 +40,18 @@ const MAX_REF: u32 = 65_535;
 const SHARED: u32 = 0x0e00_0000;
 /// Where the child accepts a page.
 const CHILD_RECV: u32 = 0x0f00_0000;
+
+/// How the map loop ended: no map refused, or the error of the first refused one.
+struct Refusal(i32);
+
+impl core::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            0 => write!(f, "none refused"),
+            r => write!(f, "then {}", Shown(r)),
+        }
+    }
+}
 
 /// A raw system call on the pages above.
 fn sys(num: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5: u32) -> i32 {
@@ -107,20 +119,19 @@ fn umain() {
     let want_maps = MAX_REF - u32::from(r0);
     let count = pp_ref_at(PAGE).unwrap_or(0);
     println!(
-        "refcount: {} maps succeeded, then {}; pp_ref reads {}",
+        "refcount: {} maps succeeded, {}; pp_ref reads {}",
         maps,
-        if err == 0 { "none refused" } else { "refused" },
+        Refusal(err),
         count
     );
     let saturated = maps == want_maps && err == -E_NO_MEM && u32::from(count) == MAX_REF;
     if !saturated {
         println!(
             "refcount: FAIL: expected {} maps, then -E_NO_MEM, pp_ref 65535; got {} maps, \
-             error {} ({}), pp_ref {}",
+             {}, pp_ref {}",
             want_maps,
             maps,
-            err,
-            ErrNum(err),
+            Refusal(err),
             count
         );
         ok = false;

@@ -11,7 +11,8 @@
 //! its progress in a shared page. Once it runs, the parent toggles its status
 //! NOT_RUNNABLE / RUNNABLE many times, mostly back to back, yielding at random so its own
 //! CPU schedules too; every call must return 0. Even rounds then
-//! destroy the child mid-count (0 expected) and check that its slot ends ENV_FREE; odd
+//! destroy the child mid-count (0 expected) and check that its slot ends ENV_FREE and that
+//! it then no longer runs (its progress counter stops); odd
 //! rounds stop it: the counter must equal the loop count (stresssched's check: an env run
 //! on two CPUs at once counts some increments twice or loses some) and it must exit. (Run
 //! twice at once, a child may also wreck its own stack and die in a user panic, or the
@@ -27,7 +28,7 @@ mod hostile;
 use core::cell::UnsafeCell;
 use core::ptr::{read_volatile, write_volatile};
 
-use hostile::{Rng, Shared, exists, spin, wait_change, wait_gone};
+use hostile::{Rng, Shared, exists, spin, stopped, wait_change, wait_gone};
 use jos_lib::inc::env::{ENV_NOT_RUNNABLE, ENV_RUNNABLE, EnvId};
 use jos_lib::{exit, fork, println, sys_env_destroy, sys_env_set_status, sys_getenvid, sys_yield};
 
@@ -39,7 +40,7 @@ const TOGGLES: u32 = 60;
 
 /// The page shared with the children, and its words.
 const SHARED: u32 = 0x0e00_0000;
-/// The child's loop count / 4096, so we see it run.
+/// The child's loop count, so we see it run (and see it stop).
 const PROGRESS: usize = 0;
 /// Set by the parent: stop counting, report and exit.
 const STOP: usize = 1;
@@ -70,9 +71,7 @@ fn child(sh: Shared) -> ! {
         // without it this vCPU keeps the host thread until its next timer tick, and the
         // parent's status changes could never land while we run.
         core::hint::spin_loop();
-        if n.is_multiple_of(4096) {
-            sh.set(PROGRESS, n / 4096);
-        }
+        sh.set(PROGRESS, n);
     }
     sh.set(COUNT, n);
     // SAFETY: as above.
@@ -168,6 +167,12 @@ fn umain() {
         if !wait_gone(kid, 1_000_000) {
             println!(
                 "setstatusrace: FAIL: round {}: child {:08x} never became ENV_FREE",
+                round, kid
+            );
+            failures += 1;
+        } else if !stopped(sh, PROGRESS) {
+            println!(
+                "setstatusrace: FAIL: round {}: child {:08x} is free but still running",
                 round, kid
             );
             failures += 1;
