@@ -349,11 +349,16 @@ impl Me {
             }
             SYS_ENV_SET_PGFAULT_UPCALL => {
                 let e = self.env();
-                let f = if self.is_self(e) {
+                // Ourselves and our running children keep the real upcall: a bogus one, or
+                // a bogus one then the real one while a fault is being delivered, sends the
+                // env into code or data that may reach an `int3` or a user panic. Others
+                // (empty or not ours) get any, from entries that end a faulting env cleanly
+                // (none, unmapped, not user-accessible) if it ever ran.
+                let f = if self.protect(e) {
                     pgfault_upcall()
                 } else {
                     self.rng
-                        .pick(&[pgfault_upcall(), 0, 0xdead_beef, KERNBASE, UTOP])
+                        .pick(&[pgfault_upcall(), 0, 0xdead_beef, KERNBASE, ULIM])
                 };
                 self.call(num, [e, f, 0, 0, 0], Self::bogus_env(e));
             }
