@@ -1193,6 +1193,22 @@ mod unit {
     }
 
     #[test]
+    fn hostile_tests_fail_on_a_panic_or_a_leak() {
+        let hostile: Vec<&Test> = TABLE.iter().filter(|t| t.part == HOSTILE).collect();
+        assert!(hostile.len() >= 10);
+        for t in hostile {
+            assert!(t.no.contains(&".*kernel panic"), "{}", t.name);
+            assert!(!t.expect.is_empty(), "{}", t.name);
+            assert_eq!(
+                (t.same, t.input),
+                (MEMINFO_SAME, &["meminfo"][..]),
+                "{}",
+                t.name
+            );
+        }
+    }
+
+    #[test]
     fn smp_copies_of_lab3() {
         let cases = cases();
         let c = cases.iter().find(|c| c.name == "hello_cpus4").unwrap();
