@@ -88,6 +88,9 @@ const LAB4A: &str = "Lab 4 Part A";
 const LAB4B: &str = "Lab 4 Part B";
 const LAB4C: &str = "Lab 4 Part C";
 pub const PROJECT: &str = "Project";
+/// Attacks on the kernel's isolation and robustness (user/src/bin: refcount, setstatusrace,
+/// ...): each program prints its `ok` line only if every check held.
+pub const HOSTILE: &str = "Hostile";
 
 /// One backtrace frame line (lab 1's BACKTRACE_RE with `eip` widened from f0100xxx to f01xxxxx:
 /// the Rust kernel's text is larger than JOS's 4 KiB-ish window).
@@ -113,6 +116,90 @@ const STRESSSCHED_COMPLETES: Test = Test {
     count: &[(r".000010... stresssched on CPU [0-7]", 20)],
     no: &[".*ran on two CPUs at once", ".*kernel panic"],
     ..DEFAULT
+};
+
+/// `meminfo` typed after a run: the free page and env counts must be back where they were
+/// before the first env.
+const MEMINFO_SAME: &[&str] = &[
+    r"free pages: (\d+) \(before the first env: (\d+)\)",
+    r"free envs: (\d+) \(before the first env: (\d+)\)",
+];
+
+/// The hostile tests' common shape: their own `ok` line, no kernel panic, no leak.
+const HOSTILE_TEST: Test = Test {
+    part: HOSTILE,
+    points: 1,
+    timeout_s: 60,
+    input: &["meminfo"],
+    same: MEMINFO_SAME,
+    ..DEFAULT
+};
+
+const REFCOUNT: Test = Test {
+    name: "refcount",
+    test: "refcount",
+    expect: &["refcount: saturated at 65535, refused with -E_NO_MEM: ok"],
+    no: &[".*kernel panic", "refcount: FAIL"],
+    ..HOSTILE_TEST
+};
+
+const SETSTATUSRACE: Test = Test {
+    name: "setstatusrace",
+    test: "setstatusrace",
+    cpus: 2,
+    expect: &["setstatusrace: .*: ok"],
+    no: &[".*kernel panic", "setstatusrace: FAIL"],
+    ..HOSTILE_TEST
+};
+
+const DESTROYTWICE: Test = Test {
+    name: "destroytwice",
+    test: "destroytwice",
+    cpus: 2,
+    expect: &["destroytwice: .*: ok"],
+    no: &[".*kernel panic", "destroytwice: FAIL"],
+    ..HOSTILE_TEST
+};
+
+const DYINGCALLS: Test = Test {
+    name: "dyingcalls",
+    test: "dyingcalls",
+    cpus: 2,
+    expect: &["dyingcalls: .*: ok"],
+    no: &[".*kernel panic", "dyingcalls: FAIL"],
+    ..HOSTILE_TEST
+};
+
+const RECVWAKE: Test = Test {
+    name: "recvwake",
+    test: "recvwake",
+    cpus: 2,
+    expect: &[
+        "recvwake: child: ipc_recv returned Ok with value 42 from $E1",
+        "recvwake: child: ipc_recv returned Ok with value 43 from $E1",
+        "recvwake: receive and suspension are independent: ok",
+    ],
+    no: &[".*kernel panic", "recvwake: FAIL"],
+    ..HOSTILE_TEST
+};
+
+const FPMULTI: Test = Test {
+    name: "fpmulti",
+    test: "fpmulti",
+    cpus: 4,
+    expect: &["fpmulti: all 6 results exact"],
+    no: &[".*kernel panic", "fpmulti: FAIL"],
+    ..HOSTILE_TEST
+};
+
+const FUZZ: Test = Test {
+    name: "fuzz",
+    test: "fuzz",
+    cpus: 4,
+    timeout_s: 90,
+    expect: &["fuzz: [0-9]+ calls, seed 0x[0-9a-f]{8}, done"],
+    no: &[".*kernel panic", ".*user panic", "fuzz: .*FAIL"],
+    ..HOSTILE_TEST
 };
 
 pub static TABLE: &[Test] = &[
@@ -689,6 +776,146 @@ pub static TABLE: &[Test] = &[
         ],
         ..DEFAULT
     },
+    // ---- Hostile: attacks a correct kernel survives, each reproducing a flaw of JOS's design.
+    // Where memory counts matter the run ends with `meminfo`, whose two counts must be back
+    // where they were before the first env (as in `leakcheck`).
+    //
+    // A page mapped 65,536 times: the 16-bit reference count must saturate, not wrap.
+    REFCOUNT,
+    Test {
+        name: "refcount_cpus4",
+        cpus: 4,
+        ..REFCOUNT
+    },
+    // Status changes, double destroys and calls on a dying env, aimed at a child running on
+    // another CPU; and suspension vs. a blocked receive. Races need parallel CPUs: each runs
+    // on 2 and 4 CPUs, on one TCG thread and with a host thread per vCPU.
+    SETSTATUSRACE,
+    Test {
+        name: "setstatusrace_cpus4",
+        cpus: 4,
+        ..SETSTATUSRACE
+    },
+    Test {
+        name: "setstatusrace_mttcg",
+        tcg: Tcg::Multi,
+        ..SETSTATUSRACE
+    },
+    Test {
+        name: "setstatusrace_cpus4_mttcg",
+        cpus: 4,
+        tcg: Tcg::Multi,
+        ..SETSTATUSRACE
+    },
+    DESTROYTWICE,
+    Test {
+        name: "destroytwice_cpus4",
+        cpus: 4,
+        ..DESTROYTWICE
+    },
+    Test {
+        name: "destroytwice_mttcg",
+        tcg: Tcg::Multi,
+        ..DESTROYTWICE
+    },
+    Test {
+        name: "destroytwice_cpus4_mttcg",
+        cpus: 4,
+        tcg: Tcg::Multi,
+        ..DESTROYTWICE
+    },
+    DYINGCALLS,
+    Test {
+        name: "dyingcalls_cpus4",
+        cpus: 4,
+        ..DYINGCALLS
+    },
+    Test {
+        name: "dyingcalls_mttcg",
+        tcg: Tcg::Multi,
+        ..DYINGCALLS
+    },
+    Test {
+        name: "dyingcalls_cpus4_mttcg",
+        cpus: 4,
+        tcg: Tcg::Multi,
+        ..DYINGCALLS
+    },
+    RECVWAKE,
+    Test {
+        name: "recvwake_cpus4",
+        cpus: 4,
+        ..RECVWAKE
+    },
+    Test {
+        name: "recvwake_mttcg",
+        tcg: Tcg::Multi,
+        ..RECVWAKE
+    },
+    Test {
+        name: "recvwake_cpus4_mttcg",
+        cpus: 4,
+        tcg: Tcg::Multi,
+        ..RECVWAKE
+    },
+    // Each env has its own x87/SSE state: a new env starts clean and sees no other env's
+    // registers (fpusecret loads secrets, fpuclean, started by the kernel alongside it on the
+    // same CPU, checks its first FXSAVE image), and values survive yields and preemption.
+    Test {
+        name: "fpuleak",
+        test: "fpusecret+fpuclean",
+        expect: &[
+            "fpuclean: clean initial state: ok",
+            "fpusecret: x87 and SSE registers kept across [0-9]+ yields: ok",
+            "fpuclean: x87 and SSE registers kept across [0-9]+ yields: ok",
+        ],
+        no: &[".*kernel panic", "fpu(secret|clean): FAIL"],
+        ..HOSTILE_TEST
+    },
+    // Six envs computing with x87 and SSE at once, under preemption: every sum exact.
+    FPMULTI,
+    Test {
+        name: "fpmulti_cpus1",
+        cpus: 1,
+        ..FPMULTI
+    },
+    // One sys_cputs of 256 KiB must not keep the other CPU out of the kernel: a yielding
+    // env there keeps running (the program counts its runs).
+    Test {
+        name: "bigputs",
+        test: "bigputs",
+        cpus: 2,
+        timeout_s: 120,
+        expect: &["bigputs: ok"],
+        no: &[".*kernel panic", "bigputs: (STALLED|FAIL)"],
+        ..HOSTILE_TEST
+    },
+    // A parent exoforks three children, gives them pages and exits without starting them:
+    // nothing can ever run or destroy them, so the kernel must reclaim them (meminfo).
+    Test {
+        name: "stranded",
+        test: "stranded",
+        expect: &["stranded: 3 children left behind with 5 pages"],
+        no: &[".*kernel panic"],
+        ..HOSTILE_TEST
+    },
+    // The seeded system-call fuzzer: 20,000 random calls and attacks from 4 workers and
+    // their children; every result checked, the kernel alive at the end, nothing leaked.
+    FUZZ,
+    Test {
+        name: "fuzz_mttcg",
+        tcg: Tcg::Multi,
+        ..FUZZ
+    },
+    // The same, ten times longer with another seed (about 30 s alone under one TCG thread).
+    Test {
+        name: "fuzzlong",
+        test: "fuzzlong",
+        timeout_s: 240,
+        expect: &["fuzzlong: [0-9]+ calls, seed 0x[0-9a-f]{8}, done"],
+        no: &[".*kernel panic", ".*user panic", "fuzzlong: .*FAIL"],
+        ..FUZZ
+    },
     // ---- Project: the port's own checks (1 point each; the lab 3 programs again under CPUS=4
     // are generated by `cases()`) ----
     Test {
@@ -1070,6 +1297,22 @@ mod unit {
             TABLE.iter().filter(|t| t.part.starts_with("Lab 4")).count(),
             16
         );
+    }
+
+    #[test]
+    fn hostile_tests_fail_on_a_panic_or_a_leak() {
+        let hostile: Vec<&Test> = TABLE.iter().filter(|t| t.part == HOSTILE).collect();
+        assert!(hostile.len() >= 10);
+        for t in hostile {
+            assert!(t.no.contains(&".*kernel panic"), "{}", t.name);
+            assert!(!t.expect.is_empty(), "{}", t.name);
+            assert_eq!(
+                (t.same, t.input),
+                (MEMINFO_SAME, &["meminfo"][..]),
+                "{}",
+                t.name
+            );
+        }
     }
 
     #[test]
