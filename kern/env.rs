@@ -177,17 +177,21 @@ pub fn table(k: &mut Kernel) -> &mut EnvTable {
 
 impl EnvTable {
     /// Env slot `i`.
+    #[inline]
     pub fn env(&mut self, i: usize) -> &mut Env {
-        assert!(i < NENV && !self.envs.is_null());
+        assert!(i < NENV);
+        debug_assert!(!self.envs.is_null(), "envs[] used before env_init");
         // SAFETY: NENV records allocated by mem_init, never freed; the big lock gives
         // exclusive access on the kernel side (user space only reads them, through UENVS).
         unsafe { &mut *self.envs.add(i) }
     }
 
+    #[inline]
     pub fn id(&mut self, i: usize) -> EnvId {
         self.env(i).env_id
     }
 
+    #[inline]
     pub fn state(&self, i: usize) -> EnvState {
         self.kern[i].state
     }
@@ -201,6 +205,7 @@ impl EnvTable {
     }
 
     /// Env `i`'s page directory.
+    #[inline]
     pub fn pgdir(&mut self, i: usize) -> PageTable {
         let kva = self.env(i).env_pgdir;
         // SAFETY: env_pgdir is the page directory env_setup_vm allocated for this live env.
@@ -420,6 +425,7 @@ pub fn env_init(k: &mut Kernel) {
 
 /// Converts an envid to an env slot, for the env running on CPU `cpu`. `checkperm`: the env
 /// must be the current env or an immediate child of it.
+#[inline]
 pub fn envid2env(t: &mut EnvTable, cpu: usize, envid: EnvId, checkperm: bool) -> Result<usize> {
     let cur = cpu::cpu(cpu).env();
     // If envid is zero, return the current environment.

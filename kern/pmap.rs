@@ -145,6 +145,43 @@ struct PageAlloc {
 unsafe impl Send for PageAlloc {}
 
 impl PageAlloc {
+    /// Take a reference to page `pp`; -E_NO_MEM if its 16-bit count is saturated (JOS
+    /// wrapped it: see kern_logic::refcount).
+    #[inline]
+    fn incref(&mut self, pp: PageNum) -> Result<()> {
+        let page = &mut self.pages()[pp];
+        page.pp_ref = refcount::incref(page.pp_ref).map_err(|_| Error::NoMem)?;
+        Ok(())
+    }
+
+    /// Drop a reference to page `pp`, freeing it when it was the last.
+    #[inline]
+    #[track_caller]
+    fn decref(&mut self, pp: PageNum) {
+        let page = &mut self.pages()[pp];
+        let Some((n, zero)) = refcount::decref(page.pp_ref) else {
+            panic!("page_decref: page {:#x} has no references", pp);
+        };
+        page.pp_ref = n;
+        if zero {
+            self.free_page(pp);
+        }
+    }
+
+    /// Return page `pp` (no references) to the free list.
+    #[inline]
+    #[track_caller]
+    fn free_page(&mut self, pp: PageNum) {
+        let mut free = self.free;
+        let pages = self.pages();
+        if pages[pp].pp_ref != 0 || pages[pp].pp_link != 0 || free.head() == Some(pp) {
+            panic!("page_free: page {:#x} is still in use or already free", pp);
+        }
+        free.push(pages, pp);
+        self.free = free;
+    }
+
+    #[inline]
     fn pages(&mut self) -> &mut [PageInfo] {
         if self.npages == 0 {
             return &mut [];
@@ -495,42 +532,35 @@ pub fn page_alloc(zero: bool) -> Option<PageNum> {
     Some(pp)
 }
 
-/// Return a page to the free list. Its reference count must be 0.
-pub fn page_free(pp: PageNum) {
-    let mut pa = PAGES.lock();
-    let mut free = pa.free;
-    let pages = pa.pages();
-    if pages[pp].pp_ref != 0 || pages[pp].pp_link != 0 || free.head() == Some(pp) {
-        panic!("page_free: page {:#x} is still in use or already free", pp);
+/// Copy physical page `src` into physical page `dst` (through KERNBASE; `rep movsl`).
+pub fn copy_page(dst: PageNum, src: PageNum) {
+    // SAFETY: two distinct pages of physical memory, mapped at KERNBASE; `dst` is freshly
+    // allocated and owned by the caller, `src` is read only.
+    unsafe {
+        ptr::copy_nonoverlapping(
+            page2kva(src) as *const u8,
+            page2kva(dst) as *mut u8,
+            PGSIZE as usize,
+        )
     }
-    free.push(pages, pp);
-    pa.free = free;
+}
+
+/// Return a page to the free list. Its reference count must be 0.
+#[track_caller]
+pub fn page_free(pp: PageNum) {
+    PAGES.lock().free_page(pp);
 }
 
 /// Increment a page's reference count. -E_NO_MEM once the 16-bit count is saturated: JOS
 /// wrapped it (see kern_logic::refcount).
 pub fn page_incref(pp: PageNum) -> Result<()> {
-    let mut pa = PAGES.lock();
-    let page = &mut pa.pages()[pp];
-    page.pp_ref = refcount::incref(page.pp_ref).map_err(|_| Error::NoMem)?;
-    Ok(())
+    PAGES.lock().incref(pp)
 }
 
 /// Decrement a page's reference count, freeing it when there are no more refs.
 #[track_caller]
 pub fn page_decref(pp: PageNum) {
-    let zero = {
-        let mut pa = PAGES.lock();
-        let page = &mut pa.pages()[pp];
-        let Some((n, zero)) = refcount::decref(page.pp_ref) else {
-            panic!("page_decref: page {:#x} has no references", pp);
-        };
-        page.pp_ref = n;
-        zero
-    };
-    if zero {
-        page_free(pp);
-    }
+    PAGES.lock().decref(pp);
 }
 
 pub fn page_ref(pp: PageNum) -> u16 {
@@ -626,9 +656,11 @@ pub fn page_insert(pgdir: PageTable, pp: PageNum, va: u32, perm: Pte) -> Result<
     let old = pte.get();
     let old_pp = (old & Pte::P.bits() != 0).then(|| pa2page(pte_addr(old)));
     if let Remap::Replace { old } = refcount::remap(old_pp, pp) {
-        page_incref(pp)?;
+        // One hold of the allocator's lock for both counts.
+        let mut pa = PAGES.lock();
+        pa.incref(pp)?;
         if let Some(o) = old {
-            page_decref(o);
+            pa.decref(o);
         }
     }
     pte.set(page2pa(pp) | (perm | Pte::P).bits());

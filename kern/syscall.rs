@@ -196,6 +196,37 @@ fn sys_page_alloc(t: &mut EnvTable, cpu: usize, envid: EnvId, va: u32, perm: u32
     Ok(0)
 }
 
+/// Map at `dstva` in `envid`'s address space a new page holding a copy of the page now mapped
+/// at `srcva` there, with `perm` (checked as for sys_page_alloc). Not in JOS: its COW handler
+/// allocates a zeroed page at PFTEMP, copies, maps it over the faulting page and unmaps
+/// PFTEMP, three system calls and a 4 KiB zeroing that the copy then overwrites; this is the
+/// same user-level decision in one call. `srcva == dstva` (the COW case) replaces the page.
+/// -E_INVAL if nothing is mapped at `srcva` or it is not user-readable.
+fn sys_page_copy(
+    t: &mut EnvTable,
+    cpu: usize,
+    [envid, srcva, dstva, perm]: [u32; 4],
+) -> Result<i32> {
+    let e = live_env(t, cpu, envid as EnvId, true)?;
+    check_va(srcva)?;
+    check_va(dstva)?;
+    let perm = check_perm(perm)?;
+    let pgdir = t.pgdir(e);
+    let (src, pte) = pmap::page_lookup(pgdir, srcva).ok_or(Error::Inval)?;
+    if pte.get() & Pte::U.bits() == 0 {
+        return Err(Error::Inval);
+    }
+    // Not zeroed: every byte is overwritten by the copy before anyone can see it.
+    let pp = pmap::page_alloc(false).ok_or(Error::NoMem)?;
+    pmap::copy_page(pp, src);
+    if let Err(err) = pmap::page_insert(pgdir, pp, dstva, perm) {
+        pmap::page_free(pp);
+        return Err(err);
+    }
+    shootdown(t, cpu, e);
+    Ok(0)
+}
+
 /// Map the page of memory at 'srcva' in srcenvid's address space at 'dstva' in dstenvid's
 /// address space with permission 'perm'. -E_NO_MEM also when the page already has the most
 /// references a 16-bit count can hold (JOS wrapped it).
@@ -419,6 +450,7 @@ pub fn syscall(mut k: Kernel, cur: usize, tf: &mut Trapframe) -> ! {
                 SYS_ENV_SET_STATUS => sys_env_set_status(t, cpu, a1 as EnvId, a2),
                 SYS_ENV_SET_PGFAULT_UPCALL => sys_env_set_pgfault_upcall(t, cpu, a1 as EnvId, a2),
                 SYS_IPC_TRY_SEND => sys_ipc_try_send(t, cpu, cur, [a1, a2, a3, a4]),
+                SYS_PAGE_COPY => sys_page_copy(t, cpu, [a1, a2, a3, a4]),
                 _ => Err(Error::Inval),
             }
         }

@@ -1102,6 +1102,17 @@ pub static TABLE: &[Test] = &[
         no: &[".*panic"],
         ..DEFAULT
     },
+    // sys_page_copy (not in JOS; fork's one-call COW): copies, in place and into a child, and
+    // JOS's error codes for every bad argument.
+    Test {
+        name: "pagecopy",
+        part: PROJECT,
+        points: 1,
+        test: "pagecopy",
+        expect: &["pagecopy: all checks passed"],
+        no: &[".*panic"],
+        ..DEFAULT
+    },
     Test {
         name: "mem32",
         part: PROJECT,

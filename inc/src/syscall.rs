@@ -17,5 +17,8 @@ pub const SYS_IPC_RECV: u32 = 12;
 /// Not in JOS (a lab 4 challenge): `sys_ipc_try_send` that blocks until the receiver takes the
 /// message, instead of failing with -E_IPC_NOT_RECV.
 pub const SYS_IPC_SEND: u32 = 13;
+/// Not in JOS: replace the page at `srcva` of an env with a private copy of it (copy-on-write
+/// resolved in one call, with no page zeroed only to be overwritten).
+pub const SYS_PAGE_COPY: u32 = 14;
 /// One past the last system call number.
-pub const NSYSCALLS: u32 = 14;
+pub const NSYSCALLS: u32 = 15;

@@ -4,19 +4,20 @@
 //! USTACKTOP into it: writable (or already copy-on-write) pages as PTE_COW in both, parent
 //! last; read-only pages read-only; PTE_SHARE pages as they are. The child gets a fresh
 //! exception stack and the parent's upcall, and only then becomes runnable. The first write
-//! to a COW page faults into [`cow_pgfault`], which gives the writer its own copy.
+//! to a COW page faults into [`cow_pgfault`], which gives the writer its own copy (with
+//! `sys_page_copy`, one call where JOS makes three).
 
 use jos_inc::env::{ENV_RUNNABLE, EnvId};
 use jos_inc::error::{Result, from_abi};
-use jos_inc::memlayout::{PFTEMP, USTACKTOP, UXSTACKTOP};
+use jos_inc::memlayout::{USTACKTOP, UXSTACKTOP};
 use jos_inc::mmu::{Fec, NPTENTRIES, PGSIZE, Pte, pgnum, round_down};
 use jos_inc::trap::UTrapframe;
 
 use crate::env::{set_thisenv, uvpt, uvpt_table};
 use crate::pgfault::{pgfault_upcall, set_pgfault_handler};
 use crate::syscall::{
-    sys_env_set_pgfault_upcall, sys_env_set_status, sys_exofork, sys_page_alloc, sys_page_map,
-    sys_page_unmap,
+    sys_env_set_pgfault_upcall, sys_env_set_status, sys_exofork, sys_page_alloc, sys_page_copy,
+    sys_page_map,
 };
 
 /// The page-fault handler fork installs: copy a copy-on-write page on the first write.
@@ -35,25 +36,13 @@ fn cow_pgfault(utf: &mut UTrapframe) {
         );
     }
     let page = round_down(addr, PGSIZE);
-    // Copy into a fresh page at PFTEMP, map that over the faulting page, drop PFTEMP.
-    // SAFETY: PFTEMP is reserved for this handler; nothing in Rust refers to it.
-    if let Err(e) = unsafe { sys_page_alloc(0, PFTEMP, Pte::P | Pte::U | Pte::W) } {
-        panic!("fork: sys_page_alloc: {}", e);
-    }
-    // SAFETY: both pages are mapped (the COW page readable, PFTEMP just allocated) and
-    // distinct; the faulting write has not happened yet, so the old contents are current.
-    unsafe {
-        core::ptr::copy_nonoverlapping(page as *const u8, PFTEMP as *mut u8, PGSIZE as usize);
-    }
+    // Replace the page with a private writable copy of it. JOS allocates a zeroed page at
+    // PFTEMP, copies into it, maps it over the faulting page and unmaps PFTEMP: three system
+    // calls and a zeroing the copy overwrites. sys_page_copy makes the same decision in one.
     // SAFETY: the new page holds the same bytes as the old one, so nothing that referred to
-    // the old page sees a difference; PFTEMP is ours.
-    unsafe {
-        if let Err(e) = sys_page_map(0, PFTEMP, 0, page, Pte::P | Pte::U | Pte::W) {
-            panic!("fork: sys_page_map: {}", e);
-        }
-        if let Err(e) = sys_page_unmap(0, PFTEMP) {
-            panic!("fork: sys_page_unmap: {}", e);
-        }
+    // the old page sees a difference; the faulting write has not happened yet.
+    if let Err(e) = unsafe { sys_page_copy(0, page, page, Pte::P | Pte::U | Pte::W) } {
+        panic!("fork: sys_page_copy: {}", e);
     }
 }
 

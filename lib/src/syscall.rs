@@ -156,6 +156,17 @@ pub unsafe fn sys_page_map(
     check(SYS_PAGE_MAP, r)
 }
 
+/// Map at `dstva` in `envid` a new page holding a copy of the page at `srcva` there, with
+/// `perm` (not in JOS: copy-on-write in one call; see the kernel's `sys_page_copy`).
+///
+/// # Safety
+/// If `envid` is the caller, the page at `dstva` is replaced: no Rust reference may point into
+/// it unless its contents stay the same (as when `srcva == dstva`).
+pub unsafe fn sys_page_copy(envid: EnvId, srcva: u32, dstva: u32, perm: Pte) -> Result<()> {
+    let r = syscall4(SYS_PAGE_COPY, envid as u32, srcva, dstva, perm.bits());
+    check(SYS_PAGE_COPY, r)
+}
+
 /// Unmap the page at `va` in `envid` (no error if nothing is mapped there).
 ///
 /// # Safety

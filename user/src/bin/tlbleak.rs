@@ -122,7 +122,7 @@ fn umain() {
             break;
         }
         waited += 1;
-        if waited % 64 == 0 {
+        if waited.is_multiple_of(64) {
             sys_yield();
         }
         core::hint::spin_loop();

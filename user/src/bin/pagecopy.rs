@@ -1,0 +1,136 @@
+//! pagecopy (ours): `sys_page_copy`, the one-call copy-on-write primitive fork's fault handler
+//! uses. A copy holds the same bytes in a different physical page; replacing a page by its own
+//! copy keeps its contents; a child can be given a copy; and every bad argument is refused
+//! with JOS's error codes, changing nothing.
+#![no_std]
+#![no_main]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+use core::ptr::{read_volatile, write_volatile};
+
+use jos_lib::inc::memlayout::{ULIM, UTOP};
+use jos_lib::inc::mmu::{PGSIZE, pgnum};
+use jos_lib::{
+    Error, Pte, exit, fork, println, sys_page_alloc, sys_page_copy, sys_page_unmap, thisenv, uvpt,
+};
+
+jos_lib::entry!(umain);
+
+const A: u32 = 0x1000_0000;
+const B: u32 = A + PGSIZE;
+const UNMAPPED: u32 = A + 16 * PGSIZE;
+
+fn frame(va: u32) -> u32 {
+    uvpt(pgnum(va)) & !0xFFF
+}
+
+fn expect(what: &str, got: jos_lib::Result<()>, want: Error) {
+    match got {
+        Err(e) if e == want => {}
+        other => panic!("{}: got {:?}, expected {:?}", what, other, want),
+    }
+}
+
+fn umain() {
+    let rw = Pte::P | Pte::U | Pte::W;
+    // SAFETY (every call here): A, B and UNMAPPED are used by nothing else in this program.
+    unsafe {
+        sys_page_alloc(0, A, rw).expect("alloc A");
+        for i in 0..(PGSIZE / 4) {
+            write_volatile((A as *mut u32).add(i as usize), i ^ 0x5A5A_0000);
+        }
+        // A copy elsewhere: same bytes, another frame, independent.
+        sys_page_copy(0, A, B, rw).expect("copy A to B");
+        assert!(frame(A) != frame(B), "the copy shares A's frame");
+        for i in 0..(PGSIZE / 4) {
+            assert_eq!(
+                read_volatile((B as *const u32).add(i as usize)),
+                i ^ 0x5A5A_0000
+            );
+        }
+        write_volatile(B as *mut u32, 7);
+        assert_eq!(
+            read_volatile(A as *const u32),
+            0x5A5A_0000,
+            "writing B changed A"
+        );
+        // In place (the COW case): a new frame, the same contents.
+        let old = frame(A);
+        sys_page_copy(0, A, A, rw).expect("copy A onto itself");
+        assert!(frame(A) != old, "in-place copy kept the frame");
+        assert_eq!(read_volatile((A as *const u32).add(5)), 5 ^ 0x5A5A_0000);
+
+        // Bad arguments.
+        expect(
+            "unmapped source",
+            sys_page_copy(0, UNMAPPED, B, rw),
+            Error::Inval,
+        );
+        expect(
+            "source at UTOP",
+            sys_page_copy(0, UTOP, B, rw),
+            Error::Inval,
+        );
+        expect("kernel source", sys_page_copy(0, ULIM, B, rw), Error::Inval);
+        expect(
+            "unaligned source",
+            sys_page_copy(0, A + 4, B, rw),
+            Error::Inval,
+        );
+        expect(
+            "unaligned destination",
+            sys_page_copy(0, A, B + 1, rw),
+            Error::Inval,
+        );
+        expect(
+            "destination at UTOP",
+            sys_page_copy(0, A, UTOP, rw),
+            Error::Inval,
+        );
+        expect(
+            "perm without PTE_U",
+            sys_page_copy(0, A, B, Pte::P | Pte::W),
+            Error::Inval,
+        );
+        expect(
+            "perm with PTE_PCD",
+            sys_page_copy(0, A, B, rw | Pte::PCD),
+            Error::Inval,
+        );
+        expect(
+            "no such env",
+            sys_page_copy(0x7fff_f3ff, A, B, rw),
+            Error::BadEnv,
+        );
+        assert_eq!(
+            read_volatile(B as *const u32),
+            7,
+            "a refused copy changed B"
+        );
+        sys_page_unmap(0, B).expect("unmap B");
+    }
+
+    // A parent may give its child a copy of the child's page; the child sees its own bytes.
+    match fork() {
+        Ok(0) => {
+            // SAFETY: reading our copy-on-write view of A.
+            let v = unsafe { read_volatile((A as *const u32).add(9)) };
+            assert_eq!(v, 9 ^ 0x5A5A_0000);
+            // Not the other way round: the parent is not our child.
+            let parent = thisenv().env_parent_id();
+            // SAFETY: refused; if it were not, it would change only the parent's B.
+            expect(
+                "copy in the parent",
+                unsafe { sys_page_copy(parent, A, B, rw) },
+                Error::BadEnv,
+            );
+            exit();
+        }
+        Ok(child) => {
+            // SAFETY: changes only the child's B.
+            unsafe { sys_page_copy(child, A, B, rw) }.expect("copy in the child");
+        }
+        Err(e) => panic!("fork: {}", e),
+    }
+    println!("pagecopy: all checks passed");
+}
