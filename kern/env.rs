@@ -636,28 +636,21 @@ fn release_memory(t: &mut EnvTable, i: usize) {
     if pmap::current_pgdir() == pgdir.pa() {
         pmap::load_pgdir(pmap::kern_pgdir());
     }
-    // Flush all mapped pages in the user portion of the address space.
-    for pdeno in 0..pdx(UTOP) {
-        let pde = pgdir.get(pdeno);
-        // Only look at mapped page tables.
-        if pde & Pte::P.bits() == 0 {
-            continue;
-        }
+    // Flush all mapped pages in the user portion of the address space (only mapped page
+    // tables, only present entries: both walks skip empty entries four at a time).
+    pgdir.for_each_present(pdx(UTOP), |pdeno, pde| {
         // SAFETY: a present PDE below UTOP of a live env points at a page table that
         // pgdir_walk allocated for it.
         let table = unsafe { PageTable::from_pa(pte_addr(pde)) };
         // Unmap all PTEs in this page table.
-        for pteno in 0..NPTENTRIES {
-            let pte = table.get(pteno);
-            if pte & Pte::P.bits() != 0 {
-                table.set(pteno, 0);
-                pmap::page_decref(pmap::pa2page(pte_addr(pte)));
-            }
-        }
+        table.for_each_present(NPTENTRIES, |pteno, pte| {
+            table.set(pteno, 0);
+            pmap::page_decref(pmap::pa2page(pte_addr(pte)));
+        });
         // Free the page table itself.
         pgdir.set(pdeno, 0);
         pmap::page_decref(pmap::pa2page(pte_addr(pde)));
-    }
+    });
     // Free the page directory.
     pmap::page_decref(pmap::pa2page(pgdir.pa()));
 }

@@ -101,14 +101,14 @@ fn fork_raw() -> i32 {
             continue;
         };
         let first = pdx * NPTENTRIES;
-        for i in 0..NPTENTRIES.min(stack_top_pn - first) {
-            let pte = Pte::from_bits_retain(table.get(i));
-            if pte.contains(Pte::P | Pte::U)
+        table.for_each_present(NPTENTRIES.min(stack_top_pn - first), |i, pte| {
+            let pte = Pte::from_bits_retain(pte);
+            if pte.contains(Pte::U)
                 && let Err(e) = duppage(envid, first + i, pte)
             {
                 panic!("fork: duppage({:08x}): {}", (first + i) << 12, e);
             }
-        }
+        });
     }
 
     // The child's own exception stack (never shared: the upcall writes on it) and upcall.
