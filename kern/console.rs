@@ -214,9 +214,10 @@ impl Cga {
         port_out(self.addr_6845 + 1, value);
     }
 
-    /// Puts one cell value (attribute in the high byte) on the screen. Tab never gets here:
-    /// `cons_putc` expands it.
-    fn putc(&mut self, c: u16) {
+    /// Puts one cell value (attribute in the high byte) on the screen, leaving the blinking
+    /// cursor where it was (`Output` moves it once, when its run of characters ends: four port
+    /// writes per character otherwise). Tab never gets here: `Output::putc` expands it.
+    fn put(&mut self, c: u16) {
         // No attribute given: use the default.
         let c = if c & !0xFF == 0 { c | DEFAULT_ATTR } else { c };
 
@@ -253,8 +254,10 @@ impl Cga {
             }
             self.pos -= CRT_COLS;
         }
+    }
 
-        // Move the blinking hardware cursor.
+    /// Move the blinking hardware cursor to the current position.
+    fn move_cursor(&self) {
         let [lo, hi] = (self.pos as u16).to_le_bytes();
         self.crtc_write(CRTC_CURSOR_HI, hi);
         self.crtc_write(CRTC_CURSOR_LO, lo);
@@ -590,18 +593,42 @@ pub fn cons_getc() -> Option<u8> {
 
 /// Outputs one cell value (a character, optionally with a CGA attribute in the high byte).
 fn cons_putc(c: u16) {
-    let [ch, _attr] = c.to_le_bytes();
-    serial_putc(ch);
-    lpt_putc(ch);
-    if ch == b'\t' {
-        // JOS expands a tab into five spaces through the whole console, so serial and the
-        // parallel port see the tab followed by the spaces. Done here rather than inside the
-        // CGA code so the CGA lock is not held across the recursion.
-        for _ in 0..5 {
-            cons_putc(u16::from(b' '));
+    Output::new().putc(c);
+}
+
+/// The console devices held for a run of characters: the screen's lock is taken once and the
+/// screen's cursor moved once, when the run ends (a print of a line used to take the lock and
+/// write the cursor's four CRTC registers for every character).
+struct Output<'a> {
+    cga: spin::MutexGuard<'a, Option<Cga>>,
+}
+
+impl Output<'_> {
+    fn new() -> Self {
+        Output { cga: CGA.lock() }
+    }
+
+    fn putc(&mut self, c: u16) {
+        let [ch, _attr] = c.to_le_bytes();
+        serial_putc(ch);
+        lpt_putc(ch);
+        if ch == b'\t' {
+            // JOS expands a tab into five spaces through the whole console, so serial and the
+            // parallel port see the tab followed by the spaces.
+            for _ in 0..5 {
+                self.putc(u16::from(b' '));
+            }
+        } else if let Some(cga) = self.cga.as_mut() {
+            cga.put(c);
         }
-    } else if let Some(cga) = CGA.lock().as_mut() {
-        cga.putc(c);
+    }
+}
+
+impl Drop for Output<'_> {
+    fn drop(&mut self) {
+        if let Some(cga) = self.cga.as_ref() {
+            cga.move_cursor();
+        }
     }
 }
 
@@ -634,13 +661,9 @@ pub fn getchar() -> u8 {
     }
 }
 
-/// A `fmt::Write` sink that sends every byte to `cputchar`. It does not take the print lock:
-/// use `print_fmt` (or `cprintf!`) for whole messages.
-pub struct Console;
-
-impl fmt::Write for Console {
+impl fmt::Write for Output<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        s.bytes().for_each(cputchar);
+        s.bytes().for_each(|b| self.putc(u16::from(b)));
         Ok(())
     }
 }
@@ -657,7 +680,7 @@ pub fn print_fmt(args: fmt::Arguments<'_>) {
     let _guard = PRINT.lock();
     // The console itself never fails; an error can only come from a `Display` impl, and the
     // output up to that point has been printed already, as with C's printf.
-    let _ = fmt::Write::write_fmt(&mut Console, args);
+    let _ = fmt::Write::write_fmt(&mut Output::new(), args);
 }
 
 /// Prints raw bytes (not necessarily UTF-8, e.g. a user's `sys_cputs` buffer) atomically with
@@ -665,7 +688,8 @@ pub fn print_fmt(args: fmt::Arguments<'_>) {
 /// writer it may call several times (once per chunk) while the print lock is held.
 pub fn print_with(f: impl FnOnce(&mut dyn FnMut(&[u8]))) {
     let _guard = PRINT.lock();
-    f(&mut |bytes: &[u8]| bytes.iter().copied().for_each(cputchar));
+    let mut out = Output::new();
+    f(&mut |bytes: &[u8]| bytes.iter().for_each(|&b| out.putc(u16::from(b))));
 }
 
 /// Releases the output locks whoever holds them, so that a panic raised while this CPU was
