@@ -5,7 +5,8 @@
 //! code stores `rdtsc` in [`ENTRY_TSC`] before anything else, and the first return to user
 //! mode reads it again. The figure is printed only when the run was started with fw_cfg
 //! `opt/jos/bench` present; without it this module prints nothing, so normal output is
-//! unchanged. The whole hook is one call in `env::env_run`, right before `env_pop_tf`.
+//! unchanged. The whole hook is one call in `env::switch_to` (the first return to user mode always
+//! switches to an env), its last step before `env_run` pops the frame.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -29,7 +30,7 @@ fn rdtsc() -> u64 {
     (u64::from(hi) << 32) | u64::from(lo)
 }
 
-/// Called by `env_run` just before it pops the trap frame into user mode. After the first
+/// Called by `env::switch_to` as its last step before user mode. After the first
 /// call this is one load and a not-taken branch.
 #[inline(always)]
 pub fn before_user_return() {

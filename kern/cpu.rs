@@ -111,9 +111,15 @@ pub fn cpunum() -> usize {
         core::arch::asm!("movl %esp, {}", out(reg) esp, options(att_syntax, nomem, nostack, preserves_flags))
     };
     let i = (KSTACKTOP.wrapping_sub(1).wrapping_sub(esp) >> STACK_STRIDE_SHIFT) as usize;
-    if i < NCPU { i } else { crate::lapic::cpunum() }
+    if i < NCPU {
+        i
+    } else {
+        // Only CPUs with APIC ids below NCPU are started (mp_init), as JOS assumes; the
+        // modulo tells the compiler the result indexes CPUS (no bounds checks downstream).
+        crate::lapic::cpunum() % NCPU
+    }
 }
 
 pub fn thiscpu() -> &'static CpuInfo {
-    &CPUS[cpunum() % NCPU]
+    &CPUS[cpunum()]
 }

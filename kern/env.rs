@@ -782,7 +782,9 @@ pub fn deschedule_current(k: &mut Kernel) {
 
 /// Context switch from curenv to env `i`, which must be RUNNABLE or be this CPU's current env.
 /// This function does not return: it releases the big kernel lock and enters user mode.
-#[inline]
+/// Inlined: its common case (the env that trapped goes on) is a few instructions; the switch
+/// itself is `switch_to`, out of line.
+#[inline(always)]
 pub fn env_run(mut k: Kernel, i: usize) -> ! {
     let cpu = k.cpu();
     // Step 1: if this is a context switch, the current env leaves the CPU and env i takes it.
@@ -794,7 +796,6 @@ pub fn env_run(mut k: Kernel, i: usize) -> ! {
     e.env_runs = e.env_runs.wrapping_add(1);
     k.unlock();
     pmap::leaving_for_user(cpu);
-    crate::bench::before_user_return();
     // SAFETY: the live frame holds env i's user-mode registers.
     unsafe { env_pop_tf(live_frame(cpu)) }
 }
@@ -820,6 +821,8 @@ fn switch_to(t: &mut EnvTable, cpu: usize, i: usize) {
     // SAFETY: env i's area holds its state (saved at its last deschedule, or the clean
     // template, or its parent's copy).
     unsafe { fpu::restore(fpu_area(i)) };
+    // The first user instruction comes through here (no env ran on this CPU before).
+    crate::bench::before_user_return();
 }
 
 /// Address of env `i`'s saved trapframe (what JOS's trapframe dump prints).

@@ -761,13 +761,13 @@ pub fn tlb_shootdown(cpu: usize) {
 }
 
 /// This CPU (`cpu`) entered the kernel from user mode.
-#[inline]
+#[inline(always)]
 pub fn entered_kernel(cpu: usize) {
     crate::cpu::cpu(cpu).in_user.store(false, Ordering::SeqCst);
 }
 
 /// This CPU (`cpu`) is about to return to user mode: flush if another CPU asked.
-#[inline]
+#[inline(always)]
 pub fn leaving_for_user(cpu: usize) {
     let c = crate::cpu::cpu(cpu);
     c.in_user.store(true, Ordering::SeqCst);

@@ -26,8 +26,8 @@ pub fn sched_yield(mut k: Kernel) -> ! {
 }
 
 /// Return to the env this CPU runs if it may go on running (the end of every trap from user
-/// mode), else schedule.
-#[inline]
+/// mode), else schedule. Inlined everywhere: it is the tail of every system call.
+#[inline(always)]
 pub fn resume(mut k: Kernel) -> ! {
     match cpu::cpu(k.cpu()).env() {
         Some(c) if env::table(&mut k).state(c).continues() => env::env_run(k, c),

@@ -417,40 +417,42 @@ fn block(mut k: Kernel) -> ! {
 #[inline(always)]
 pub fn syscall(mut k: Kernel, cur: usize, tf: &mut Trapframe) -> ! {
     let cpu = k.cpu();
-    let r = tf.tf_regs;
-    let (num, a1, a2, a3, a4, a5) = (
-        r.reg_eax, r.reg_edx, r.reg_ecx, r.reg_ebx, r.reg_edi, r.reg_esi,
-    );
-    let ret: Result<i32> = match num {
+    // The arguments, read where each call needs them (not all six up front).
+    let r = &tf.tf_regs;
+    let (a1, a2, a3, a4) = (|| r.reg_edx, || r.reg_ecx, || r.reg_ebx, || r.reg_edi);
+    let a5 = || r.reg_esi;
+    let ret: Result<i32> = match r.reg_eax {
         SYS_CPUTS => {
-            k = sys_cputs(k, cur, a1, a2);
+            k = sys_cputs(k, cur, a1(), a2());
             Ok(0)
         }
         SYS_YIELD => sched::sched_yield(k),
         SYS_IPC_RECV => {
             let r;
-            (k, r) = sys_ipc_recv(k, cur, a1);
+            (k, r) = sys_ipc_recv(k, cur, a1());
             r
         }
         SYS_IPC_SEND => {
             let r;
-            (k, r) = sys_ipc_send(k, cur, [a1, a2, a3, a4]);
+            (k, r) = sys_ipc_send(k, cur, [a1(), a2(), a3(), a4()]);
             r
         }
-        _ => {
+        num => {
             let t = env::table(&mut k);
             match num {
                 SYS_CGETC => Ok(sys_cgetc()),
                 SYS_GETENVID => Ok(t.id(cur)),
-                SYS_ENV_DESTROY => sys_env_destroy(t, cpu, a1 as EnvId),
-                SYS_PAGE_ALLOC => sys_page_alloc(t, cpu, a1 as EnvId, a2, a3),
-                SYS_PAGE_MAP => sys_page_map(t, cpu, [a1, a2, a3, a4, a5]),
-                SYS_PAGE_UNMAP => sys_page_unmap(t, cpu, a1 as EnvId, a2),
+                SYS_ENV_DESTROY => sys_env_destroy(t, cpu, a1() as EnvId),
+                SYS_PAGE_ALLOC => sys_page_alloc(t, cpu, a1() as EnvId, a2(), a3()),
+                SYS_PAGE_MAP => sys_page_map(t, cpu, [a1(), a2(), a3(), a4(), a5()]),
+                SYS_PAGE_UNMAP => sys_page_unmap(t, cpu, a1() as EnvId, a2()),
                 SYS_EXOFORK => sys_exofork(t, cpu),
-                SYS_ENV_SET_STATUS => sys_env_set_status(t, cpu, a1 as EnvId, a2),
-                SYS_ENV_SET_PGFAULT_UPCALL => sys_env_set_pgfault_upcall(t, cpu, a1 as EnvId, a2),
-                SYS_IPC_TRY_SEND => sys_ipc_try_send(t, cpu, cur, [a1, a2, a3, a4]),
-                SYS_PAGE_COPY => sys_page_copy(t, cpu, [a1, a2, a3, a4]),
+                SYS_ENV_SET_STATUS => sys_env_set_status(t, cpu, a1() as EnvId, a2()),
+                SYS_ENV_SET_PGFAULT_UPCALL => {
+                    sys_env_set_pgfault_upcall(t, cpu, a1() as EnvId, a2())
+                }
+                SYS_IPC_TRY_SEND => sys_ipc_try_send(t, cpu, cur, [a1(), a2(), a3(), a4()]),
+                SYS_PAGE_COPY => sys_page_copy(t, cpu, [a1(), a2(), a3(), a4()]),
                 _ => Err(Error::Inval),
             }
         }

@@ -42,6 +42,16 @@ macro_rules! trap_entry_asm {
             "  pushl $\\num",
             "  jmp _alltraps",
             ".endm",
+            // The NMI (another CPU's panic) and the TLB shootdown IPI: to trap_ipi, which takes
+            // no lock, so the common path need not test for them.
+            ".macro TRAPHANDLER_IPI num",
+            "  .globl trap_handler_\\num",
+            "  .p2align 2",
+            "trap_handler_\\num:",
+            "  pushl $0",
+            "  pushl $\\num",
+            "  jmp _alltraps_ipi",
+            ".endm",
             $( concat!("  TRAPHANDLER_", stringify!($kind), " ", stringify!($num)), )*
             "_alltraps:",
             "  pushl %ds",
@@ -53,6 +63,16 @@ macro_rules! trap_entry_asm {
             "  pushl %esp",
             "  call trap",
             "1: jmp 1b",
+            "_alltraps_ipi:",
+            "  pushl %ds",
+            "  pushl %es",
+            "  pushal",
+            "  movw ${kd}, %ax",
+            "  movw %ax, %ds",
+            "  movw %ax, %es",
+            "  pushl %esp",
+            "  call trap_ipi",
+            "2: jmp 2b",
             ".section .rodata",
             ".p2align 2",
             ".globl trap_vectors",
@@ -67,11 +87,11 @@ macro_rules! trap_entry_asm {
 }
 
 trap_entry_asm!(
-    NOEC 0, NOEC 1, NOEC 2, NOEC 3, NOEC 4, NOEC 5, NOEC 6, NOEC 7, EC 8,
+    NOEC 0, NOEC 1, IPI 2, NOEC 3, NOEC 4, NOEC 5, NOEC 6, NOEC 7, EC 8,
     EC 10, EC 11, EC 12, EC 13, EC 14, NOEC 16, EC 17, NOEC 18, NOEC 19,
     NOEC 32, NOEC 33, NOEC 34, NOEC 35, NOEC 36, NOEC 37, NOEC 38, NOEC 39,
     NOEC 40, NOEC 41, NOEC 42, NOEC 43, NOEC 44, NOEC 45, NOEC 46, NOEC 47,
-    NOEC 48, NOEC 49, NOEC 51,
+    NOEC 48, IPI 49, NOEC 51,
 );
 
 unsafe extern "C" {
@@ -254,19 +274,6 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
 
     // SAFETY: `tf` points at the complete Trapframe _alltraps built on this CPU's stack.
     let frame = unsafe { &mut *tf };
-    match frame.tf_trapno {
-        // Another CPU has panicked: its NMI stops this one. (Every other path checks too:
-        // a CPU can trap for another reason just before the NMI arrives.)
-        T_NMI => crate::panic::stop_if_other_panicking(),
-        T_TLB_SHOOTDOWN => {
-            // Without the big lock: the CPU that sent it holds the lock and waits for us.
-            pmap::tlb_shootdown_ipi();
-            lapic::lapic_eoi();
-            // SAFETY: the frame this trap built; nothing else changed.
-            unsafe { env::env_pop_tf(tf) }
-        }
-        _ => {}
-    }
     // The CPU number, once per trap (from the stack pointer: cpu::cpunum).
     let cpu = cpu::cpunum();
     if frame.tf_cs & 3 == 3 {
@@ -275,6 +282,25 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
         crate::panic::stop_if_other_panicking();
         trap_from_kernel(tf)
     }
+}
+
+/// The NMI and the TLB shootdown IPI (their own entry, `_alltraps_ipi`): handled without the
+/// big kernel lock, which the CPU that sent them may hold while it waits.
+#[unsafe(no_mangle)]
+extern "C" fn trap_ipi(tf: *mut Trapframe) -> ! {
+    // SAFETY: clearing the direction flag.
+    unsafe { core::arch::asm!("cld", options(nomem, nostack)) };
+    // SAFETY: `tf` points at the complete Trapframe _alltraps_ipi built on this CPU's stack.
+    if unsafe { (*tf).tf_trapno } == T_TLB_SHOOTDOWN {
+        pmap::tlb_shootdown_ipi();
+        lapic::lapic_eoi();
+    } else {
+        // Another CPU has panicked: its NMI stops this one. (A CPU that traps for another
+        // reason just before the NMI arrives takes the NMI inside trap().)
+        crate::panic::stop_if_other_panicking();
+    }
+    // SAFETY: the frame this trap built; nothing else changed.
+    unsafe { env::env_pop_tf(tf) }
 }
 
 /// A trap from the env running on this CPU. Its registers stay in `tf` (the CPU's live frame,
@@ -293,9 +319,11 @@ fn trap_from_user(cpu: usize, tf: &mut Trapframe) -> ! {
         sched::sched_yield(k);
     }
 
-    // Dispatch based on what type of trap occurred.
+    // Dispatch based on what type of trap occurred. System calls first: the common case.
+    if tf.tf_trapno == T_SYSCALL {
+        syscall::syscall(k, cur, tf);
+    }
     match tf.tf_trapno {
-        T_SYSCALL => syscall::syscall(k, cur, tf),
         T_PGFLT => page_fault_handler(k, cur, tf),
         T_BRKPT => {
             let t = env::table(&mut k);
