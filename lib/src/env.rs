@@ -138,13 +138,32 @@ pub fn uvpt(pn: usize) -> u32 {
 }
 
 /// The page table `pdx` of the caller's address space, through UVPT, or `None` when its PDE is
-/// not present and user-visible. Walking a table's entries through this checks the PDE once
+/// not present and user-visible. (Given a PDE already read, see [`uvpt_table_of`].) Walking a table's entries through this checks the PDE once
 /// per table (fork's walk), where [`uvpt`] checks it for every entry.
 pub fn uvpt_table(pdx: usize) -> Option<PageTableView> {
     let pde = Pte::from_bits_retain(uvpd(pdx));
     pde.contains(Pte::P | Pte::U).then(|| PageTableView {
         base: (UVPT as usize as *const u32).wrapping_add(pdx * NPTENTRIES),
     })
+}
+
+/// The page table of directory entry `pdx`, whose value `pde` the caller read already.
+pub fn uvpt_table_of(pdx: usize, pde: u32) -> Option<PageTableView> {
+    assert!(pdx < NPDENTRIES);
+    Pte::from_bits_retain(pde)
+        .contains(Pte::P | Pte::U)
+        .then(|| PageTableView {
+            base: (UVPT as usize as *const u32).wrapping_add(pdx * NPTENTRIES),
+        })
+}
+
+/// The caller's page directory, read through the recursive mapping at UVPD (always present),
+/// as a table: walking it with [`PageTableView::for_each_present`] skips empty entries four at
+/// a time (fork's walk of the directory, 955 entries below UTOP).
+pub fn uvpd_table() -> PageTableView {
+    PageTableView {
+        base: UVPD as usize as *const u32,
+    }
 }
 
 /// A present page table of the caller's, read through the recursive mapping at UVPT.

@@ -13,7 +13,7 @@ use jos_inc::memlayout::{USTACKTOP, UXSTACKTOP};
 use jos_inc::mmu::{Fec, NPTENTRIES, PGSIZE, Pte, pgnum, round_down};
 use jos_inc::trap::UTrapframe;
 
-use crate::env::{set_thisenv, uvpt, uvpt_table};
+use crate::env::{set_thisenv, uvpd_table, uvpt, uvpt_table_of};
 use crate::pgfault::{pgfault_upcall, set_pgfault_handler};
 use crate::syscall::{
     sys_env_set_pgfault_upcall, sys_env_set_status, sys_exofork, sys_page_alloc, sys_page_copy,
@@ -96,9 +96,10 @@ fn fork_raw() -> i32 {
     // Walk the page directory, then each present page table (its PDE checked once, not
     // per entry), below USTACKTOP.
     let stack_top_pn = pgnum(USTACKTOP);
-    for pdx in 0..=pgnum(USTACKTOP - 1) / NPTENTRIES {
-        let Some(table) = uvpt_table(pdx) else {
-            continue;
+    let ndirs = pgnum(USTACKTOP - 1) / NPTENTRIES + 1;
+    uvpd_table().for_each_present(ndirs, |pdx, pde| {
+        let Some(table) = uvpt_table_of(pdx, pde) else {
+            return;
         };
         let first = pdx * NPTENTRIES;
         table.for_each_present(NPTENTRIES.min(stack_top_pn - first), |i, pte| {
@@ -109,7 +110,7 @@ fn fork_raw() -> i32 {
                 panic!("fork: duppage({:08x}): {}", (first + i) << 12, e);
             }
         });
-    }
+    });
 
     // The child's own exception stack (never shared: the upcall writes on it) and upcall.
     // SAFETY: these change only the child, which is not running yet.

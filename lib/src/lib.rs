@@ -33,7 +33,10 @@ pub mod syscall;
 
 pub use console::{cputs, getchar};
 pub use entry::binaryname;
-pub use env::{PageTableView, UEnv, envs, page_info, set_thisenv, thisenv, uvpd, uvpt, uvpt_table};
+pub use env::{
+    PageTableView, UEnv, envs, page_info, set_thisenv, thisenv, uvpd, uvpd_table, uvpt, uvpt_table,
+    uvpt_table_of,
+};
 pub use exit::exit;
 pub use fork::{fork, sfork};
 pub use ipc::{IpcMsg, ipc_find_env, ipc_recv, ipc_recv_page, ipc_send};
