@@ -60,9 +60,12 @@ impl PageTable {
     pub fn pa(self) -> u32 {
         self.pa
     }
+    #[inline]
     fn slot(self, i: usize) -> *mut u32 {
         assert!(i < NPDENTRIES);
-        (self.pa + KERNBASE + 4 * i as u32) as *mut u32
+        // `pa` is below 256 MiB (page-table pages are physical memory the kernel maps at
+        // KERNBASE), so OR-ing in KERNBASE is exact and the sum cannot overflow.
+        ((self.pa | KERNBASE) + 4 * i as u32) as *mut u32
     }
     pub fn get(self, i: usize) -> u32 {
         // SAFETY: `pa` is a page-table page of physical memory below 256 MiB (allocated by
@@ -670,7 +673,7 @@ pub fn boot_map_region(pgdir: PageTable, va: u32, size: u32, pa: u32, perm: Pte)
 /// before the first env exists) is edited only under the big kernel lock.
 #[track_caller]
 fn assert_owns(pgdir: PageTable) {
-    if pgdir != kern_pgdir() && !crate::spinlock::holding_kernel() {
+    if !crate::spinlock::holding_kernel() && pgdir != kern_pgdir() {
         panic!("editing a user address space without the big kernel lock");
     }
 }
@@ -698,6 +701,7 @@ pub fn page_insert(pgdir: PageTable, pp: PageNum, va: u32, perm: Pte) -> Result<
 }
 
 /// The page mapped at `va`, with its PTE.
+#[inline]
 pub fn page_lookup(pgdir: PageTable, va: u32) -> Option<(PageNum, PteRef)> {
     let pte = pgdir_walk(pgdir, va, false)?;
     let e = pte.get();

@@ -114,6 +114,7 @@ fn sys_env_destroy(t: &mut EnvTable, cpu: usize, envid: EnvId) -> Result<i32> {
 
 /// An env the caller may change: `envid2env`, and not dying (a dying env is gone for every
 /// system call but destroy).
+#[inline]
 fn live_env(t: &mut EnvTable, cpu: usize, envid: EnvId, checkperm: bool) -> Result<usize> {
     let e = env::envid2env(t, cpu, envid, checkperm)?;
     if t.state(e).life() != Life::Live {
@@ -230,10 +231,11 @@ fn sys_page_copy(
 /// Map the page of memory at 'srcva' in srcenvid's address space at 'dstva' in dstenvid's
 /// address space with permission 'perm'. -E_NO_MEM also when the page already has the most
 /// references a 16-bit count can hold (JOS wrapped it).
+#[inline]
 fn sys_page_map(
     t: &mut EnvTable,
     cpu: usize,
-    [srcenvid, srcva, dstenvid, dstva, perm]: [u32; 5],
+    (srcenvid, srcva, dstenvid, dstva, perm): (u32, u32, u32, u32, u32),
 ) -> Result<i32> {
     let src = live_env(t, cpu, srcenvid as EnvId, true)?;
     let dst = live_env(t, cpu, dstenvid as EnvId, true)?;
@@ -444,7 +446,7 @@ pub fn syscall(mut k: Kernel, cur: usize, tf: &mut Trapframe) -> ! {
                 SYS_GETENVID => Ok(t.id(cur)),
                 SYS_ENV_DESTROY => sys_env_destroy(t, cpu, a1() as EnvId),
                 SYS_PAGE_ALLOC => sys_page_alloc(t, cpu, a1() as EnvId, a2(), a3()),
-                SYS_PAGE_MAP => sys_page_map(t, cpu, [a1(), a2(), a3(), a4(), a5()]),
+                SYS_PAGE_MAP => sys_page_map(t, cpu, (a1(), a2(), a3(), a4(), a5())),
                 SYS_PAGE_UNMAP => sys_page_unmap(t, cpu, a1() as EnvId, a2()),
                 SYS_EXOFORK => sys_exofork(t, cpu),
                 SYS_ENV_SET_STATUS => sys_env_set_status(t, cpu, a1() as EnvId, a2()),
