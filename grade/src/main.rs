@@ -367,7 +367,15 @@ mod unit {
         );
         assert_eq!(
             pick("pingpong spin"),
-            ["spin", "pingpong", "pingpong_cpus1", "pingpong_cpus4_mttcg"]
+            [
+                "spin",
+                "pingpong",
+                "pingpongs",
+                "pingpong_cpus1",
+                "pingpong_cpus4_mttcg",
+                "pingpongs_cpus2",
+                "pingpongs_cpus4"
+            ]
         );
         // Part names match too: "Part A" selects lab 4 part A's only test.
         assert_eq!(pick("4_part_a"), Vec::<String>::new());

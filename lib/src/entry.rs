@@ -1,9 +1,11 @@
 //! Program entry (JOS's lib/entry.S and lib/libmain.c).
 //!
 //! The kernel starts a new environment at `_start` with ESP = USTACKTOP and no arguments on
-//! the stack; `_start` then pushes argc = 0 and argv = 0 (as JOS does when ESP is still at
-//! USTACKTOP) and calls `libmain`, which each program defines through [`entry!`]: it records
-//! the program's name, sets `thisenv`, runs the program's `umain` and exits.
+//! the stack; `_start` then keeps the top word of the stack for the env's own `thisenv` (see
+//! `crate::env::thisenv`: a plain global would be shared after `sfork`), pushes argc = 0 and
+//! argv = 0 (as JOS does when ESP is still at USTACKTOP) and calls `libmain`, which each
+//! program defines through [`entry!`]: it records the program's name, sets `thisenv`, runs
+//! the program's `umain` and exits.
 
 use core::arch::global_asm;
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -19,7 +21,9 @@ global_asm!(
     // Were we started with arguments on the stack? (Lab 4's kernel never passes any.)
     "    cmpl ${ustacktop}, %esp",
     "    jne args_exist",
-    // No: push argc = 0 and argv = 0, so libmain sees the frame it expects.
+    // No: keep the top word for thisenv (crate::env::THISENV_SLOT), then push argc = 0 and
+    // argv = 0, so libmain sees the frame it expects.
+    "    subl $4, %esp",
     "    pushl $0",
     "    pushl $0",
     "args_exist:",

@@ -8,10 +8,9 @@
 
 use core::cell::UnsafeCell;
 use core::ptr;
-use core::sync::atomic::{AtomicUsize, Ordering};
 
 use jos_inc::env::{Env, EnvId, NENV, envx};
-use jos_inc::memlayout::{PageInfo, UENVS, UPAGES, UVPD, UVPT};
+use jos_inc::memlayout::{PageInfo, UENVS, UPAGES, USTACKTOP, UVPD, UVPT};
 use jos_inc::mmu::{NPDENTRIES, NPTENTRIES, PTSIZE, Pte, pgnum};
 
 use crate::syscall::sys_getenvid;
@@ -100,18 +99,27 @@ pub fn envs() -> &'static [UEnv; NENV] {
     unsafe { &*(UENVS as usize as *const [UEnv; NENV]) }
 }
 
-/// Index of the caller's own slot in `envs[]`; libmain and fork's child path set it.
-static THISENV: AtomicUsize = AtomicUsize::new(0);
+/// Where the caller's own `envs[]` index is kept: the top word of its user stack, which
+/// `_start` reserves. JOS keeps `thisenv` in a global; after `sfork` globals are shared by
+/// parent and child, but the stack page is each env's own (copy-on-write), so this is right
+/// in both (JOS's lab 4 hint: stop keeping `thisenv` in a plain global). Reading it costs the
+/// same as reading a global.
+const THISENV_SLOT: usize = USTACKTOP as usize - 4;
 
 /// The caller's own environment: JOS's `thisenv`.
 pub fn thisenv() -> &'static UEnv {
-    &envs()[THISENV.load(Ordering::Relaxed)]
+    // SAFETY: the kernel starts every env with its stack page mapped and ESP = USTACKTOP,
+    // and `_start` keeps this word for the index (set by libmain, fork's and sfork's child
+    // paths).
+    let i = unsafe { ptr::read_volatile(THISENV_SLOT as *const usize) };
+    &envs()[i % NENV]
 }
 
 /// Point `thisenv` at the caller's slot, as libmain does and as a freshly forked child must
-/// (it inherits its parent's value).
+/// (its stack starts as a copy of its parent's).
 pub fn set_thisenv() {
-    THISENV.store(envx(sys_getenvid()), Ordering::Relaxed);
+    // SAFETY: as for `thisenv`; the word is the env's own.
+    unsafe { ptr::write_volatile(THISENV_SLOT as *mut usize, envx(sys_getenvid())) }
 }
 
 /// The page directory entry `pdx` of the caller's address space (JOS's `uvpd[pdx]`),
@@ -175,7 +183,7 @@ pub struct PageTableView {
 impl PageTableView {
     /// Call `f(i, entry)` for each present entry among the first `n` (fork's walk: most
     /// entries of a table are empty, so empty ones are skipped four at a time).
-    #[inline]
+    #[inline(always)]
     pub fn for_each_present(self, n: usize, mut f: impl FnMut(usize, u32)) {
         let n = n.min(NPTENTRIES);
         let mut i = 0;

@@ -48,6 +48,7 @@ fn cow_pgfault(utf: &mut UTrapframe) {
 
 /// Map our page number `pn`, whose PTE is `pte`, into `envid` at the same address (JOS's
 /// `duppage`).
+#[inline(always)]
 fn duppage(envid: EnvId, pn: usize, pte: Pte) -> Result<()> {
     let va = (pn as u32) << 12;
     // SAFETY (all branches): the child is not running; for ourselves, the only change is
@@ -135,7 +136,81 @@ pub fn fork() -> Result<EnvId> {
     from_abi(fork_raw())
 }
 
-/// Shared-memory fork: a JOS lab 4 challenge, not implemented (as in JOS's skeleton).
+/// Shared-memory fork (a JOS lab 4 challenge): `Ok(child id)` in the parent, `Ok(0)` in the
+/// child. Every page below the user stack is shared, with the parent's permissions, so a write
+/// by either is seen by both; the user stack page (USTACKTOP - PGSIZE: JOS's stack is one
+/// page) is copy-on-write, so each keeps its own locals and its own `thisenv` (kept there, see
+/// `crate::env::thisenv`); each has its own exception stack. A page the parent holds
+/// copy-on-write (from an earlier fork) is made its own first: shared as it was, the first
+/// write by either side would give the writer a private copy and end the sharing.
 pub fn sfork() -> Result<EnvId> {
-    panic!("sfork not implemented");
+    from_abi(sfork_raw())
+}
+
+/// sfork proper, kept to plain integers for the same reason as [`fork_raw`].
+#[inline(never)]
+fn sfork_raw() -> i32 {
+    set_pgfault_handler(cow_pgfault);
+    let envid = match sys_exofork() {
+        Ok(0) => {
+            // We are the child: our stack (and so `thisenv`) is our parent's copy until now.
+            set_thisenv();
+            return 0;
+        }
+        Ok(id) => id,
+        Err(e) => return -e.code(),
+    };
+    let stack_pn = pgnum(USTACKTOP - PGSIZE);
+    let ndirs = pgnum(USTACKTOP - 1) / NPTENTRIES + 1;
+    uvpd_table().for_each_present(ndirs, |pdx, pde| {
+        let Some(table) = uvpt_table_of(pdx, pde) else {
+            return;
+        };
+        let first = pdx * NPTENTRIES;
+        table.for_each_present(NPTENTRIES.min(stack_pn + 1 - first), |i, pte| {
+            let pn = first + i;
+            let pte = Pte::from_bits_retain(pte);
+            if !pte.contains(Pte::U) {
+                return;
+            }
+            let r = if pn == stack_pn {
+                duppage(envid, pn, pte)
+            } else {
+                sharepage(envid, pn, pte)
+            };
+            if let Err(e) = r {
+                panic!("sfork: page {:08x}: {}", pn << 12, e);
+            }
+        });
+    });
+    // The child's own exception stack and upcall, as fork does.
+    // SAFETY: these change only the child, which is not running yet.
+    unsafe {
+        if let Err(e) = sys_page_alloc(envid, UXSTACKTOP - PGSIZE, Pte::P | Pte::U | Pte::W) {
+            panic!("sfork: allocating the child's exception stack: {}", e);
+        }
+        if let Err(e) = sys_env_set_pgfault_upcall(envid, pgfault_upcall()) {
+            panic!("sfork: setting the child's upcall: {}", e);
+        }
+    }
+    if let Err(e) = sys_env_set_status(envid, ENV_RUNNABLE) {
+        panic!("sfork: sys_env_set_status: {}", e);
+    }
+    envid
+}
+
+/// Share our page number `pn` (PTE `pte`) with `envid`: the same physical page, with our
+/// permissions. A copy-on-write page is made ours first (a private writable copy), so the
+/// sharing holds after either side writes.
+fn sharepage(envid: EnvId, pn: usize, mut pte: Pte) -> Result<()> {
+    let va = (pn as u32) << 12;
+    // SAFETY: replacing our copy-on-write page with a private copy of it changes no byte we
+    // can see; the child is not running yet.
+    unsafe {
+        if pte.contains(Pte::COW) && !pte.contains(Pte::SHARE) {
+            sys_page_copy(0, va, va, Pte::P | Pte::U | Pte::W)?;
+            pte = (pte - Pte::COW) | Pte::W;
+        }
+        sys_page_map(0, va, envid, va, pte & Pte::SYSCALL)
+    }
 }

@@ -1,6 +1,6 @@
-//! pingpongs (JOS's user/pingpongs.c): pingpong over `sfork` (shared memory: a global
-//! counter both sides see). `sfork` is a lab 4 challenge that JOS leaves unimplemented, so
-//! this panics `sfork not implemented`, as JOS's does.
+//! pingpongs (JOS's user/pingpongs.c): pingpong over `sfork` (a JOS lab 4 challenge): the
+//! counter is a global both environments share, the messages carry nothing, and each side's
+//! `thisenv` must still name itself.
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -11,7 +11,7 @@ use jos_lib::{Pte, ipc_recv, ipc_send, println, sfork, sys_getenvid, thisenv};
 
 jos_lib::entry!(umain);
 
-/// The counter both environments would share after sfork.
+/// The counter both environments share after sfork.
 static VAL: AtomicU32 = AtomicU32::new(0);
 
 fn umain() {
