@@ -99,6 +99,9 @@ pub fn env_init_percpu() {
 /// No slot (in the kernel-only links).
 const NIL: u16 = u16::MAX;
 
+/// Every this many timer ticks of a CPU, the lowest runnable priority runs (`EnvTable::pick`).
+const AGING_PERIOD: u32 = 8;
+
 /// Per-env state the kernel keeps out of the user-visible `Env` (design.md, "Beyond JOS"):
 /// the lifecycle state (which CPU runs it, suspended, receiving, dying, orphaned) and the
 /// parent/child links that let a parent's death reclaim children nobody can ever run.
@@ -117,6 +120,8 @@ struct EnvKern {
     /// Senders blocked on this env, first come first served.
     senders: u16,
     senders_tail: u16,
+    /// Scheduling priority, `0..NPRIO` (higher first).
+    prio: u8,
 }
 
 impl EnvKern {
@@ -131,6 +136,7 @@ impl EnvKern {
         msg: [0; 3],
         senders: NIL,
         senders_tail: NIL,
+        prio: ENV_PRIO_DEFAULT as u8,
     };
 }
 
@@ -145,8 +151,13 @@ pub struct EnvTable {
     kern: [EnvKern; NENV],
     /// First free slot; the list is threaded through `env_link` (kernel addresses, as JOS).
     free: Option<usize>,
-    /// RUNNABLE envs (live, wanting a CPU, on none): the scheduler's choice is a bit search.
-    runq: RunSet,
+    /// RUNNABLE envs (live, wanting a CPU, on none), one set per priority: the scheduler's
+    /// choice is a bit search in the highest non-empty one.
+    runq: [RunSet; NPRIO as usize],
+    /// Bit p set iff `runq[p]` is non-empty.
+    levels: u8,
+    /// Per CPU: timer ticks, for the anti-starvation rule (`pick`).
+    ticks: [u32; NCPU],
     /// Envs that are RUNNABLE, RUNNING or DYING (sched_halt's "anything to do?").
     nactive: usize,
     /// Per CPU: the env its current env last woke with a message, to run next when the
@@ -162,7 +173,9 @@ static ENVS: BigLocked<EnvTable> = BigLocked::new(EnvTable {
     envs: core::ptr::null_mut(),
     kern: [EnvKern::FREE; NENV],
     free: None,
-    runq: RunSet::new(),
+    runq: [const { RunSet::new() }; NPRIO as usize],
+    levels: 0,
+    ticks: [0; NCPU],
     nactive: 0,
     handoff: [NIL; NCPU],
 });
@@ -212,9 +225,73 @@ impl EnvTable {
         unsafe { PageTable::from_pa(pmap::paddr(kva)) }
     }
 
-    /// The first RUNNABLE slot at or after `start`, circularly (JOS's scan order).
-    pub fn next_runnable(&self, start: usize) -> Option<usize> {
-        self.runq.next_from(start)
+    /// The env CPU `cpu` should run next, given that `cur` (its env, if any) may or may not go
+    /// on: the first RUNNABLE slot after `cur`, circularly (JOS's scan order), in the highest
+    /// priority that has one, unless `cur` may go on and its priority is higher still (then
+    /// None: keep it). With every env at one priority this is exactly JOS's choice.
+    ///
+    /// Starvation: a strict priority rule would never run a lower level while a higher one is
+    /// busy. So on every `AGING_PERIOD`th timer tick of a CPU (`timer`), the lowest non-empty
+    /// level is chosen instead: the lowest runnable priority gets at least one tick in eight of
+    /// each CPU. (An intermediate level can still wait while both a higher and a lower level
+    /// stay busy.)
+    pub fn pick(&mut self, cpu: usize, cur: Option<usize>, timer: bool) -> Option<usize> {
+        if self.levels == 0 {
+            return None;
+        }
+        let start = cur.map_or(0, |c| c + 1);
+        let mut level = 7 - self.levels.leading_zeros() as usize;
+        if timer {
+            let t = &mut self.ticks[cpu];
+            *t = t.wrapping_add(1);
+            if t.is_multiple_of(AGING_PERIOD) {
+                level = self.levels.trailing_zeros() as usize;
+                return self.runq[level].next_from(start);
+            }
+        }
+        if let Some(c) = cur
+            && self.kern[c].state.continues()
+            && usize::from(self.kern[c].prio) > level
+        {
+            return None;
+        }
+        self.runq[level].next_from(start)
+    }
+
+    /// Env `i`'s scheduling priority.
+    pub fn prio(&self, i: usize) -> u32 {
+        u32::from(self.kern[i].prio)
+    }
+
+    /// Set env `i`'s priority (checked by the caller).
+    pub fn set_prio(&mut self, i: usize, p: u32) {
+        let runnable = self.kern[i].state.runnable();
+        if runnable {
+            self.runq_remove(i);
+        }
+        self.kern[i].prio = p as u8;
+        if runnable {
+            self.runq_insert(i);
+        }
+    }
+
+    fn runq_insert(&mut self, i: usize) {
+        let p = usize::from(self.kern[i].prio);
+        self.runq[p].insert(i);
+        self.levels |= 1 << p;
+    }
+
+    fn runq_remove(&mut self, i: usize) {
+        let p = usize::from(self.kern[i].prio);
+        self.runq[p].remove(i);
+        if self.runq[p].is_empty() {
+            self.levels &= !(1 << p);
+        }
+    }
+
+    /// The highest priority with a runnable env, if any.
+    fn top_level(&self) -> Option<usize> {
+        (self.levels != 0).then(|| 7 - self.levels.leading_zeros() as usize)
     }
 
     /// Apply a lifecycle event to env `i` (kern_logic::lifecycle, the only place states
@@ -227,9 +304,9 @@ impl EnvTable {
         self.kern[i].state = new;
         if old.runnable() != new.runnable() {
             if new.runnable() {
-                self.runq.insert(i);
+                self.runq_insert(i);
             } else {
-                self.runq.remove(i);
+                self.runq_remove(i);
             }
         }
         if old.active() != new.active() {
@@ -380,7 +457,9 @@ impl EnvTable {
     /// current env just sent it a message.
     pub fn take_handoff(&mut self, cpu: usize) -> Option<usize> {
         let h = link(core::mem::replace(&mut self.handoff[cpu], NIL))?;
-        self.state(h).runnable().then_some(h)
+        // Never past a higher priority that is waiting (no inversion by hand-off).
+        let top = self.top_level()?;
+        (self.state(h).runnable() && usize::from(self.kern[h].prio) >= top).then_some(h)
     }
 }
 
@@ -508,6 +587,10 @@ pub fn env_alloc(t: &mut EnvTable, cpu: usize, suspended: bool) -> Result<usize>
     unsafe { fpu::reset(fpu_area(i)) };
 
     t.kern[i] = EnvKern::FREE;
+    // A child starts at its parent's priority.
+    if let Some(p) = parent {
+        t.kern[i].prio = t.kern[p].prio;
+    }
     t.must(
         i,
         Event::Alloc {

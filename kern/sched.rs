@@ -2,7 +2,8 @@
 //!
 //! JOS's order (the first RUNNABLE env after the one this CPU ran last, circularly), found in
 //! the env table's run set instead of by scanning all NENV slots: a yield costs the same with
-//! one env as with a thousand.
+//! one env as with a thousand. Not in JOS: priorities (a lab 4 challenge), one run set per
+//! level, highest first, with every eighth timer tick given to the lowest (`EnvTable::pick`).
 
 use jos_inc::memlayout::kstacktop;
 
@@ -13,10 +14,23 @@ use crate::{cprintf, env, monitor, pmap};
 /// Choose a user environment to run and run it: the first RUNNABLE env after the one this
 /// CPU last ran, else the current env if it may go on running here, else halt this CPU.
 #[inline(never)]
-pub fn sched_yield(mut k: Kernel) -> ! {
-    let cur = cpu::cpu(k.cpu()).env();
+pub fn sched_yield(k: Kernel) -> ! {
+    schedule(k, false)
+}
+
+/// sched_yield for a timer interrupt: the same choice, except that every eighth tick runs
+/// the lowest runnable priority (see `EnvTable::pick`: no priority starves).
+#[inline(never)]
+pub fn sched_tick(k: Kernel) -> ! {
+    schedule(k, true)
+}
+
+#[inline(always)]
+fn schedule(mut k: Kernel, timer: bool) -> ! {
+    let cpu = k.cpu();
+    let cur = cpu::cpu(cpu).env();
     let t = env::table(&mut k);
-    match t.next_runnable(cur.map_or(0, |c| c + 1)) {
+    match t.pick(cpu, cur, timer) {
         Some(i) => env::env_run(k, i),
         None => match cur {
             Some(c) if t.state(c).continues() => env::env_run(k, c),

@@ -336,7 +336,7 @@ fn trap_from_user(cpu: usize, tf: &mut Trapframe) -> ! {
             // Handle clock interrupts: acknowledge, then schedule.
             lapic::lapic_eoi();
             crate::ktest::on_timer(cpu);
-            sched::sched_yield(k)
+            sched::sched_tick(k)
         }
         n if n == IRQ_OFFSET + IRQ_KBD => {
             console::kbd_intr();

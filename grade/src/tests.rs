@@ -1155,6 +1155,19 @@ pub static TABLE: &[Test] = &[
         no: &[".*panic"],
         ..DEFAULT
     },
+    // Priorities (a JOS lab 4 challenge): twelve spinners lowered to priority 0 cannot hold
+    // back the program's job (well under half its time with equal priorities), yet still run
+    // (every eighth tick is the lowest priority's); no child rises above its parent.
+    Test {
+        name: "prio",
+        part: PROJECT,
+        points: 1,
+        test: "prio",
+        timeout_s: 60,
+        expect: &["prio: high priority unhindered, low priority not starved: ok"],
+        no: &[".*panic"],
+        ..DEFAULT
+    },
     Test {
         name: "mem32",
         part: PROJECT,
@@ -1297,6 +1310,7 @@ pub const VARIANTS: &[(&str, u32, Tcg)] = &[
     ("pingpongs", 4, Tcg::Single),
     ("sforktest", 2, Tcg::Single),
     ("sforktest", 4, Tcg::Single),
+    ("prio", 4, Tcg::Single),
 ];
 
 #[cfg(test)]

@@ -32,6 +32,12 @@ pub const ENV_RUNNABLE: u32 = 2;
 pub const ENV_RUNNING: u32 = 3;
 pub const ENV_NOT_RUNNABLE: u32 = 4;
 
+/// Scheduling priorities (not in JOS; a lab 4 challenge): `0..NPRIO`, higher runs first. Every
+/// env starts at its parent's priority, kernel-created ones at `ENV_PRIO_DEFAULT`, the highest:
+/// an env may lower itself or its children, never raise anyone above itself.
+pub const NPRIO: u32 = 4;
+pub const ENV_PRIO_DEFAULT: u32 = NPRIO - 1;
+
 /// `env_type` values.
 pub const ENV_TYPE_USER: u32 = 0;
 

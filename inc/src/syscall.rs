@@ -20,5 +20,7 @@ pub const SYS_IPC_SEND: u32 = 13;
 /// Not in JOS: replace the page at `srcva` of an env with a private copy of it (copy-on-write
 /// resolved in one call, with no page zeroed only to be overwritten).
 pub const SYS_PAGE_COPY: u32 = 14;
+/// Not in JOS (a lab 4 challenge): set an env's scheduling priority (see `env::NPRIO`).
+pub const SYS_ENV_SET_PRIORITY: u32 = 15;
 /// One past the last system call number.
-pub const NSYSCALLS: u32 = 15;
+pub const NSYSCALLS: u32 = 16;

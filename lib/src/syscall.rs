@@ -209,6 +209,13 @@ pub fn sys_env_set_status(envid: EnvId, status: u32) -> Result<()> {
     )
 }
 
+/// Set `envid`'s scheduling priority, `0..NPRIO` (not in JOS: a lab 4 challenge). Itself or
+/// a child, and never above the caller's own priority (`Err(Error::Inval)`).
+pub fn sys_env_set_priority(envid: EnvId, prio: u32) -> Result<()> {
+    let r = syscall4(SYS_ENV_SET_PRIORITY, envid as u32, prio, 0, 0);
+    check(SYS_ENV_SET_PRIORITY, r)
+}
+
 /// Set `envid`'s page-fault upcall entry point.
 ///
 /// # Safety
