@@ -122,6 +122,8 @@ struct EnvKern {
     senders_tail: u16,
     /// Scheduling priority, `0..NPRIO` (higher first).
     prio: u8,
+    /// The user exception upcall (0: none; JOS's behaviour, the env is destroyed).
+    exc_upcall: u32,
 }
 
 impl EnvKern {
@@ -137,6 +139,7 @@ impl EnvKern {
         senders: NIL,
         senders_tail: NIL,
         prio: ENV_PRIO_DEFAULT as u8,
+        exc_upcall: 0,
     };
 }
 
@@ -261,6 +264,15 @@ impl EnvTable {
     /// Env `i`'s scheduling priority.
     pub fn prio(&self, i: usize) -> u32 {
         u32::from(self.kern[i].prio)
+    }
+
+    /// Env `i`'s user exception upcall (0: none).
+    pub fn exc_upcall(&self, i: usize) -> u32 {
+        self.kern[i].exc_upcall
+    }
+
+    pub fn set_exc_upcall(&mut self, i: usize, func: u32) {
+        self.kern[i].exc_upcall = func;
     }
 
     /// Set env `i`'s priority (checked by the caller).
@@ -970,5 +982,9 @@ pub fn exofork(t: &mut EnvTable, cpu: usize) -> Result<EnvId> {
     let id = e.env_id;
     // SAFETY: the FPU holds the parent's state (it runs here); the child's area is its own.
     unsafe { fpu::snapshot(fpu_area(child)) };
+    // Kernel-only per-env state a child inherits, as it inherits the registers.
+    if let Some(p) = cpu::cpu(cpu).env() {
+        t.kern[child].exc_upcall = t.kern[p].exc_upcall;
+    }
     Ok(id)
 }

@@ -65,7 +65,9 @@ pub fn init_percpu(boot: bool) {
     // the kernel itself uses neither.
     unsafe {
         let mut c0 = cr0();
-        c0 |= Cr0::CR0_NUMERIC_ERROR | Cr0::CR0_MONITOR_COPROCESSOR;
+        // (And AM, so a user's EFLAGS.AC alignment checks work on every CPU, not only on the
+        // boot CPU, whose mem_init sets it as JOS does.)
+        c0 |= Cr0::CR0_NUMERIC_ERROR | Cr0::CR0_MONITOR_COPROCESSOR | Cr0::CR0_ALIGNMENT_MASK;
         c0 &= !(Cr0::CR0_TASK_SWITCHED | Cr0::CR0_EMULATE_COPROCESSOR);
         cr0_write(c0);
         if fxsr {

@@ -124,7 +124,9 @@ pub fn trap_init() {
         }
         // Only the breakpoint and system call vectors may be raised by user code with `int`;
         // every gate is an interrupt gate, so the kernel always runs with IF clear.
-        let dpl = if num == T_BRKPT || num == T_SYSCALL {
+        // (Also INTO's vector, not in JOS: with DPL 0 an overflow check in user code raises a
+        // general protection fault instead of the overflow trap a user handler can take.)
+        let dpl = if num == T_BRKPT || num == T_SYSCALL || num == T_OFLOW {
             Ring::Ring3
         } else {
             Ring::Ring0
@@ -315,7 +317,11 @@ fn trap_from_user(cpu: usize, tf: &mut Trapframe) -> ! {
         .env()
         .expect("trap from user mode without curenv");
     // Garbage collect if current environment is a zombie: it leaves the CPU, which frees it.
+    // An interrupt that brought it here is acknowledged first (JOS skips this: a CPU whose
+    // dying env was reaped at a timer tick never got another tick, so the next env it ran
+    // could never be preempted or reaped, found by the `prio` test at CPUS=4).
     if env::table(&mut k).state(cur).dying() {
+        acknowledge_irq(tf.tf_trapno);
         sched::sched_yield(k);
     }
 
@@ -325,6 +331,11 @@ fn trap_from_user(cpu: usize, tf: &mut Trapframe) -> ! {
     }
     match tf.tf_trapno {
         T_PGFLT => page_fault_handler(k, cur, tf),
+        n if USER_EXCEPTIONS.contains(&n) && env::table(&mut k).exc_upcall(cur) != 0 => {
+            // A user exception handler (not in JOS: a lab 4 challenge) takes it.
+            let upcall = env::table(&mut k).exc_upcall(cur);
+            deliver_upcall(k, cur, tf, upcall, n)
+        }
         T_BRKPT => {
             let t = env::table(&mut k);
             env::sync_tf(t, cpu, cur);
@@ -363,6 +374,23 @@ fn trap_from_user(cpu: usize, tf: &mut Trapframe) -> ! {
             let _ = env::env_destroy(t, cpu, cur);
             sched::resume(k)
         }
+    }
+}
+
+/// Do what a device interrupt needs besides scheduling (take the input, EOI), for the paths
+/// that do not dispatch it.
+fn acknowledge_irq(trapno: u32) {
+    match trapno {
+        n if n == IRQ_OFFSET + IRQ_TIMER => lapic::lapic_eoi(),
+        n if n == IRQ_OFFSET + IRQ_KBD => {
+            console::kbd_intr();
+            lapic::lapic_eoi();
+        }
+        n if n == IRQ_OFFSET + IRQ_SERIAL => {
+            console::serial_intr();
+            lapic::lapic_eoi();
+        }
+        _ => {}
     }
 }
 
@@ -439,6 +467,54 @@ fn kernel_fault(tf: &Trapframe, addr: u32) -> ! {
     panic!("unhandled trap in kernel");
 }
 
+/// Run env `cur`'s upcall `upcall` for the trap in `tf`: push a UTrapframe (for a page fault,
+/// `word0` is the faulting address) or UExcframe (`word0` is the trap number: same layout) on
+/// the user exception stack and resume the env at the upcall. JOS's rules: a trap while
+/// already on the exception stack pushes below the trap-time ESP, leaving one empty scratch
+/// word for the upcall's return address; an exception stack that is missing, not writable or
+/// overflowed destroys the env (`user_mem_check assertion failure`).
+fn deliver_upcall(mut k: Kernel, cur: usize, tf: &mut Trapframe, upcall: u32, word0: u32) -> ! {
+    let cpu = k.cpu();
+    let t = env::table(&mut k);
+    let esp = tf.tf_esp;
+    let utf_size = core::mem::size_of::<UTrapframe>() as u32;
+    let utf_addr = if (UXSTACKTOP - PGSIZE..UXSTACKTOP).contains(&esp) {
+        esp.wrapping_sub(4 + utf_size)
+    } else {
+        UXSTACKTOP - utf_size
+    };
+    // Check that the exception stack is allocated and writable (destroys the env otherwise;
+    // an overflow of the exception stack lands on the unmapped page below).
+    if crate::syscall::user_mem_assert(t, cpu, cur, utf_addr, utf_size, Pte::W | Pte::U).is_err() {
+        sched::resume(k);
+    }
+    let utf = UTrapframe {
+        utf_fault_va: word0,
+        utf_err: tf.tf_err,
+        utf_regs: tf.tf_regs,
+        utf_eip: tf.tf_eip,
+        utf_eflags: tf.tf_eflags,
+        utf_esp: tf.tf_esp,
+    };
+    // SAFETY: UTrapframe is a packed record of plain integers; viewing it as bytes is sound.
+    let bytes = unsafe {
+        core::slice::from_raw_parts(&utf as *const UTrapframe as *const u8, utf_size as usize)
+    };
+    let pgdir = t.pgdir(cur);
+    if env::copy_to_user(pgdir, utf_addr, bytes).is_err() {
+        // user_mem_assert checked the pages; this cannot fail, but never trust that.
+        let _ = env::env_destroy(t, cpu, cur);
+        sched::resume(k);
+    }
+    tf.tf_esp = utf_addr;
+    tf.tf_eip = upcall;
+    // The upcall runs without the trap-time TF and AC (as the CPU clears TF entering a
+    // handler): single-stepping or alignment-checking the handler itself would trap again
+    // forever. The frame keeps them; the upcall's popfl restores what the handler leaves.
+    tf.tf_eflags &= !(FL_TF | FL_AC);
+    sched::resume(k)
+}
+
 fn page_fault_handler(mut k: Kernel, cur: usize, tf: &mut Trapframe) -> ! {
     // Read processor's CR2 register to find the faulting address.
     let fault_va = rcr2();
@@ -447,52 +523,13 @@ fn page_fault_handler(mut k: Kernel, cur: usize, tf: &mut Trapframe) -> ! {
     // The page fault happened in user mode (kernel-mode faults are kernel_fault's). Call the
     // environment's page fault upcall, if one exists: set up a page fault stack frame on the
     // user exception stack (below UXSTACKTOP), then branch to the upcall.
-    let t = env::table(&mut k);
-    let upcall = t.env(cur).env_pgfault_upcall;
+    let upcall = env::table(&mut k).env(cur).env_pgfault_upcall;
     if upcall != 0 {
-        // A fault while already on the exception stack (the handler itself faulted): push
-        // the new frame below the trap-time esp, leaving one empty scratch word for the
-        // upcall's return address.
-        let esp = tf.tf_esp;
-        let utf_size = core::mem::size_of::<UTrapframe>() as u32;
-        let utf_addr = if (UXSTACKTOP - PGSIZE..UXSTACKTOP).contains(&esp) {
-            esp.wrapping_sub(4 + utf_size)
-        } else {
-            UXSTACKTOP - utf_size
-        };
-        // Check that the exception stack is allocated and writable (destroys the env
-        // otherwise; an overflow of the exception stack lands on the unmapped page below).
-        if crate::syscall::user_mem_assert(t, cpu, cur, utf_addr, utf_size, Pte::W | Pte::U)
-            .is_err()
-        {
-            sched::resume(k);
-        }
-        let utf = UTrapframe {
-            utf_fault_va: fault_va,
-            utf_err: tf.tf_err,
-            utf_regs: tf.tf_regs,
-            utf_eip: tf.tf_eip,
-            utf_eflags: tf.tf_eflags,
-            utf_esp: tf.tf_esp,
-        };
-        // SAFETY: UTrapframe is a packed record of plain integers; viewing it as bytes is
-        // sound.
-        let bytes = unsafe {
-            core::slice::from_raw_parts(&utf as *const UTrapframe as *const u8, utf_size as usize)
-        };
-        let pgdir = t.pgdir(cur);
-        if env::copy_to_user(pgdir, utf_addr, bytes).is_err() {
-            // user_mem_assert checked the pages; this cannot fail, but never trust that.
-            let _ = env::env_destroy(t, cpu, cur);
-            sched::resume(k);
-        }
-        tf.tf_esp = utf_addr;
-        tf.tf_eip = upcall;
-        sched::resume(k);
+        deliver_upcall(k, cur, tf, upcall, fault_va);
     }
 
     // Destroy the environment that caused the fault.
-    let id = t.id(cur);
+    let id = env::table(&mut k).id(cur);
     cprintf!("[{:08x}] user fault va {:08x} ip {:08x}\n", id, fault_va, {
         tf.tf_eip
     });

@@ -97,6 +97,10 @@ pub const GD_TSS0: u16 = 0x28;
 
 /// EFLAGS bits used by the kernel.
 pub const FL_IF: u32 = 0x0000_0200;
+/// Trap flag (single step).
+pub const FL_TF: u32 = 0x0000_0100;
+/// Alignment check.
+pub const FL_AC: u32 = 0x0004_0000;
 pub const FL_IOPL_MASK: u32 = 0x0000_3000;
 
 #[cfg(test)]

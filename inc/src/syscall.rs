@@ -22,5 +22,8 @@ pub const SYS_IPC_SEND: u32 = 13;
 pub const SYS_PAGE_COPY: u32 = 14;
 /// Not in JOS (a lab 4 challenge): set an env's scheduling priority (see `env::NPRIO`).
 pub const SYS_ENV_SET_PRIORITY: u32 = 15;
+/// Not in JOS (a lab 4 challenge): set the upcall for the exceptions in
+/// `trap::USER_EXCEPTIONS` (divide, debug, breakpoint, overflow, ...), which gets a `UExcframe`.
+pub const SYS_ENV_SET_EXCEPTION_UPCALL: u32 = 16;
 /// One past the last system call number.
-pub const NSYSCALLS: u32 = 16;
+pub const NSYSCALLS: u32 = 17;

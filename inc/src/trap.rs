@@ -90,8 +90,36 @@ pub struct UTrapframe {
     pub utf_esp: u32,
 }
 
+/// The frame the kernel pushes on the user exception stack for a user exception handler (not
+/// in JOS: a lab 4 challenge): UTrapframe's layout, with the trap number where a page fault's
+/// frame has the faulting address. The handler may change the registers, EIP (to skip or
+/// retry the instruction) and EFLAGS (e.g. clear TF or AC) before it returns.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UExcframe {
+    pub uxf_trapno: u32,
+    pub uxf_err: u32,
+    pub uxf_regs: PushRegs,
+    pub uxf_eip: u32,
+    pub uxf_eflags: u32,
+    pub uxf_esp: u32,
+}
+
+/// The exceptions user code can raise that a user exception handler may take (everything but
+/// page faults, which keep JOS's upcall, and what only the kernel or hardware failures cause).
+pub const USER_EXCEPTIONS: [u32; 12] = [
+    T_DIVIDE, T_DEBUG, T_BRKPT, T_OFLOW, T_BOUND, T_ILLOP, T_SEGNP, T_STACK, T_GPFLT, T_FPERR,
+    T_ALIGN, T_SIMDERR,
+];
+
 const _: () = {
     use core::mem::{offset_of, size_of};
+    assert!(size_of::<UExcframe>() == size_of::<UTrapframe>());
+    assert!(offset_of!(UExcframe, uxf_err) == offset_of!(UTrapframe, utf_err));
+    assert!(offset_of!(UExcframe, uxf_regs) == offset_of!(UTrapframe, utf_regs));
+    assert!(offset_of!(UExcframe, uxf_eip) == offset_of!(UTrapframe, utf_eip));
+    assert!(offset_of!(UExcframe, uxf_eflags) == offset_of!(UTrapframe, utf_eflags));
+    assert!(offset_of!(UExcframe, uxf_esp) == offset_of!(UTrapframe, utf_esp));
     assert!(size_of::<PushRegs>() == 32);
     assert!(offset_of!(PushRegs, reg_oesp) == 12);
     assert!(offset_of!(PushRegs, reg_eax) == 28);

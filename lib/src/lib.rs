@@ -10,6 +10,7 @@
 //! | [`panic`]   | lib/panic.c                  | the panic handler                       |
 //! | [`exit`]    | lib/exit.c                   | `exit`                                  |
 //! | [`pgfault`] | lib/pgfault.c, pfentry.S     | `set_pgfault_handler`, the upcall       |
+//! | [`exception`] | (not in JOS)               | `set_exception_handler`, other traps    |
 //! | [`fork`]    | lib/fork.c                   | copy-on-write `fork`, `sfork`           |
 //! | [`ipc`]     | lib/ipc.c                    | `ipc_send`, `ipc_recv`, `ipc_find_env`  |
 //! | `string`    | lib/string.c                 | `memcpy`, `memmove`, `memset` (`rep`)   |
@@ -22,6 +23,7 @@
 pub mod console;
 pub mod entry;
 pub mod env;
+pub mod exception;
 pub mod exit;
 pub mod fork;
 pub mod ipc;
@@ -37,6 +39,7 @@ pub use env::{
     PageTableView, UEnv, envs, page_info, set_thisenv, thisenv, uvpd, uvpd_table, uvpt, uvpt_table,
     uvpt_table_of,
 };
+pub use exception::{exception_upcall, set_exception_handler};
 pub use exit::exit;
 pub use fork::{fork, sfork};
 pub use ipc::{IpcMsg, ipc_find_env, ipc_recv, ipc_recv_page, ipc_send};
@@ -47,4 +50,4 @@ pub use syscall::*;
 pub use jos_inc as inc;
 pub use jos_inc::error::{ErrNum, Error, Result};
 pub use jos_inc::mmu::Pte;
-pub use jos_inc::trap::UTrapframe;
+pub use jos_inc::trap::{UExcframe, UTrapframe};

@@ -20,45 +20,59 @@ use crate::syscall::{sys_env_set_pgfault_upcall, sys_page_alloc};
 /// the first `set_pgfault_handler`). The upcall may interrupt any code, so this is an atomic.
 static HANDLER: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 
-global_asm!(
-    ".section .text.pgfault_upcall, \"ax\"",
-    ".globl _pgfault_upcall",
-    "_pgfault_upcall:",
-    // ESP points at the UTrapframe. Call the handler with it, keeping the frame's address in
-    // EBX (callee-saved, so it survives the call; the trap-time EBX is in the frame). The
-    // ABI wants DF clear and the stack aligned at a call; neither holds at trap time.
-    "    movl %esp, %ebx",
-    "    cld",
-    "    andl $-16, %esp",
-    "    subl $12, %esp",
-    "    pushl %ebx",
-    "    call {dispatch}",
-    "    movl %ebx, %esp",
-    // Return to the trap-time state. The trap-time EIP goes onto the trap-time stack, just
-    // below its ESP (the kernel left a free word there when that stack is this one), and
-    // the saved ESP is moved down to it, so the final `ret` pops it. When the fault happened
-    // on the normal stack, that word is below ESP: free, since there is no red zone.
-    "    movl {utf_esp}(%esp), %eax",
-    "    subl $4, %eax",
-    "    movl %eax, {utf_esp}(%esp)",
-    "    movl {utf_eip}(%esp), %ecx",
-    "    movl %ecx, (%eax)",
-    // Restore the trap-time general registers (popal skips the saved ESP).
-    "    addl ${utf_regs}, %esp",
-    "    popal",
-    // Skip utf_eip, then restore EFLAGS: from here on no instruction may change the flags.
-    "    addl $4, %esp",
-    "    popfl",
-    // Switch to the trap-time stack (now pointing at the saved EIP) and return to it.
-    "    popl %esp",
-    "    ret",
-    ".text",
-    dispatch = sym pgfault_dispatch,
-    utf_regs = const offset_of!(UTrapframe, utf_regs),
-    utf_eip = const offset_of!(UTrapframe, utf_eip),
-    utf_esp = const offset_of!(UTrapframe, utf_esp),
-    options(att_syntax),
-);
+/// An upcall entry: the kernel resumes the env here with ESP at the frame it pushed (a
+/// `UTrapframe`, or a `UExcframe` of the same layout); the entry calls `$dispatch` with it and
+/// returns to the trap-time state. Shared by the page-fault upcall and the exception upcall
+/// (crate::exception).
+macro_rules! upcall_entry {
+    ($section:literal, $name:literal, $dispatch:path) => {
+        global_asm!(
+            concat!(".section ", $section, ", \"ax\""),
+            concat!(".globl ", $name),
+            concat!($name, ":"),
+            // ESP points at the frame. Call the handler with it, keeping the frame's address
+            // in EBX (callee-saved, so it survives the call; the trap-time EBX is in the
+            // frame). The ABI wants DF clear and the stack aligned at a call; neither holds at
+            // trap time.
+            "    movl %esp, %ebx",
+            "    cld",
+            "    andl $-16, %esp",
+            "    subl $12, %esp",
+            "    pushl %ebx",
+            "    call {dispatch}",
+            "    movl %ebx, %esp",
+            // Return to the trap-time state. The trap-time EIP goes onto the trap-time stack,
+            // just below its ESP (the kernel left a free word there when that stack is this
+            // one), and the saved ESP is moved down to it, so the final `ret` pops it. When the
+            // trap happened on the normal stack, that word is below ESP: free, since there is
+            // no red zone.
+            "    movl {utf_esp}(%esp), %eax",
+            "    subl $4, %eax",
+            "    movl %eax, {utf_esp}(%esp)",
+            "    movl {utf_eip}(%esp), %ecx",
+            "    movl %ecx, (%eax)",
+            // Restore the trap-time general registers (popal skips the saved ESP).
+            "    addl ${utf_regs}, %esp",
+            "    popal",
+            // Skip utf_eip, then restore EFLAGS: from here on no instruction may change the
+            // flags.
+            "    addl $4, %esp",
+            "    popfl",
+            // Switch to the trap-time stack (now pointing at the saved EIP) and return to it.
+            "    popl %esp",
+            "    ret",
+            ".text",
+            dispatch = sym $dispatch,
+            utf_regs = const offset_of!(UTrapframe, utf_regs),
+            utf_eip = const offset_of!(UTrapframe, utf_eip),
+            utf_esp = const offset_of!(UTrapframe, utf_esp),
+            options(att_syntax),
+        );
+    };
+}
+pub(crate) use upcall_entry;
+
+upcall_entry!(".text.pgfault_upcall", "_pgfault_upcall", pgfault_dispatch);
 
 unsafe extern "C" {
     /// The assembly upcall above; never called from Rust, only registered with the kernel.

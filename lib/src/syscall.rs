@@ -216,6 +216,17 @@ pub fn sys_env_set_priority(envid: EnvId, prio: u32) -> Result<()> {
     check(SYS_ENV_SET_PRIORITY, r)
 }
 
+/// Set `envid`'s upcall for the exceptions other than page faults (not in JOS: a lab 4
+/// challenge); 0 restores JOS's behaviour.
+///
+/// # Safety
+/// If `envid` is the caller, its next such exception jumps to `func` on the exception stack:
+/// `func` must be an upcall entry such as [`crate::exception::exception_upcall`].
+pub unsafe fn sys_env_set_exception_upcall(envid: EnvId, func: u32) -> Result<()> {
+    let r = syscall4(SYS_ENV_SET_EXCEPTION_UPCALL, envid as u32, func, 0, 0);
+    check(SYS_ENV_SET_EXCEPTION_UPCALL, r)
+}
+
 /// Set `envid`'s page-fault upcall entry point.
 ///
 /// # Safety
