@@ -113,20 +113,7 @@ fn fork_raw() -> i32 {
         });
     });
 
-    // The child's own exception stack (never shared: the upcall writes on it) and upcall.
-    // SAFETY: these change only the child, which is not running yet.
-    unsafe {
-        if let Err(e) = sys_page_alloc(envid, UXSTACKTOP - PGSIZE, Pte::P | Pte::U | Pte::W) {
-            panic!("fork: allocating the child's exception stack: {}", e);
-        }
-        if let Err(e) = sys_env_set_pgfault_upcall(envid, pgfault_upcall()) {
-            panic!("fork: setting the child's upcall: {}", e);
-        }
-    }
-    if let Err(e) = sys_env_set_status(envid, ENV_RUNNABLE) {
-        panic!("fork: sys_env_set_status: {}", e);
-    }
-    envid
+    start_child(envid, "fork")
 }
 
 /// Copy-on-write fork: `Ok(child id)` in the parent, `Ok(0)` in the child. Errors from
@@ -183,18 +170,24 @@ fn sfork_raw() -> i32 {
             }
         });
     });
-    // The child's own exception stack and upcall, as fork does.
+    start_child(envid, "sfork")
+}
+
+/// The last steps of fork and sfork: the child's own exception stack (never shared: the
+/// upcall writes on it), its upcall, and RUNNABLE. Failures are fatal, as in JOS (`who` names
+/// the caller in the message).
+fn start_child(envid: EnvId, who: &str) -> i32 {
     // SAFETY: these change only the child, which is not running yet.
     unsafe {
         if let Err(e) = sys_page_alloc(envid, UXSTACKTOP - PGSIZE, Pte::P | Pte::U | Pte::W) {
-            panic!("sfork: allocating the child's exception stack: {}", e);
+            panic!("{}: allocating the child's exception stack: {}", who, e);
         }
         if let Err(e) = sys_env_set_pgfault_upcall(envid, pgfault_upcall()) {
-            panic!("sfork: setting the child's upcall: {}", e);
+            panic!("{}: setting the child's upcall: {}", who, e);
         }
     }
     if let Err(e) = sys_env_set_status(envid, ENV_RUNNABLE) {
-        panic!("sfork: sys_env_set_status: {}", e);
+        panic!("{}: sys_env_set_status: {}", who, e);
     }
     envid
 }
