@@ -559,22 +559,17 @@ pub fn page_alloc(zero: bool) -> Option<PageNum> {
         r?
     };
     if zero {
-        zero_kva(page2kva(pp), PGSIZE);
+        // SAFETY: the page just left the free list: nobody else refers to it.
+        unsafe { crate::fpu::zero_page(page2kva(pp) as *mut u8) }
     }
     Some(pp)
 }
 
-/// Copy physical page `src` into physical page `dst` (through KERNBASE; `rep movsl`).
+/// Copy physical page `src` into physical page `dst` (through KERNBASE).
 pub fn copy_page(dst: PageNum, src: PageNum) {
     // SAFETY: two distinct pages of physical memory, mapped at KERNBASE; `dst` is freshly
     // allocated and owned by the caller, `src` is read only.
-    unsafe {
-        ptr::copy_nonoverlapping(
-            page2kva(src) as *const u8,
-            page2kva(dst) as *mut u8,
-            PGSIZE as usize,
-        )
-    }
+    unsafe { crate::fpu::copy_page(page2kva(dst) as *mut u8, page2kva(src) as *const u8) }
 }
 
 /// Return a page to the free list. Its reference count must be 0.

@@ -1113,6 +1113,16 @@ pub static TABLE: &[Test] = &[
         no: &[".*panic"],
         ..DEFAULT
     },
+    // The kernel zeroes and copies pages with SSE moves on the env's own XMM registers.
+    Test {
+        name: "ssepage",
+        part: PROJECT,
+        points: 1,
+        test: "ssepage",
+        expect: &["ssepage: all checks passed"],
+        no: &[".*panic"],
+        ..DEFAULT
+    },
     // sfork (a JOS lab 4 challenge) and JOS's pingpongs over it: the shared global carries the
     // counter, each side's thisenv names itself (JOS's grade has no test for it; these are the
     // lines its user/pingpongs.c prints).
