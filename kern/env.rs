@@ -29,7 +29,7 @@ use x86::segmentation::{
 use crate::cprintf;
 use crate::cpu::{self, NCPU};
 use crate::fpu::{self, FpuArea};
-use crate::pmap::{self, PageTable};
+use crate::pmap::{self, PageTable, UserPgdir};
 use crate::spinlock::{BigLocked, Kernel};
 
 // ---- the global descriptor table --------------------------------------------------------
@@ -220,12 +220,17 @@ impl EnvTable {
         }
     }
 
-    /// Env `i`'s page directory.
+    /// Env `i`'s page directory: the proof that its address space may be edited lasts as
+    /// long as this borrow of the table (see `pmap::UserPgdir`).
     #[inline]
-    pub fn pgdir(&mut self, i: usize) -> PageTable {
-        let kva = self.env(i).env_pgdir;
-        // SAFETY: env_pgdir is the page directory env_setup_vm allocated for this live env.
-        unsafe { PageTable::from_pa(pmap::paddr(kva)) }
+    pub fn pgdir(&self, i: usize) -> UserPgdir<'_> {
+        assert!(i < NENV);
+        // SAFETY: as in `env`; only the one field is read.
+        let kva = unsafe { (*self.envs.add(i)).env_pgdir };
+        // SAFETY: env_pgdir is the page directory env_setup_vm allocated for this live env,
+        // and the table is reached only under the big kernel lock (BigLocked), held for as
+        // long as `self` is borrowed.
+        unsafe { UserPgdir::new(PageTable::from_pa(pmap::paddr(kva))) }
     }
 
     /// The env CPU `cpu` should run next, given that `cur` (its env, if any) may or may not go
@@ -626,7 +631,7 @@ fn fpu_area(i: usize) -> *mut FpuArea {
 
 /// Allocate `len` bytes of physical memory for env `pgdir` and map it at `va` (user
 /// writable). Pages already mapped are kept.
-fn region_alloc(pgdir: PageTable, va: u32, len: u32) -> Result<()> {
+fn region_alloc(pgdir: UserPgdir, va: u32, len: u32) -> Result<()> {
     let start = round_down(va, PGSIZE);
     let end = round_up(va.checked_add(len).ok_or(Error::Inval)?, PGSIZE);
     let mut a = start;
@@ -645,7 +650,8 @@ fn region_alloc(pgdir: PageTable, va: u32, len: u32) -> Result<()> {
 
 /// Copy `src` to user address `va` of the address space `pgdir`, through the kernel's
 /// mapping of each destination page (the pages must be mapped).
-pub fn copy_to_user(pgdir: PageTable, va: u32, src: &[u8]) -> Result<()> {
+pub fn copy_to_user(pgdir: impl Into<PageTable>, va: u32, src: &[u8]) -> Result<()> {
+    let pgdir: PageTable = pgdir.into();
     let mut done = 0usize;
     while done < src.len() {
         let a = va.checked_add(done as u32).ok_or(Error::Fault)?;
@@ -668,7 +674,8 @@ pub fn copy_to_user(pgdir: PageTable, va: u32, src: &[u8]) -> Result<()> {
 
 /// Copy user memory [va, va+dst.len()) of `pgdir` into `dst`, through the kernel mapping.
 /// Fails if a page is unmapped.
-pub fn copy_from_user(pgdir: PageTable, va: u32, dst: &mut [u8]) -> Result<()> {
+pub fn copy_from_user(pgdir: impl Into<PageTable>, va: u32, dst: &mut [u8]) -> Result<()> {
+    let pgdir: PageTable = pgdir.into();
     let mut done = 0usize;
     while done < dst.len() {
         let a = va.checked_add(done as u32).ok_or(Error::Fault)?;
@@ -725,7 +732,7 @@ pub fn env_create(k: &mut Kernel, name: &str, binary: &[u8]) -> Result<EnvId> {
 
 /// Release env `i`'s memory: every user page, the page tables, the page directory.
 fn release_memory(t: &mut EnvTable, i: usize) {
-    let pgdir = t.pgdir(i);
+    let pgdir = t.pgdir(i).table();
     // If freeing the current environment, switch to kern_pgdir before freeing the page
     // directory, just in case the page gets reused.
     if pmap::current_pgdir() == pgdir.pa() {

@@ -5,6 +5,7 @@
 //! Page-table memory is reached through the KERNBASE mapping of physical memory; all raw
 //! accesses to it go through [`PageTable`], the one named place that touches it.
 
+use core::marker::PhantomData;
 use core::ptr;
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
@@ -67,12 +68,14 @@ impl PageTable {
         // KERNBASE), so OR-ing in KERNBASE is exact and the sum cannot overflow.
         ((self.pa | KERNBASE) + 4 * i as u32) as *mut u32
     }
+    #[inline]
     pub fn get(self, i: usize) -> u32 {
         // SAFETY: `pa` is a page-table page of physical memory below 256 MiB (allocated by
         // page_alloc or boot_alloc), mapped at KERNBASE; `i` < 1024. Volatile because the
         // MMU (accessed/dirty bits) and user space (through UVPT) see this memory too.
         unsafe { ptr::read_volatile(self.slot(i)) }
     }
+    #[inline]
     pub fn set(self, i: usize, v: u32) {
         // SAFETY: as in `get`; the caller holds the lock that owns this address space.
         unsafe { ptr::write_volatile(self.slot(i), v) }
@@ -187,7 +190,7 @@ impl PageAlloc {
     }
 
     /// Drop a reference to page `pp`, freeing it when it was the last.
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     fn decref(&mut self, pp: PageNum) {
         let page = &mut self.pages()[pp];
@@ -201,12 +204,12 @@ impl PageAlloc {
     }
 
     /// Return page `pp` (no references) to the free list.
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     fn free_page(&mut self, pp: PageNum) {
         let mut free = self.free;
         let pages = self.pages();
-        if pages[pp].pp_ref != 0 || pages[pp].pp_link != 0 || free.head() == Some(pp) {
+        if pages[pp].pp_ref != 0 || pages[pp].pp_link != 0 || free.is_head(pp) {
             panic!("page_free: page {:#x} is still in use or already free", pp);
         }
         free.push(pages, pp);
@@ -508,7 +511,8 @@ pub fn percpu_kstack_kva(i: usize) -> u32 {
 }
 
 /// Load a page directory into CR3.
-pub fn load_pgdir(pgdir: PageTable) {
+pub fn load_pgdir(pgdir: impl Into<PageTable>) {
+    let pgdir: PageTable = pgdir.into();
     // SAFETY: `pgdir` maps the kernel (every page directory is built from kern_pgdir's
     // upper half), so execution continues at the same addresses.
     unsafe { x86::controlregs::cr3_write(pgdir.pa() as u64) }
@@ -606,9 +610,11 @@ pub struct PteRef {
 }
 
 impl PteRef {
+    #[inline]
     pub fn get(self) -> u32 {
         self.table.get(self.idx)
     }
+    #[inline]
     pub fn set(self, v: u32) {
         self.table.set(self.idx, v)
     }
@@ -664,12 +670,39 @@ pub fn boot_map_region(pgdir: PageTable, va: u32, size: u32, pa: u32, perm: Pte)
     }
 }
 
-/// A user address space (any page directory but the kernel's, which only the boot CPU edits
-/// before the first env exists) is edited only under the big kernel lock.
-#[track_caller]
-fn assert_owns(pgdir: PageTable) {
-    if !crate::spinlock::holding_kernel() && pgdir != kern_pgdir() {
-        panic!("editing a user address space without the big kernel lock");
+/// A user env's page directory, as handed out by the env table (`EnvTable::pgdir`). The env
+/// table is reachable only through the big kernel lock's token (`spinlock::BigLocked`), and a
+/// `UserPgdir` cannot outlive that borrow: holding one proves this CPU holds the big lock, so
+/// the functions that edit a user address space take one and need no runtime check. (JOS
+/// relies on convention; this port checked at run time until the type carried the proof.)
+#[derive(Clone, Copy, Debug)]
+pub struct UserPgdir<'t> {
+    table: PageTable,
+    _locked: PhantomData<&'t ()>,
+}
+
+impl UserPgdir<'_> {
+    /// # Safety
+    /// The caller holds the big kernel lock for the lifetime of the result (it borrows the
+    /// env table), and `table` is a live env's page directory.
+    #[inline]
+    pub unsafe fn new(table: PageTable) -> Self {
+        UserPgdir {
+            table,
+            _locked: PhantomData,
+        }
+    }
+
+    #[inline]
+    pub fn table(self) -> PageTable {
+        self.table
+    }
+}
+
+impl From<UserPgdir<'_>> for PageTable {
+    #[inline]
+    fn from(u: UserPgdir<'_>) -> PageTable {
+        u.table
     }
 }
 
@@ -677,8 +710,20 @@ fn assert_owns(pgdir: PageTable) {
 /// there. Re-inserting the same page at the same address only changes the permissions (so
 /// it works even when the page's count is saturated). -E_NO_MEM if no page table can be
 /// allocated or `pp`'s reference count is saturated; nothing changes then.
-pub fn page_insert(pgdir: PageTable, pp: PageNum, va: u32, perm: Pte) -> Result<()> {
-    assert_owns(pgdir);
+#[inline]
+pub fn page_insert(pgdir: UserPgdir, pp: PageNum, va: u32, perm: Pte) -> Result<()> {
+    insert(pgdir.table, pp, va, perm)
+}
+
+/// Unmap the physical page at `va`, if any (silently does nothing otherwise).
+#[inline]
+pub fn page_remove(pgdir: UserPgdir, va: u32) {
+    remove(pgdir.table, va)
+}
+
+/// `page_insert` in any page directory: for the boot CPU's self-checks on kern_pgdir (before
+/// any other CPU or env exists) and for `page_insert`.
+pub(crate) fn insert(pgdir: PageTable, pp: PageNum, va: u32, perm: Pte) -> Result<()> {
     let pte = pgdir_walk(pgdir, va, true).ok_or(Error::NoMem)?;
     let old = pte.get();
     let old_pp = (old & Pte::P.bits() != 0).then(|| pa2page(pte_addr(old)));
@@ -695,25 +740,25 @@ pub fn page_insert(pgdir: PageTable, pp: PageNum, va: u32, perm: Pte) -> Result<
     Ok(())
 }
 
+/// `page_remove` in any page directory (see [`insert`]).
+#[inline]
+pub(crate) fn remove(pgdir: PageTable, va: u32) {
+    if let Some((pp, pte)) = page_lookup(pgdir, va) {
+        PAGES.lock().decref(pp);
+        pte.set(0);
+        tlb_invalidate(pgdir, va);
+    }
+}
+
 /// The page mapped at `va`, with its PTE.
 #[inline]
-pub fn page_lookup(pgdir: PageTable, va: u32) -> Option<(PageNum, PteRef)> {
-    let pte = pgdir_walk(pgdir, va, false)?;
+pub fn page_lookup(pgdir: impl Into<PageTable>, va: u32) -> Option<(PageNum, PteRef)> {
+    let pte = pgdir_walk(pgdir.into(), va, false)?;
     let e = pte.get();
     if e & Pte::P.bits() == 0 {
         return None;
     }
     Some((pa2page(pte_addr(e)), pte))
-}
-
-/// Unmap the physical page at `va`, if any (silently does nothing otherwise).
-pub fn page_remove(pgdir: PageTable, va: u32) {
-    assert_owns(pgdir);
-    if let Some((pp, pte)) = page_lookup(pgdir, va) {
-        page_decref(pp);
-        pte.set(0);
-        tlb_invalidate(pgdir, va);
-    }
 }
 
 /// Invalidate a TLB entry, but only if the page tables being edited are the ones currently
@@ -807,11 +852,12 @@ pub fn mmio_map_region(pa: u32, size: u32) -> u32 {
 /// The first address in [va, va+len) that an env with page directory `pgdir` may not access
 /// with `perm | P` (JOS's user_mem_check).
 pub fn user_mem_check(
-    pgdir: PageTable,
+    pgdir: impl Into<PageTable>,
     va: u32,
     len: u32,
     perm: Pte,
 ) -> core::result::Result<(), u32> {
+    let pgdir = pgdir.into();
     match kern_logic::usermem::first_bad(va, len, perm, |a| {
         pgdir_walk(pgdir, a, false).map_or(0, |p| p.get())
     }) {
@@ -1088,18 +1134,18 @@ fn check_page() {
     assert!(page_lookup(kern_pgdir, 0x0).is_none());
 
     // There is no free memory, so we can't allocate a page table.
-    assert!(page_insert(kern_pgdir, pp1, 0x0, Pte::W).is_err());
+    assert!(insert(kern_pgdir, pp1, 0x0, Pte::W).is_err());
 
     // Free pp0 and try again: pp0 should be used for page table.
     page_free(pp0);
-    assert!(page_insert(kern_pgdir, pp1, 0x0, Pte::W).is_ok());
+    assert!(insert(kern_pgdir, pp1, 0x0, Pte::W).is_ok());
     assert_eq!(pte_addr(kern_pgdir.get(0)), page2pa(pp0));
     assert_eq!(check_va2pa(kern_pgdir, 0x0), page2pa(pp1));
     assert_eq!(page_ref(pp1), 1);
     assert_eq!(page_ref(pp0), 1);
 
     // Should be able to map pp2 at PGSIZE because pp0 is already allocated for page table.
-    assert!(page_insert(kern_pgdir, pp2, PGSIZE, Pte::W).is_ok());
+    assert!(insert(kern_pgdir, pp2, PGSIZE, Pte::W).is_ok());
     assert_eq!(check_va2pa(kern_pgdir, PGSIZE), page2pa(pp2));
     assert_eq!(page_ref(pp2), 1);
 
@@ -1107,7 +1153,7 @@ fn check_page() {
     assert!(page_alloc(false).is_none());
 
     // Should be able to map pp2 at PGSIZE because it's already there.
-    assert!(page_insert(kern_pgdir, pp2, PGSIZE, Pte::W).is_ok());
+    assert!(insert(kern_pgdir, pp2, PGSIZE, Pte::W).is_ok());
     assert_eq!(check_va2pa(kern_pgdir, PGSIZE), page2pa(pp2));
     assert_eq!(page_ref(pp2), 1);
 
@@ -1122,22 +1168,22 @@ fn check_page() {
     assert_eq!(walked.kva(), ptep.pa() + KERNBASE + 4 * ptx(PGSIZE) as u32);
 
     // Should be able to change permissions too.
-    assert!(page_insert(kern_pgdir, pp2, PGSIZE, Pte::W | Pte::U).is_ok());
+    assert!(insert(kern_pgdir, pp2, PGSIZE, Pte::W | Pte::U).is_ok());
     assert_eq!(check_va2pa(kern_pgdir, PGSIZE), page2pa(pp2));
     assert_eq!(page_ref(pp2), 1);
     assert!(walked.get() & Pte::U.bits() != 0);
     assert!(kern_pgdir.get(0) & Pte::U.bits() != 0);
 
     // Should be able to remap with fewer permissions.
-    assert!(page_insert(kern_pgdir, pp2, PGSIZE, Pte::W).is_ok());
+    assert!(insert(kern_pgdir, pp2, PGSIZE, Pte::W).is_ok());
     assert!(walked.get() & Pte::W.bits() != 0);
     assert!(walked.get() & Pte::U.bits() == 0);
 
     // Should not be able to map at PTSIZE because need free page for page table.
-    assert!(page_insert(kern_pgdir, pp0, PTSIZE, Pte::W).is_err());
+    assert!(insert(kern_pgdir, pp0, PTSIZE, Pte::W).is_err());
 
     // Insert pp1 at PGSIZE (replacing pp2).
-    assert!(page_insert(kern_pgdir, pp1, PGSIZE, Pte::W).is_ok());
+    assert!(insert(kern_pgdir, pp1, PGSIZE, Pte::W).is_ok());
     assert!(walked.get() & Pte::U.bits() == 0);
 
     // Should have pp1 at both 0 and PGSIZE, pp2 nowhere, ...
@@ -1151,18 +1197,18 @@ fn check_page() {
     assert_eq!(page_alloc(false), Some(pp2));
 
     // Unmapping pp1 at 0 should keep pp1 at PGSIZE.
-    page_remove(kern_pgdir, 0x0);
+    remove(kern_pgdir, 0x0);
     assert_eq!(check_va2pa(kern_pgdir, 0x0), !0);
     assert_eq!(check_va2pa(kern_pgdir, PGSIZE), page2pa(pp1));
     assert_eq!(page_ref(pp1), 1);
     assert_eq!(page_ref(pp2), 0);
 
     // Test re-inserting pp1 at PGSIZE.
-    assert!(page_insert(kern_pgdir, pp1, PGSIZE, Pte::empty()).is_ok());
+    assert!(insert(kern_pgdir, pp1, PGSIZE, Pte::empty()).is_ok());
     assert!(page_ref(pp1) != 0);
 
     // Unmapping pp1 at PGSIZE should free it.
-    page_remove(kern_pgdir, PGSIZE);
+    remove(kern_pgdir, PGSIZE);
     assert_eq!(check_va2pa(kern_pgdir, 0x0), !0);
     assert_eq!(check_va2pa(kern_pgdir, PGSIZE), !0);
     assert_eq!(page_ref(pp1), 0);
@@ -1315,12 +1361,12 @@ fn check_page_installed_pgdir() {
     page_free(pp0);
     fill(page2kva(pp1), 1, PGSIZE as usize);
     fill(page2kva(pp2), 2, PGSIZE as usize);
-    page_insert(kern_pgdir, pp1, PGSIZE, Pte::W).expect("insert");
+    insert(kern_pgdir, pp1, PGSIZE, Pte::W).expect("insert");
     assert_eq!(page_ref(pp1), 1);
     // SAFETY: PGSIZE is mapped to pp1 in the installed page directory just above.
     let v = unsafe { ptr::read_volatile(PGSIZE as *const u32) };
     assert_eq!(v, 0x0101_0101);
-    page_insert(kern_pgdir, pp2, PGSIZE, Pte::W).expect("insert");
+    insert(kern_pgdir, pp2, PGSIZE, Pte::W).expect("insert");
     // SAFETY: as above, now pp2.
     let v = unsafe { ptr::read_volatile(PGSIZE as *const u32) };
     assert_eq!(v, 0x0202_0202);
@@ -1331,7 +1377,7 @@ fn check_page_installed_pgdir() {
     // SAFETY: pp2 is ours and mapped at KERNBASE.
     let v = unsafe { ptr::read_volatile(page2kva(pp2) as *const u32) };
     assert_eq!(v, 0x0303_0303);
-    page_remove(kern_pgdir, PGSIZE);
+    remove(kern_pgdir, PGSIZE);
     assert_eq!(page_ref(pp2), 0);
 
     // Forcibly take pp0 back.

@@ -3,8 +3,8 @@
 //! Every lock here knows which CPU holds it, so a recursive acquire panics. Where an operation
 //! depends on a lock its caller holds, the types prove it when they can: the page allocator's
 //! state is reached only through its `MutexGuard`, the env table only through the big lock's
-//! [`Kernel`] token. Where they cannot (a user address space edited through a `PageTable`
-//! value), the operation asserts [`holding_kernel`] (xv6's `holding()` checks).
+//! [`Kernel`] token, a user address space only through a `pmap::UserPgdir` borrowed from that
+//! table (so page_insert/page_remove need no run-time `holding()` check, as xv6 has).
 //!
 //! # Lock order
 //!
@@ -50,14 +50,8 @@ impl SpinLock {
         }
     }
 
-    /// Check whether this CPU is holding the lock.
-    #[inline]
-    pub fn holding(&self) -> bool {
-        self.locked.load(Ordering::Relaxed)
-            && self.cpu.load(Ordering::Relaxed) == crate::cpu::cpunum()
-    }
-
-    /// Acquire the lock for CPU `me`. Loops (spins) until the lock is acquired.
+    /// Acquire the lock for CPU `me`. Loops (spins) until the lock is acquired. Holding a
+    /// lock for a long time makes other CPUs spin.
     #[inline]
     #[track_caller]
     fn lock_as(&self, me: usize) {
@@ -75,20 +69,13 @@ impl SpinLock {
         self.cpu.store(me, Ordering::Relaxed);
     }
 
-    /// Acquire the lock. Holding a lock for a long time makes other CPUs spin.
+    /// Release the lock held by CPU `me`.
     #[inline]
     #[track_caller]
-    pub fn lock(&self) {
-        self.lock_as(crate::cpu::cpunum());
-    }
-
-    /// Release the lock.
-    #[inline]
-    #[track_caller]
-    pub fn unlock(&self) {
+    fn unlock_as(&self, me: usize) {
         // Only the holder may release it (the holder's CPU number is stored only while the
         // lock is held, so this is `holding()`).
-        if self.cpu.load(Ordering::Relaxed) != crate::cpu::cpunum() {
+        if self.cpu.load(Ordering::Relaxed) != me {
             self.not_holding();
         }
         self.cpu.store(NONE, Ordering::Relaxed);
@@ -144,8 +131,13 @@ impl<T> Mutex<T> {
     #[inline]
     #[track_caller]
     pub fn lock(&self) -> MutexGuard<'_, T> {
-        self.lock.lock();
-        MutexGuard { mutex: self }
+        let me = crate::cpu::cpunum();
+        self.lock.lock_as(me);
+        MutexGuard {
+            mutex: self,
+            me,
+            _not_send: PhantomData,
+        }
     }
 
     /// See [`SpinLock::force_unlock`].
@@ -161,6 +153,10 @@ impl<T> Mutex<T> {
 
 pub struct MutexGuard<'a, T> {
     mutex: &'a Mutex<T>,
+    /// The CPU that took the lock (and, the guard being `!Send`, the one that drops it): the
+    /// release checks the holder against it without computing the CPU number again.
+    me: usize,
+    _not_send: PhantomData<*const ()>,
 }
 
 impl<T> Deref for MutexGuard<'_, T> {
@@ -181,7 +177,7 @@ impl<T> DerefMut for MutexGuard<'_, T> {
 impl<T> Drop for MutexGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        self.mutex.lock.unlock();
+        self.mutex.lock.unlock_as(self.me);
     }
 }
 
@@ -232,12 +228,6 @@ pub fn lock_kernel_on(cpu: usize) -> Kernel {
         cpu,
         _not_send: PhantomData,
     }
-}
-
-/// Whether this CPU holds the big kernel lock.
-#[inline]
-pub fn holding_kernel() -> bool {
-    KERNEL_LOCK.holding()
 }
 
 /// Break the big kernel lock (the panic path; see [`SpinLock::force_unlock`]).

@@ -16,7 +16,7 @@ use jos_inc::trap::Trapframe;
 use kern_logic::lifecycle::Life;
 
 use crate::env::{self, Destroyed, EnvTable};
-use crate::pmap::{self, PageTable};
+use crate::pmap::{self, UserPgdir};
 use crate::spinlock::{self, Kernel};
 use crate::{console, cprintf, sched};
 
@@ -276,9 +276,9 @@ fn sys_page_map(
 /// The part of page_map shared with IPC: srcva must be mapped, and a writable mapping needs
 /// a writable source.
 fn page_map_checked(
-    src: PageTable,
+    src: UserPgdir,
     srcva: u32,
-    dst: PageTable,
+    dst: UserPgdir,
     dstva: u32,
     perm: Pte,
 ) -> Result<()> {
@@ -287,7 +287,7 @@ fn page_map_checked(
 }
 
 /// The page at `srcva` of `src`, if it may be mapped elsewhere with `perm`.
-fn source_page(src: PageTable, srcva: u32, perm: Pte) -> Result<pmap::PageNum> {
+fn source_page(src: UserPgdir, srcva: u32, perm: Pte) -> Result<pmap::PageNum> {
     let (pp, pte) = pmap::page_lookup(src, srcva).ok_or(Error::Inval)?;
     if perm.contains(Pte::W) && pte.get() & Pte::W.bits() == 0 {
         return Err(Error::Inval);

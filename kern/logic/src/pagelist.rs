@@ -10,9 +10,13 @@ const REC: u32 = core::mem::size_of::<PageInfo>() as u32;
 /// A LIFO free list threaded through `pp_link`.
 #[derive(Clone, Copy, Debug)]
 pub struct FreeList {
-    /// Kernel virtual address of `pages[0]`.
+    /// Kernel virtual address of `pages[0]`: never 0 once the array exists (it is in the
+    /// kernel's half), so no record's link is 0, the end of the list. (0 only in the
+    /// placeholder list of no pages before mem_init.)
     base: u32,
-    head: Option<usize>,
+    /// The link to the head record, as JOS's `page_free_list` (0: empty). Kept as the link,
+    /// not an index, so a push stores it as is (the free path is on every unmap).
+    head: u32,
     len: usize,
 }
 
@@ -20,7 +24,7 @@ impl FreeList {
     pub const fn new(base: u32) -> FreeList {
         FreeList {
             base,
-            head: None,
+            head: 0,
             len: 0,
         }
     }
@@ -30,15 +34,29 @@ impl FreeList {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.head.is_none()
+        self.head == 0
     }
 
     pub fn head(&self) -> Option<usize> {
-        self.head
+        self.index_of(self.head)
+    }
+
+    /// Whether page `idx` is the head of the list (page_free's cheap double-free check).
+    #[inline(always)]
+    pub fn is_head(&self, idx: usize) -> bool {
+        self.head == self.link(idx)
+    }
+
+    /// The link to record `idx`. Callers have indexed `pages[idx]` already, so the record
+    /// exists and its address cannot overflow: wrapping arithmetic, no overflow check on the
+    /// free path.
+    #[inline(always)]
+    fn link(&self, i: usize) -> u32 {
+        self.base.wrapping_add((i as u32).wrapping_mul(REC))
     }
 
     fn link_of(&self, idx: Option<usize>) -> u32 {
-        idx.map_or(0, |i| self.base + i as u32 * REC)
+        idx.map_or(0, |i| self.link(i))
     }
 
     fn index_of(&self, link: u32) -> Option<usize> {
@@ -50,10 +68,13 @@ impl FreeList {
     }
 
     /// Push page `idx` on the head of the list.
+    #[inline(always)]
     pub fn push(&mut self, pages: &mut [PageInfo], idx: usize) {
-        pages[idx].pp_link = self.link_of(self.head);
-        self.head = Some(idx);
-        self.len += 1;
+        pages[idx].pp_link = self.head;
+        self.head = self.link(idx);
+        // At most one entry per record (pushing a page that is on the list is a double free,
+        // which page_free refuses), so `len` <= pages.len() and cannot overflow.
+        self.len = self.len.wrapping_add(1);
     }
 
     /// Push the pages of `range` in descending order, so they come off the list ascending, in
@@ -63,7 +84,7 @@ impl FreeList {
         // Each record links to the next one up; the top one to the old head.
         let slice = &mut pages[range.clone()];
         if let Some((top, rest)) = slice.split_last_mut() {
-            top.pp_link = self.link_of(self.head);
+            top.pp_link = self.head;
             let mut next = self.base + (range.start as u32 + 1) * REC;
             for p in rest {
                 p.pp_link = next;
@@ -72,7 +93,7 @@ impl FreeList {
             }
         }
         if !range.is_empty() {
-            self.head = Some(range.start);
+            self.head = self.link(range.start);
             self.len += range.len();
         }
     }
@@ -80,8 +101,8 @@ impl FreeList {
     /// Pop the head page; its `pp_link` is cleared (JOS's page_alloc does so, and page_free
     /// uses a non-zero link to catch double frees).
     pub fn pop(&mut self, pages: &mut [PageInfo]) -> Option<usize> {
-        let idx = self.head?;
-        self.head = self.index_of(pages[idx].pp_link);
+        let idx = self.index_of(self.head)?;
+        self.head = pages[idx].pp_link;
         pages[idx].pp_link = 0;
         self.len -= 1;
         Some(idx)
@@ -98,7 +119,7 @@ impl FreeList {
     /// first, as an index out of bounds).
     #[inline]
     pub fn walk(&self, pages: &[PageInfo], mut f: impl FnMut(usize) -> bool) -> bool {
-        let mut link = self.link_of(self.head);
+        let mut link = self.head;
         while link != 0 {
             let i = (link.wrapping_sub(self.base) / REC) as usize;
             // The next link first: the index is bounds-checked before `f` sees it, so `f`
@@ -113,7 +134,7 @@ impl FreeList {
 
     /// Iterate the list from the head.
     pub fn iter<'a>(&'a self, pages: &'a [PageInfo]) -> impl Iterator<Item = usize> + 'a {
-        let mut cur = self.head;
+        let mut cur = self.head();
         core::iter::from_fn(move || {
             let i = cur?;
             cur = self.next(pages, i);
@@ -140,7 +161,7 @@ impl FreeList {
         }
         let mut lows: Option<(usize, usize)> = None; // (first, last)
         let mut highs: Option<(usize, usize)> = None;
-        let mut cur = self.head;
+        let mut cur = self.head();
         while let Some(i) = cur {
             cur = self.next(pages, i);
             let group = if low(i) { &mut lows } else { &mut highs };
@@ -158,9 +179,9 @@ impl FreeList {
         match lows {
             Some((first, last)) => {
                 pages[last].pp_link = self.link_of(highs.map(|h| h.0));
-                self.head = Some(first);
+                self.head = self.link(first);
             }
-            None => self.head = highs.map(|h| h.0),
+            None => self.head = self.link_of(highs.map(|h| h.0)),
         }
     }
 }
@@ -192,6 +213,21 @@ mod tests {
         assert_eq!(fl.pop(&mut pages), None);
         assert!(fl.is_empty());
         assert_eq!(fl.len(), 0);
+    }
+
+    #[test]
+    fn is_head_names_only_the_head() {
+        let mut pages = vec![PageInfo::default(); 8];
+        let mut fl = FreeList::new(BASE);
+        assert!(!fl.is_head(0), "an empty list has no head");
+        fl.push(&mut pages, 0);
+        fl.push(&mut pages, 6);
+        assert!(fl.is_head(6));
+        assert!(!fl.is_head(0) && !fl.is_head(5));
+        assert_eq!(fl.pop(&mut pages), Some(6));
+        assert!(fl.is_head(0));
+        assert_eq!(fl.pop(&mut pages), Some(0));
+        assert!(!fl.is_head(0));
     }
 
     #[test]
