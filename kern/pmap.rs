@@ -193,13 +193,21 @@ impl PageAlloc {
     #[inline(always)]
     #[track_caller]
     fn decref(&mut self, pp: PageNum) {
-        let page = &mut self.pages()[pp];
+        let mut free = self.free;
+        let pages = self.pages();
+        let page = &mut pages[pp];
         let Some((n, zero)) = refcount::decref(page.pp_ref) else {
             panic!("page_decref: page {:#x} has no references", pp);
         };
         page.pp_ref = n;
+        // The last reference: free it (page_free's checks but the count, just seen to be 0;
+        // done here on the record in hand, since this is on every unmap).
         if zero {
-            self.free_page(pp);
+            if page.pp_link != 0 || free.is_head(pp) {
+                already_free(pp);
+            }
+            free.push(pages, pp);
+            self.free = free;
         }
     }
 
@@ -210,7 +218,7 @@ impl PageAlloc {
         let mut free = self.free;
         let pages = self.pages();
         if pages[pp].pp_ref != 0 || pages[pp].pp_link != 0 || free.is_head(pp) {
-            panic!("page_free: page {:#x} is still in use or already free", pp);
+            already_free(pp);
         }
         free.push(pages, pp);
         self.free = free;
@@ -225,6 +233,13 @@ impl PageAlloc {
         // never freed; the mutex guard gives exclusive access.
         unsafe { core::slice::from_raw_parts_mut(self.pages, self.npages) }
     }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn already_free(pp: PageNum) -> ! {
+    panic!("page_free: page {:#x} is still in use or already free", pp);
 }
 
 static PAGES: Mutex<PageAlloc> = Mutex::new(
