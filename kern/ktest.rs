@@ -5,9 +5,19 @@
 //! Selected like programs (`make run-test_panic_pages+idle+idle+idle-nox CPUS=4`): the test is
 //! armed at boot, the other names start as envs, and the test fires from a timer interrupt on
 //! the last CPU, a few ticks in, while the others are running or spinning on the big lock.
+//!
+//! One more, `test_exc_inject`, stands in for hardware QEMU does not emulate: its software
+//! CPU never raises an alignment check (#AC) or a SIMD floating-point exception (#XM), and no
+//! user instruction can raise a segment-not-present (#NP) or stack fault (#SS) with JOS's flat
+//! segments. With it armed, a user `int3` with EAX = `KTEST_INJECT_MAGIC` (inc) is turned into exception
+//! EDX (one of those four) with error code ECX, raised by that `int3` instruction; from there
+//! the kernel's ordinary path delivers it (user handler, or JOS's print-and-destroy). Never
+//! armed unless the boot's test list names it.
 
 use core::fmt;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use jos_inc::trap::{KTEST_INJECT_MAGIC, T_ALIGN, T_BRKPT, T_SEGNP, T_SIMDERR, T_STACK, Trapframe};
 
 use crate::{cprintf, cpu, pmap};
 
@@ -24,8 +34,18 @@ const TESTS: [&str; 3] = [
     "test_kernel_fault",
 ];
 
+/// `test_exc_inject` is armed.
+static INJECT: AtomicBool = AtomicBool::new(false);
+
+/// The exceptions `test_exc_inject` may stand in for.
+const INJECTABLE: [u32; 4] = [T_SEGNP, T_STACK, T_ALIGN, T_SIMDERR];
+
 /// Arm the kernel test `name`; false if it is not one of these.
 pub fn arm(name: &str) -> bool {
+    if name == "test_exc_inject" {
+        INJECT.store(true, Ordering::Relaxed);
+        return true;
+    }
     match TESTS.iter().position(|t| *t == name) {
         Some(i) => {
             ARMED.store(i as u32 + 1, Ordering::Relaxed);
@@ -48,6 +68,25 @@ pub fn on_timer(cpu: usize) {
         "test_panic_console" => cprintf!("ktest: {}\n", Fails(false)),
         _ => cprintf!("ktest: {}\n", Fails(true)),
     }
+}
+
+/// A user trap `tf` about to be dispatched: with `test_exc_inject` armed, a breakpoint that
+/// asks for it becomes the injected exception, as raised by the `int3` itself (a fault:
+/// EIP at the instruction). Anything else is left alone.
+#[inline]
+pub fn inject_exception(tf: &mut Trapframe) {
+    let (eax, edx) = (tf.tf_regs.reg_eax, tf.tf_regs.reg_edx);
+    if tf.tf_trapno != T_BRKPT
+        || !INJECT.load(Ordering::Relaxed)
+        || eax != KTEST_INJECT_MAGIC
+        || !INJECTABLE.contains(&edx)
+    {
+        return;
+    }
+    tf.tf_trapno = edx;
+    tf.tf_err = tf.tf_regs.reg_ecx;
+    // int3 is one byte; the trap left EIP after it.
+    tf.tf_eip = tf.tf_eip.wrapping_sub(1);
 }
 
 /// Formatting this fails inside `cprintf!`, that is with the console's print lock held: by

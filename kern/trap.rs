@@ -329,6 +329,9 @@ fn trap_from_user(cpu: usize, tf: &mut Trapframe) -> ! {
     if tf.tf_trapno == T_SYSCALL {
         syscall::syscall(k, cur, tf);
     }
+    if tf.tf_trapno == T_BRKPT {
+        crate::ktest::inject_exception(tf);
+    }
     match tf.tf_trapno {
         T_PGFLT => page_fault_handler(k, cur, tf),
         n if USER_EXCEPTIONS.contains(&n) && env::table(&mut k).exc_upcall(cur) != 0 => {

@@ -1192,8 +1192,9 @@ pub static TABLE: &[Test] = &[
     },
     // User handlers for exceptions other than page faults (a JOS lab 4 challenge): one program
     // per class, each handled and resumed (skipped, retried after fixing EFLAGS, or emulated);
-    // nested faults in the handler; and JOS's bad-stack and bad-handler outcomes. (#AC and
-    // #XM are delivered the same way but QEMU's emulation never raises them.)
+    // nested faults in the handler; and JOS's bad-stack and bad-handler outcomes. #NP, #SS,
+    // #AC and #XM, which neither QEMU's emulation nor user code can raise here, are injected by
+    // the kernel test `test_exc_inject` (kern/ktest.rs) and delivered by the same path.
     Test {
         name: "excdivide",
         part: PROJECT,
@@ -1298,6 +1299,33 @@ pub static TABLE: &[Test] = &[
         test: "excbadhandler",
         expect: &[
             ".00001000. user fault va f0100020 ip f0100020",
+            ".00001000. free env 00001000",
+        ],
+        no: &[".*panic", "exc: .*WRONG"],
+        ..DEFAULT
+    },
+    Test {
+        name: "excinject",
+        part: PROJECT,
+        points: 1,
+        test: "test_exc_inject+excinject",
+        expect: &[
+            r"exc: segment not present \(trap 11, Segment Not Present\) handled and resumed: ok",
+            r"exc: stack fault \(trap 12, Stack Fault\) handled and resumed: ok",
+            r"exc: alignment check \(trap 17, Alignment Check\) handled and resumed: ok",
+            r"exc: SIMD floating point \(trap 19, SIMD Floating-Point Exception\) handled and resumed: ok",
+        ],
+        no: &[".*panic", "exc: .*WRONG"],
+        ..DEFAULT
+    },
+    Test {
+        name: "excinjectnone",
+        part: PROJECT,
+        points: 1,
+        test: "test_exc_inject+excinjectnone",
+        expect: &[
+            "  trap 0x00000011 Alignment Check",
+            "  err  0x00000000",
             ".00001000. free env 00001000",
         ],
         no: &[".*panic", "exc: .*WRONG"],

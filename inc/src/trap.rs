@@ -112,6 +112,10 @@ pub const USER_EXCEPTIONS: [u32; 12] = [
     T_ALIGN, T_SIMDERR,
 ];
 
+/// Kernel test `test_exc_inject` only (kern/ktest.rs; never armed in a normal boot): a user
+/// `int3` with this in EAX ("XCPT") stands for exception EDX with error code ECX.
+pub const KTEST_INJECT_MAGIC: u32 = 0x5843_5054;
+
 const _: () = {
     use core::mem::{offset_of, size_of};
     assert!(size_of::<UExcframe>() == size_of::<UTrapframe>());

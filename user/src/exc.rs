@@ -4,9 +4,12 @@
 //! where the handler said (skipping the instruction, retrying it after fixing EFLAGS, or
 //! emulating it), then prints `exc: <class> ...: ok`.
 //!
-//! Alignment checks (#AC) and SIMD floating-point exceptions (#XM) are delivered the same way
-//! but have no test: QEMU's software emulation never raises them (a misaligned load with
-//! EFLAGS.AC and CR0.AM set, or an unmasked SSE divide by zero, just completes; checked).
+//! Alignment checks (#AC) and SIMD floating-point exceptions (#XM) cannot be raised for real
+//! here: QEMU's software emulation never raises them (a misaligned load with EFLAGS.AC and
+//! CR0.AM set, or an unmasked SSE divide by zero, just completes; checked), and with JOS's flat
+//! segments no user instruction raises #NP or #SS. `injected` covers those four through the
+//! kernel test `test_exc_inject` (kern/ktest.rs), which turns a marked `int3` into the
+//! exception, so everything from the kernel's dispatch on is the real path.
 
 // Each exc* program uses one of these tests; the rest are dead code in it.
 #![allow(dead_code)]
@@ -216,4 +219,43 @@ pub fn badhandler() {
         asm!("ud2", options(att_syntax));
     }
     println!("exc: kernel-space upcall: the env survived (WRONG)");
+}
+
+/// Raise exception `trapno` with error code `err` through `test_exc_inject` (the kernel must
+/// have it armed): a fault at the `int3`, resumed at label 2 by `skip`.
+fn inject(trapno: u32, err: u32) {
+    // SAFETY: with the kernel test armed, the int3 faults as `trapno` and the handler resumes
+    // at label 2; without it, it is a breakpoint the handler also resumes at label 2 (and the
+    // check then fails on the trap number). EAX/EDX/ECX are declared.
+    unsafe {
+        asm!("movl $2f, ({r})", "int3", "2:",
+            r = in(reg) resume_ptr(),
+            inout("eax") KTEST_INJECT_MAGIC => _,
+            inout("edx") trapno => _,
+            inout("ecx") err => _,
+            options(att_syntax));
+    }
+}
+
+/// Segment not present, stack fault, alignment check and SIMD floating point, injected (see
+/// the module's first comment), each handled and resumed.
+pub fn injected() {
+    set_exception_handler(skip);
+    let cases = [
+        ("segment not present", T_SEGNP, 0x2b),
+        ("stack fault", T_STACK, 0),
+        ("alignment check", T_ALIGN, 0),
+        ("SIMD floating point", T_SIMDERR, 0),
+    ];
+    for (n, (class, trapno, err)) in cases.into_iter().enumerate() {
+        inject(trapno, err);
+        check(class, trapno, err, n as u32 + 1);
+    }
+}
+
+/// An alignment check with no handler: the kernel does what JOS does with an unexpected user
+/// trap (prints the frame, destroys the env), so this never returns.
+pub fn injected_unhandled() {
+    inject(T_ALIGN, 0);
+    println!("exc: WRONG: an unhandled alignment check returned");
 }
