@@ -2,7 +2,6 @@
 //! kern/init.c, plus the kernel's print and panic machinery.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 mod bench;
 mod console;

@@ -6,6 +6,7 @@
 //! 16-bit reference count never wraps (-E_NO_MEM); a long `sys_cputs` releases the big lock
 //! between bounded chunks; page-table changes to an env running on another CPU are shot down
 //! from that CPU's TLB before the lock is released.
+#![forbid(unsafe_code)]
 
 use jos_inc::env::*;
 use jos_inc::error::{Error, Result, to_abi};

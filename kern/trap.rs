@@ -22,9 +22,12 @@ use crate::{console, cprintf, env, lapic, monitor, pmap, sched, syscall};
 
 // Each handler pushes an error code (0 when the CPU doesn't) and the trap number, then jumps
 // to _alltraps, which completes the Trapframe and calls trap(). `trap_vectors` lists the
-// handler of every vector we install (0 for none).
+// (vector, handler) pair of every vector we install; `NTRAPVEC`, its length, is counted from
+// the same list, so the table and its declared length cannot disagree.
 macro_rules! trap_entry_asm {
     ($($kind:ident $num:literal),* $(,)?) => {
+        /// How many (vector, handler) pairs `trap_vectors` holds.
+        const NTRAPVEC: usize = [$($num),*].len();
         core::arch::global_asm!(
             ".text",
             ".macro TRAPHANDLER_EC num",
@@ -78,7 +81,6 @@ macro_rules! trap_entry_asm {
             ".globl trap_vectors",
             "trap_vectors:",
             $( concat!("  .long ", stringify!($num), ", trap_handler_", stringify!($num)), )*
-            "  .long -1, 0",
             ".text",
             kd = const GD_KD,
             options(att_syntax)
@@ -95,18 +97,20 @@ trap_entry_asm!(
 );
 
 unsafe extern "C" {
-    /// (vector, handler) pairs, terminated by vector -1.
-    static trap_vectors: [[u32; 2]; 64];
+    /// (vector, handler) pairs, one per handler of `trap_entry_asm!`.
+    static trap_vectors: [[u32; 2]; NTRAPVEC];
 }
 
 // ---- IDT and TSS ---------------------------------------------------------------------------
 
 /// Interrupt descriptor table. (Must be built at run time because shifted function addresses
 /// can't be represented in relocation records.)
-struct Idt(UnsafeCell<[Descriptor; 256]>);
+struct Idt(UnsafeCell<[Descriptor; NIDT]>);
+/// The x86 has 256 interrupt vectors.
+const NIDT: usize = 256;
 // SAFETY: written once by the BSP in trap_init before any other CPU runs; read-only after.
 unsafe impl Sync for Idt {}
-static IDT: Idt = Idt(UnsafeCell::new([Descriptor::NULL; 256]));
+static IDT: Idt = Idt(UnsafeCell::new([Descriptor::NULL; NIDT]));
 
 /// Per-CPU task state segments.
 struct Tss(UnsafeCell<[TaskStateSegment; NCPU]>);
@@ -115,13 +119,9 @@ unsafe impl Sync for Tss {}
 static TSS: Tss = Tss(UnsafeCell::new([TaskStateSegment::new(); NCPU]));
 
 pub fn trap_init() {
-    let mut v = 0;
-    loop {
-        // SAFETY: trap_vectors is the asm table above, terminated by -1.
-        let [num, handler] = unsafe { trap_vectors[v] };
-        if num == u32::MAX {
-            break;
-        }
+    // SAFETY: trap_vectors is the asm table above, NTRAPVEC pairs in .rodata, never written.
+    let vectors = unsafe { &trap_vectors };
+    for &[num, handler] in vectors {
         // Only the breakpoint and system call vectors may be raised by user code with `int`;
         // every gate is an interrupt gate, so the kernel always runs with IF clear.
         // (Also INTO's vector, not in JOS: with DPL 0 an overflow check in user code raises a
@@ -140,7 +140,6 @@ pub fn trap_init() {
         .finish();
         // SAFETY: see `Idt`.
         unsafe { (*IDT.0.get())[num as usize] = gate };
-        v += 1;
     }
     // Per-CPU setup.
     trap_init_percpu();
@@ -173,7 +172,7 @@ pub fn trap_init_percpu() {
         // special; we leave them 0).
         x86::task::load_tr(SegmentSelector::from_raw(sel as u16));
         // Load the IDT.
-        let idt: &[Descriptor; 256] = &*IDT.0.get();
+        let idt: &[Descriptor; NIDT] = &*IDT.0.get();
         lidt(&DescriptorTablePointer::new_from_slice(idt));
     }
 }

@@ -6,7 +6,6 @@
 //! fixed address.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use core::arch::{asm, global_asm};
 use core::ptr::read_volatile;
