@@ -11,12 +11,13 @@
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use jos_inc::elf::Elf;
 use jos_inc::env::*;
 use jos_inc::error::{Error, Result};
 use jos_inc::memlayout::*;
 use jos_inc::mmu::*;
 use jos_inc::trap::Trapframe;
+use kern_logic::elf::Elf;
+use kern_logic::envid::next_envid;
 use kern_logic::lifecycle::{self, EnvState, Event, Life, Refusal};
 use kern_logic::runset::RunSet;
 use x86::Ring;

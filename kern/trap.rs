@@ -7,6 +7,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use jos_inc::memlayout::*;
 use jos_inc::mmu::*;
 use jos_inc::trap::*;
+use kern_logic::trapname::trapname;
 use x86::Ring;
 use x86::bits32::task::TaskStateSegment;
 use x86::dtables::{DescriptorTablePointer, lidt};
