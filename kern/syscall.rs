@@ -19,7 +19,7 @@ use kern_logic::lifecycle::Life;
 use crate::env::{self, Destroyed, EnvTable};
 use crate::pmap::{self, PageTable};
 use crate::spinlock::{self, Kernel};
-use crate::{console, cprintf, sched};
+use crate::{console, cprintf, printf, sched};
 
 /// Check that env `i` (running on `cpu`) may access [va, va+len) with `perm | PTE_U`. If it
 /// cannot, print JOS's message and destroy it (`Err`: the caller must not touch it again).
@@ -77,7 +77,7 @@ fn sys_cputs(mut k: Kernel, cur: usize, s: u32, len: u32) -> Kernel {
             return k;
         }
         k.unlock();
-        console::print_with(|out| out(chunk));
+        printf::print_with(|out| out(chunk));
         k = spinlock::lock_kernel();
         done += n;
         // Destroyed, or suspended, while printing: stop here (the return path deals with it).
