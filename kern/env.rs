@@ -644,51 +644,6 @@ fn region_alloc(pgdir: PageTable, va: u32, len: u32) -> Result<()> {
     Ok(())
 }
 
-/// Copy `src` to user address `va` of the address space `pgdir`, through the kernel's
-/// mapping of each destination page (the pages must be mapped).
-pub fn copy_to_user(pgdir: PageTable, va: u32, src: &[u8]) -> Result<()> {
-    let mut done = 0usize;
-    while done < src.len() {
-        let a = va.checked_add(done as u32).ok_or(Error::Fault)?;
-        let (pp, _) = pmap::page_lookup(pgdir, round_down(a, PGSIZE)).ok_or(Error::Fault)?;
-        let off = pgoff(a) as usize;
-        let n = (PGSIZE as usize - off).min(src.len() - done);
-        // SAFETY: the destination is `n` bytes inside one physical page mapped at KERNBASE,
-        // owned by this env's address space.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                src[done..].as_ptr(),
-                (pmap::page2kva(pp) as usize + off) as *mut u8,
-                n,
-            );
-        }
-        done += n;
-    }
-    Ok(())
-}
-
-/// Copy user memory [va, va+dst.len()) of `pgdir` into `dst`, through the kernel mapping.
-/// Fails if a page is unmapped.
-pub fn copy_from_user(pgdir: PageTable, va: u32, dst: &mut [u8]) -> Result<()> {
-    let mut done = 0usize;
-    while done < dst.len() {
-        let a = va.checked_add(done as u32).ok_or(Error::Fault)?;
-        let (pp, _) = pmap::page_lookup(pgdir, round_down(a, PGSIZE)).ok_or(Error::Fault)?;
-        let off = pgoff(a) as usize;
-        let n = (PGSIZE as usize - off).min(dst.len() - done);
-        // SAFETY: `n` bytes inside one mapped physical page, read through KERNBASE.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                (pmap::page2kva(pp) as usize + off) as *const u8,
-                dst[done..].as_mut_ptr(),
-                n,
-            );
-        }
-        done += n;
-    }
-    Ok(())
-}
-
 /// Set up the initial program binary, stack, and processor flags for a user process: load
 /// each ELF segment at its address (the ELF was validated: segments lie in the file and
 /// below UTOP), map one stack page, start at the entry point.
@@ -698,7 +653,7 @@ fn load_icode(t: &mut EnvTable, i: usize, binary: &[u8]) -> Result<()> {
     for (ph, data) in elf.load_segments() {
         region_alloc(pgdir, ph.p_va, ph.p_memsz)?;
         // The pages are fresh (zeroed), so the bss part needs no clearing.
-        copy_to_user(pgdir, ph.p_va, data)?;
+        pmap::copy_to_user(pgdir, ph.p_va, data)?;
     }
     // Now map one page for the program's initial stack at virtual address
     // USTACKTOP - PGSIZE.

@@ -16,6 +16,8 @@ use kern_logic::pagelist::FreeList;
 use kern_logic::refcount::{self, Remap};
 use spin::Mutex as BootMutex;
 
+use crate::cprintf;
+use crate::env::{self, EnvTable};
 use crate::spinlock::Mutex;
 
 use crate::kclock::{NVRAM_BASEMEM, NVRAM_EXT16MEM, NVRAM_EXTMEM, nvram_read};
@@ -823,6 +825,71 @@ pub fn user_mem_check(
         None => Ok(()),
         Some(bad) => Err(bad),
     }
+}
+
+/// Check that env `i` (running on `cpu`) may access [va, va+len) with `perm | PTE_U`. If it
+/// cannot, print JOS's message and destroy it (`Err`: the caller must not touch it again).
+pub fn user_mem_assert(
+    t: &mut EnvTable,
+    cpu: usize,
+    i: usize,
+    va: u32,
+    len: u32,
+    perm: Pte,
+) -> Result<()> {
+    if let Err(bad) = user_mem_check(t.pgdir(i), va, len, perm | Pte::U) {
+        let id = t.id(i);
+        cprintf!(
+            "[{:08x}] user_mem_check assertion failure for va {:08x}\n",
+            id,
+            bad
+        );
+        let _ = env::env_destroy(t, cpu, i);
+        return Err(Error::Fault);
+    }
+    Ok(())
+}
+
+/// Walk the user range [va, va+len) of `pgdir` a piece at a time: `f(kva, done, n)` gets the
+/// kernel address of the next `n` bytes (inside one mapped physical page, through the KERNBASE
+/// mapping) and how many bytes came before them. Fails at the first unmapped page, or if the
+/// range wraps.
+#[inline(always)]
+fn for_user_pages(
+    pgdir: PageTable,
+    va: u32,
+    len: usize,
+    mut f: impl FnMut(usize, usize, usize),
+) -> Result<()> {
+    let mut done = 0usize;
+    while done < len {
+        let a = va.checked_add(done as u32).ok_or(Error::Fault)?;
+        let (pp, _) = page_lookup(pgdir, round_down(a, PGSIZE)).ok_or(Error::Fault)?;
+        let off = pgoff(a) as usize;
+        let n = (PGSIZE as usize - off).min(len - done);
+        f(page2kva(pp) as usize + off, done, n);
+        done += n;
+    }
+    Ok(())
+}
+
+/// Copy `src` to user address `va` of the address space `pgdir`, through the kernel's
+/// mapping of each destination page (the pages must be mapped).
+pub fn copy_to_user(pgdir: PageTable, va: u32, src: &[u8]) -> Result<()> {
+    for_user_pages(pgdir, va, src.len(), |kva, done, n| {
+        // SAFETY: the destination is `n` bytes inside one physical page mapped at KERNBASE,
+        // owned by this env's address space.
+        unsafe { ptr::copy_nonoverlapping(src[done..].as_ptr(), kva as *mut u8, n) }
+    })
+}
+
+/// Copy user memory [va, va+dst.len()) of `pgdir` into `dst`, through the kernel mapping.
+/// Fails if a page is unmapped.
+pub fn copy_from_user(pgdir: PageTable, va: u32, dst: &mut [u8]) -> Result<()> {
+    for_user_pages(pgdir, va, dst.len(), |kva, done, n| {
+        // SAFETY: `n` bytes inside one mapped physical page, read through KERNBASE.
+        unsafe { ptr::copy_nonoverlapping(kva as *const u8, dst[done..].as_mut_ptr(), n) }
+    })
 }
 
 // ---- self-checks (JOS's check_* functions) -------------------------------------------------

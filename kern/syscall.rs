@@ -17,32 +17,9 @@ use jos_inc::trap::Trapframe;
 use kern_logic::lifecycle::Life;
 
 use crate::env::{self, Destroyed, EnvTable};
-use crate::pmap::{self, PageTable};
+use crate::pmap::{self, PageTable, user_mem_assert};
 use crate::spinlock::{self, Kernel};
 use crate::{console, cprintf, printf, sched};
-
-/// Check that env `i` (running on `cpu`) may access [va, va+len) with `perm | PTE_U`. If it
-/// cannot, print JOS's message and destroy it (`Err`: the caller must not touch it again).
-pub fn user_mem_assert(
-    t: &mut EnvTable,
-    cpu: usize,
-    i: usize,
-    va: u32,
-    len: u32,
-    perm: Pte,
-) -> Result<()> {
-    if let Err(bad) = pmap::user_mem_check(t.pgdir(i), va, len, perm | Pte::U) {
-        let id = t.id(i);
-        cprintf!(
-            "[{:08x}] user_mem_check assertion failure for va {:08x}\n",
-            id,
-            bad
-        );
-        let _ = env::env_destroy(t, cpu, i);
-        return Err(Error::Fault);
-    }
-    Ok(())
-}
 
 /// How much of a `sys_cputs` string is printed per hold of the big lock: JOS's user printf
 /// buffer size, so a line a JOS program prints in one call still comes out in one piece.
@@ -72,7 +49,7 @@ fn sys_cputs(mut k: Kernel, cur: usize, s: u32, len: u32) -> Kernel {
         let chunk = &mut buf[..n as usize];
         let va = s + done; // cannot overflow: user_mem_check accepted [s, s+len)
         if user_mem_assert(t, cpu, cur, va, n, Pte::U).is_err()
-            || env::copy_from_user(t.pgdir(cur), va, chunk).is_err()
+            || pmap::copy_from_user(t.pgdir(cur), va, chunk).is_err()
         {
             return k;
         }

@@ -485,7 +485,7 @@ fn deliver_upcall(mut k: Kernel, cur: usize, tf: &mut Trapframe, upcall: u32, wo
     };
     // Check that the exception stack is allocated and writable (destroys the env otherwise;
     // an overflow of the exception stack lands on the unmapped page below).
-    if crate::syscall::user_mem_assert(t, cpu, cur, utf_addr, utf_size, Pte::W | Pte::U).is_err() {
+    if pmap::user_mem_assert(t, cpu, cur, utf_addr, utf_size, Pte::W | Pte::U).is_err() {
         sched::resume(k);
     }
     let utf = UTrapframe {
@@ -501,7 +501,7 @@ fn deliver_upcall(mut k: Kernel, cur: usize, tf: &mut Trapframe, upcall: u32, wo
         core::slice::from_raw_parts(&utf as *const UTrapframe as *const u8, utf_size as usize)
     };
     let pgdir = t.pgdir(cur);
-    if env::copy_to_user(pgdir, utf_addr, bytes).is_err() {
+    if pmap::copy_to_user(pgdir, utf_addr, bytes).is_err() {
         // user_mem_assert checked the pages; this cannot fail, but never trust that.
         let _ = env::env_destroy(t, cpu, cur);
         sched::resume(k);
