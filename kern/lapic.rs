@@ -8,6 +8,8 @@ use jos_inc::memlayout::KERNBASE;
 use jos_inc::trap::{IRQ_ERROR, IRQ_OFFSET, IRQ_SPURIOUS, IRQ_TIMER};
 use volatile::VolatilePtr;
 
+use crate::kclock;
+
 // Local APIC registers, divided by 4 for use as u32 indices.
 const ID: usize = 0x0020 / 4; // ID
 const VER: usize = 0x0030 / 4; // Version
@@ -143,18 +145,15 @@ pub fn lapic_eoi() {
 /// dynamically; QEMU needs no delay.
 fn microdelay(_us: u32) {}
 
-const IO_RTC: u16 = 0x70;
-
 /// Start additional processor running entry code at `addr` (JOS's lapic_startap).
 pub fn lapic_startap(apicid: u8, addr: u32) {
     // "The BSP must initialize CMOS shutdown code to 0AH and the warm reset vector (DWORD
     // based at 40:67) to point at the AP startup code prior to the [universal startup
-    // algorithm]."
-    // SAFETY: CMOS ports; the warm reset vector lives in the BIOS data area (page 0), mapped
-    // at KERNBASE and never handed out by the page allocator.
+    // algorithm]." (Through kclock, under its lock: JOS wrote the ports directly.)
+    kclock::mc146818_write(kclock::MC_SHUTDOWN, 0x0A);
+    // SAFETY: the warm reset vector lives in the BIOS data area (page 0), mapped at KERNBASE
+    // and never handed out by the page allocator.
     unsafe {
-        x86::io::outb(IO_RTC, 0xF); // offset 0xF is shutdown code
-        x86::io::outb(IO_RTC + 1, 0x0A);
         // Warm reset vector: offset 0, segment addr >> 4. It sits at the odd address 0x467,
         // so it is written byte by byte (an unaligned u16 store would be undefined behaviour).
         let wrv = (KERNBASE + (0x40 << 4 | 0x67)) as *mut u8;

@@ -19,7 +19,7 @@ use spin::Mutex as BootMutex;
 
 use crate::cprintf;
 use crate::env::{self, EnvTable};
-use crate::kclock::{NVRAM_BASEMEM, NVRAM_EXT16MEM, NVRAM_EXTMEM, nvram_read};
+use crate::kclock::{NVRAM_BASELO, NVRAM_EXT16LO, NVRAM_EXTLO, nvram_read};
 use crate::spinlock::Mutex;
 
 mod check;
@@ -328,9 +328,9 @@ pub unsafe fn force_unlock() {
 fn i386_detect_memory() {
     // Use CMOS calls to measure available base & extended memory (CMOS calls return
     // results in kilobytes).
-    let basemem = nvram_read(NVRAM_BASEMEM);
-    let extmem = nvram_read(NVRAM_EXTMEM);
-    let ext16mem = nvram_read(NVRAM_EXT16MEM) * 64;
+    let basemem = nvram_read(NVRAM_BASELO);
+    let extmem = nvram_read(NVRAM_EXTLO);
+    let ext16mem = nvram_read(NVRAM_EXT16LO) * 64;
 
     // Calculate the number of physical pages available in both base and extended memory.
     let totalmem = if ext16mem != 0 {
