@@ -1,4 +1,7 @@
-//! The console: JOS's kern/console.c (and kern/console.h, inc/kbdreg.h).
+//! The console: JOS's kern/console.c (and kern/console.h, inc/kbdreg.h): `serial_init`,
+//! `serial_intr`, `serial_putc`, `lpt_putc`, `cga_init`/`cga_putc`, `kbd_proc_data`,
+//! `kbd_intr`, `kbd_init`, `cons_intr`, `cons_getc`, `cons_putc`, `cons_init`, `cputchar`,
+//! `getchar`. (`cprintf` is printf.rs's.)
 //!
 //! Output goes to three devices at once, as in JOS: the COM1 serial port (what QEMU's
 //! `-serial mon:stdio` and the grader see), the parallel port, and the CGA/VGA text screen.

@@ -1,4 +1,5 @@
-//! Kernel entry (JOS's kern/entry.S and kern/entrypgdir.c).
+//! Kernel entry (JOS's kern/entry.S and kern/entrypgdir.c): `_start`/`entry`, the boot stack
+//! (`bootstack`, `bootstacktop`) and `entry_pgdir`/`entry_pgtable`.
 //!
 //! The boot loader jumps to `_start` (the physical address of `entry`) with paging off. We
 //! load a minimal page directory that maps the first 4 MiB of physical memory both at 0 and at

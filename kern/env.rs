@@ -1,6 +1,9 @@
 //! User environments (JOS's kern/env.c): the envs[] table (mapped read-only for users at
 //! UENVS), env ids, per-env address spaces, loading embedded ELF programs, and creating,
-//! freeing, destroying and running envs. Also the global descriptor table.
+//! freeing, destroying and running envs. Also the global descriptor table. JOS's `gdt`,
+//! `env_init`, `env_init_percpu`, `envid2env`, `env_setup_vm`, `env_alloc`, `region_alloc`,
+//! `load_icode`, `env_create`, `env_free`, `env_destroy`, `env_pop_tf`, `env_run`; and the
+//! env-table side of kern/syscall.c's `sys_exofork`, `sys_env_set_status` and IPC.
 //!
 //! Unlike JOS, every change of an env's status goes through one state machine
 //! (kern_logic::lifecycle, host-tested): "which CPU runs it" is kept apart from the status,

@@ -1,5 +1,7 @@
 //! The local APIC (JOS's kern/lapic.c): per-CPU interrupt controller, timer, and
-//! inter-processor interrupts used to start the APs.
+//! inter-processor interrupts used to start the APs. JOS's `lapicw`, `lapic_init`, `cpunum`
+//! (the LAPIC id), `lapic_eoi`, `microdelay`, `lapic_startap`; not in JOS: `lapic_ipi` (TLB
+//! shootdown) and `lapic_nmi_others` (panic).
 
 use core::ops::Range;
 use core::ptr::NonNull;

@@ -1,4 +1,5 @@
-//! Multiprocessor configuration (JOS's kern/mpconfig.c): find the BIOS's MP tables, learn the
+//! Multiprocessor configuration (JOS's kern/mpconfig.c: `mp_init`; its `mpsearch`, `mpconfig`
+//! and `sum` are kern_logic::mptable's): find the BIOS's MP tables, learn the
 //! CPUs and the LAPIC address. The parsing itself is kern_logic::mptable (host-tested); this
 //! module hands it physical memory and applies the result.
 

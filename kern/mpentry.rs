@@ -1,4 +1,5 @@
-//! The AP trampoline (JOS's kern/mpentry.S), copied to MPENTRY_PADDR (0x7000) by boot_aps.
+//! The AP trampoline (JOS's kern/mpentry.S: `mpentry_start`..`mpentry_end`, its GDT, and
+//! `mpentry_kstack`), copied to MPENTRY_PADDR (0x7000) by boot_aps.
 //!
 //! An AP starts in real mode at CS:IP = 0x0700:0000 (the STARTUP IPI's vector). The code is
 //! linked at a high address but runs at 0x7000, so every absolute address inside it goes

@@ -1,7 +1,11 @@
-//! Physical memory and page tables (JOS's kern/pmap.c): memory detection, the boot-time
-//! allocator, the `pages` array and its free list, two-level page tables, the kernel's address
-//! space, MMIO mappings, user pointer checks and copies; JOS's self-checks are in
-//! kern/pmap/check.rs.
+//! Physical memory and page tables (JOS's kern/pmap.c and kern/pmap.h): memory detection, the
+//! boot-time allocator, the `pages` array and its free list, two-level page tables, the
+//! kernel's address space, MMIO mappings, user pointer checks and copies. JOS's `PADDR`,
+//! `KADDR`, `page2pa`, `pa2page`, `page2kva`, `i386_detect_memory`, `boot_alloc`, `mem_init`,
+//! `mem_init_mp`, `page_init`, `page_alloc`, `page_free`, `page_decref`, `pgdir_walk`,
+//! `boot_map_region`, `page_insert`, `page_lookup`, `page_remove`, `tlb_invalidate`,
+//! `mmio_map_region`, `user_mem_check`, `user_mem_assert`; not in JOS: TLB shootdown and the
+//! user copies. JOS's self-checks are in kern/pmap/check.rs.
 //!
 //! Page-table memory is reached through the KERNBASE mapping of physical memory; all raw
 //! accesses to it go through [`PageTable`], the one named place that touches it.

@@ -1,4 +1,6 @@
-//! Spin locks and the big kernel lock (JOS's kern/spinlock.c).
+//! Spin locks and the big kernel lock (JOS's kern/spinlock.c and kern/spinlock.h: `holding`,
+//! `spin_lock`, `spin_unlock` as `SpinLock`'s methods, `kernel_lock`, `lock_kernel`, and
+//! `unlock_kernel` as `Kernel::unlock`).
 //!
 //! Every lock here knows which CPU holds it, so a recursive acquire panics. Where an operation
 //! depends on a lock its caller holds, the types prove it when they can: the page allocator's

@@ -1,4 +1,5 @@
-//! System calls (JOS's kern/syscall.c). Each call is a function returning `Result`; the
+//! System calls (JOS's kern/syscall.c: every `sys_*` and the `syscall` dispatcher; its
+//! user_mem_assert is pmap.rs's, as in JOS). Each call is a function returning `Result`; the
 //! dispatcher turns errors into JOS's `-E_*` numbers, the only place they exist in the kernel.
 //!
 //! Beyond JOS (each said where it happens): a dying env is gone for every call but destroy

@@ -1,5 +1,8 @@
 //! Traps, interrupts and exceptions (JOS's kern/trap.c and kern/trapentry.S): the IDT, the
-//! per-CPU TSS, the trap entry code, the trapframe dump and the dispatcher.
+//! per-CPU TSS, the trap entry code, the trapframe dump and the dispatcher. JOS's
+//! `TRAPHANDLER`/`_alltraps`, `trap_init`, `trap_init_percpu`, `print_trapframe`, `print_regs`,
+//! `trap` and `trap_dispatch` (here `trap_from_user`, `trap_from_kernel`), `page_fault_handler`
+//! (`trapname` is kern_logic's).
 
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU32, Ordering};
