@@ -1,4 +1,7 @@
-//! The console: JOS's kern/console.c (and kern/console.h, inc/kbdreg.h).
+//! The console: JOS's kern/console.c (and kern/console.h, inc/kbdreg.h): `serial_init`,
+//! `serial_intr`, `serial_putc`, `lpt_putc`, `cga_init`/`cga_putc`, `kbd_proc_data`,
+//! `kbd_intr`, `kbd_init`, `cons_intr`, `cons_getc`, `cons_putc`, `cons_init`, `cputchar`,
+//! `getchar`. (`cprintf` is printf.rs's.)
 //!
 //! Output goes to three devices at once, as in JOS: the COM1 serial port (what QEMU's
 //! `-serial mon:stdio` and the grader see), the parallel port, and the CGA/VGA text screen.
@@ -6,8 +9,9 @@
 //! works with interrupts off, as the kernel always runs) or from the IRQ 1 / IRQ 4 handlers
 //! (`kbd_intr`, `serial_intr`); both feed one 512-byte ring.
 //!
-//! Locking: each device's state has its own spin lock, taken per character. `print_fmt` adds an
-//! outer lock so that one formatted print from one CPU is not interleaved with another CPU's.
+//! Locking: each device's state has its own spin lock, taken per character (the screen's once
+//! per run of characters, [`Output`]). printf's `PRINT` lock is the outer one that keeps one
+//! formatted print from one CPU from interleaving with another CPU's.
 //! Lock order: `KBD` -> `INPUT`; `PRINT` -> `CGA`; `KBD` -> `PRINT` (the Ctrl-Alt-Del message).
 
 use core::fmt;
@@ -522,7 +526,7 @@ fn kbd_proc_data(shift: &mut Shift) -> Option<u8> {
 
     // Ctrl-Alt-Del: reboot.
     if shift.contains(Shift::CTL | Shift::ALT) && ch == KEY_DEL {
-        print_fmt(format_args!("Rebooting!\n"));
+        crate::cprintf!("Rebooting!\n");
         port_out(SYSCTRL_PORT_A, 0x3);
     }
 
@@ -598,17 +602,17 @@ fn cons_putc(c: u16) {
 
 /// The console devices held for a run of characters: the screen's lock is taken once and the
 /// screen's cursor moved once, when the run ends (a print of a line used to take the lock and
-/// write the cursor's four CRTC registers for every character).
-struct Output<'a> {
+/// write the cursor's four CRTC registers for every character). printf's prints are runs.
+pub struct Output<'a> {
     cga: spin::MutexGuard<'a, Option<Cga>>,
 }
 
 impl Output<'_> {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Output { cga: CGA.lock() }
     }
 
-    fn putc(&mut self, c: u16) {
+    pub fn putc(&mut self, c: u16) {
         let [ch, _attr] = c.to_le_bytes();
         serial_putc(ch);
         lpt_putc(ch);
@@ -639,7 +643,7 @@ pub fn cons_init() {
     serial_init();
 
     if !SERIAL_EXISTS.load(Ordering::Relaxed) {
-        print_fmt(format_args!("Serial port does not exist!\n"));
+        crate::cprintf!("Serial port does not exist!\n");
     }
 }
 
@@ -668,32 +672,8 @@ impl fmt::Write for Output<'_> {
     }
 }
 
-/// Keeps one CPU's formatted print from interleaving with another's.
-static PRINT: Mutex<()> = Mutex::new(());
-
-/// Prints formatted output atomically with respect to other CPUs' prints. The backend of the
-/// `cprintf!` macro.
-///
-/// Not reentrant: a print issued while this CPU is inside `print_fmt` (e.g. from a fault taken
-/// while formatting) spins forever unless the panic path calls `force_unlock` first.
-pub fn print_fmt(args: fmt::Arguments<'_>) {
-    let _guard = PRINT.lock();
-    // The console itself never fails; an error can only come from a `Display` impl, and the
-    // output up to that point has been printed already, as with C's printf.
-    let _ = fmt::Write::write_fmt(&mut Output::new(), args);
-}
-
-/// Prints raw bytes (not necessarily UTF-8, e.g. a user's `sys_cputs` buffer) atomically with
-/// respect to other CPUs' prints, like JOS's `cprintf("%.*s", len, s)`: `f` is handed a
-/// writer it may call several times (once per chunk) while the print lock is held.
-pub fn print_with(f: impl FnOnce(&mut dyn FnMut(&[u8]))) {
-    let _guard = PRINT.lock();
-    let mut out = Output::new();
-    f(&mut |bytes: &[u8]| bytes.iter().for_each(|&b| out.putc(u16::from(b))));
-}
-
-/// Releases the output locks whoever holds them, so that a panic raised while this CPU was
-/// printing can still print its message.
+/// Releases the screen's lock whoever holds it, so that a panic raised while this CPU was
+/// printing can still print its message (the print lock is printf's: `printf::force_unlock`).
 ///
 /// # Safety
 ///
@@ -701,11 +681,6 @@ pub fn print_with(f: impl FnOnce(&mut dyn FnMut(&[u8]))) {
 /// caller's may interleave and the two may race on the screen's cursor state (the screen writes
 /// stay inside the text buffer): the caller accepts that in exchange for not deadlocking.
 pub unsafe fn force_unlock() {
-    if PRINT.is_locked() {
-        // SAFETY: the guarded value is `()`, so no reference to data is invalidated; the old
-        // holder's guard, if it ever drops, just unlocks again.
-        unsafe { PRINT.force_unlock() };
-    }
     if CGA.is_locked() {
         // SAFETY: the caller accepts (see the function's contract) that a CPU still inside
         // `Cga::putc` may run concurrently with this one; every cell access is bounds-checked.

@@ -1,4 +1,5 @@
-//! Kernel entry (JOS's kern/entry.S and kern/entrypgdir.c).
+//! Kernel entry (JOS's kern/entry.S and kern/entrypgdir.c): `_start`/`entry`, the boot stack
+//! (`bootstack`, `bootstacktop`) and `entry_pgdir`/`entry_pgtable`.
 //!
 //! The boot loader jumps to `_start` (the physical address of `entry`) with paging off. We
 //! load a minimal page directory that maps the first 4 MiB of physical memory both at 0 and at
@@ -8,6 +9,13 @@
 
 use core::arch::global_asm;
 use jos_inc::memlayout::{KERNBASE, KSTKSIZE};
+use jos_inc::mmu::Pte;
+use x86::controlregs::Cr0;
+
+/// The CR0 bits the entry code turns on (and the AP trampoline's, kern/mpentry.rs): protected
+/// mode, paging, and write protection in ring 0 (the kernel's read-only pages stay read-only).
+pub const CR0_ENTRY: usize =
+    Cr0::CR0_PROTECTED_MODE.bits() | Cr0::CR0_ENABLE_PAGING.bits() | Cr0::CR0_WRITE_PROTECT.bits();
 
 global_asm!(
     r#"
@@ -43,7 +51,7 @@ entry:
     movl %eax, %cr3
     # Turn on paging (and keep the kernel's read-only pages read-only: CR0_WP).
     movl %cr0, %eax
-    orl $({CR0_PE} | {CR0_PG} | {CR0_WP}), %eax
+    orl ${CR0_ENTRY}, %eax
     movl %eax, %cr0
 
     # Now paging is enabled, but we're still running at a low EIP. Jump up above KERNBASE
@@ -68,19 +76,19 @@ bootstack:
 bootstacktop:
 
     # The entry page directory maps VA [0, 4MB) and [KERNBASE, KERNBASE+4MB) to PA [0, 4MB),
-    # both through entry_pgtable (P|W).
+    # both through entry_pgtable (PTE_P|PTE_W).
     .p2align 12
     .globl entry_pgdir
 entry_pgdir:
-    .long entry_pgtable - {KERNBASE} + 0x3
+    .long entry_pgtable - {KERNBASE} + {PTE_PW}
     .fill ({KERNBASE} >> 22) - 1, 4, 0
-    .long entry_pgtable - {KERNBASE} + 0x3
+    .long entry_pgtable - {KERNBASE} + {PTE_PW}
     .fill 1024 - ({KERNBASE} >> 22) - 1, 4, 0
     .p2align 12
 entry_pgtable:
     .set i, 0
     .rept 1024
-    .long (i << 12) | 0x3
+    .long (i << 12) | {PTE_PW}
     .set i, i + 1
     .endr
     .text
@@ -88,8 +96,7 @@ entry_pgtable:
     KERNBASE = const KERNBASE,
     KSTKSIZE = const KSTKSIZE,
     entry_tsc = sym crate::bench::ENTRY_TSC,
-    CR0_PE = const 0x1u32,
-    CR0_PG = const 0x8000_0000u32,
-    CR0_WP = const 0x0001_0000u32,
+    CR0_ENTRY = const CR0_ENTRY,
+    PTE_PW = const Pte::P.union(Pte::W).bits(),
     options(att_syntax)
 );

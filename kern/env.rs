@@ -1,6 +1,9 @@
 //! User environments (JOS's kern/env.c): the envs[] table (mapped read-only for users at
 //! UENVS), env ids, per-env address spaces, loading embedded ELF programs, and creating,
-//! freeing, destroying and running envs. Also the global descriptor table.
+//! freeing, destroying and running envs. Also the global descriptor table. JOS's `gdt`,
+//! `env_init`, `env_init_percpu`, `envid2env`, `env_setup_vm`, `env_alloc`, `region_alloc`,
+//! `load_icode`, `env_create`, `env_free`, `env_destroy`, `env_pop_tf`, `env_run`; and the
+//! env-table side of kern/syscall.c's `sys_exofork`, `sys_env_set_status` and IPC.
 //!
 //! Unlike JOS, every change of an env's status goes through one state machine
 //! (kern_logic::lifecycle, host-tested): "which CPU runs it" is kept apart from the status,
@@ -11,12 +14,13 @@
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use jos_inc::elf::Elf;
 use jos_inc::env::*;
 use jos_inc::error::{Error, Result};
 use jos_inc::memlayout::*;
 use jos_inc::mmu::*;
 use jos_inc::trap::Trapframe;
+use kern_logic::elf::Elf;
+use kern_logic::envid::next_envid;
 use kern_logic::lifecycle::{self, EnvState, Event, Life, Refusal};
 use kern_logic::runset::RunSet;
 use x86::Ring;
@@ -648,53 +652,6 @@ fn region_alloc(pgdir: UserPgdir, va: u32, len: u32) -> Result<()> {
     Ok(())
 }
 
-/// Copy `src` to user address `va` of the address space `pgdir`, through the kernel's
-/// mapping of each destination page (the pages must be mapped).
-pub fn copy_to_user(pgdir: impl Into<PageTable>, va: u32, src: &[u8]) -> Result<()> {
-    let pgdir: PageTable = pgdir.into();
-    let mut done = 0usize;
-    while done < src.len() {
-        let a = va.checked_add(done as u32).ok_or(Error::Fault)?;
-        let (pp, _) = pmap::page_lookup(pgdir, round_down(a, PGSIZE)).ok_or(Error::Fault)?;
-        let off = pgoff(a) as usize;
-        let n = (PGSIZE as usize - off).min(src.len() - done);
-        // SAFETY: the destination is `n` bytes inside one physical page mapped at KERNBASE,
-        // owned by this env's address space.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                src[done..].as_ptr(),
-                (pmap::page2kva(pp) as usize + off) as *mut u8,
-                n,
-            );
-        }
-        done += n;
-    }
-    Ok(())
-}
-
-/// Copy user memory [va, va+dst.len()) of `pgdir` into `dst`, through the kernel mapping.
-/// Fails if a page is unmapped.
-pub fn copy_from_user(pgdir: impl Into<PageTable>, va: u32, dst: &mut [u8]) -> Result<()> {
-    let pgdir: PageTable = pgdir.into();
-    let mut done = 0usize;
-    while done < dst.len() {
-        let a = va.checked_add(done as u32).ok_or(Error::Fault)?;
-        let (pp, _) = pmap::page_lookup(pgdir, round_down(a, PGSIZE)).ok_or(Error::Fault)?;
-        let off = pgoff(a) as usize;
-        let n = (PGSIZE as usize - off).min(dst.len() - done);
-        // SAFETY: `n` bytes inside one mapped physical page, read through KERNBASE.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                (pmap::page2kva(pp) as usize + off) as *const u8,
-                dst[done..].as_mut_ptr(),
-                n,
-            );
-        }
-        done += n;
-    }
-    Ok(())
-}
-
 /// Set up the initial program binary, stack, and processor flags for a user process: load
 /// each ELF segment at its address (the ELF was validated: segments lie in the file and
 /// below UTOP), map one stack page, start at the entry point.
@@ -704,7 +661,7 @@ fn load_icode(t: &mut EnvTable, i: usize, binary: &[u8]) -> Result<()> {
     for (ph, data) in elf.load_segments() {
         region_alloc(pgdir, ph.p_va, ph.p_memsz)?;
         // The pages are fresh (zeroed), so the bss part needs no clearing.
-        copy_to_user(pgdir, ph.p_va, data)?;
+        pmap::copy_to_user(pgdir, ph.p_va, data)?;
     }
     // Now map one page for the program's initial stack at virtual address
     // USTACKTOP - PGSIZE.

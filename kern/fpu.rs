@@ -1,5 +1,5 @@
-//! Each environment's x87/SSE registers (not in JOS, which let every env share one FPU state:
-//! env B could read env A's `st(0)`; this is also one of JOS's lab 4 challenges).
+//! Each environment's x87/SSE registers (ours, no JOS file; JOS let every env share one FPU
+//! state: env B could read env A's `st(0)`; this is also one of JOS's lab 4 challenges).
 //!
 //! The kernel's code never touches these registers (its target is soft-float without SSE), so
 //! while an env is on a CPU its FPU state simply stays in that CPU's registers. The one

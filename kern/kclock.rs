@@ -1,6 +1,8 @@
 //! The MC146818 real-time clock's battery-backed NVRAM: JOS's kern/kclock.c and kern/kclock.h.
 //!
-//! The kernel reads only the BIOS's memory-size bytes from it (pmap's `i386_detect_memory`).
+//! The kernel reads the BIOS's memory-size bytes from it (pmap's `i386_detect_memory`) and
+//! writes the shutdown code before starting an AP (lapic's `lapic_startap`), both through
+//! `mc146818_read`/`mc146818_write` and their lock: nothing else touches ports 0x70/0x71.
 //! The chip is reached through an index port (0x70) and a data port (0x71); the pair is one
 //! transaction, so a lock keeps two CPUs from interleaving their index and data accesses.
 
@@ -23,13 +25,12 @@ pub const NVRAM_EXTLO: u8 = MC_NVRAM_START + 9;
 /// NVRAM bytes 38-39: extended memory size (above 16MB), in 64KB units (RTC offset 0x34).
 pub const NVRAM_EXT16LO: u8 = MC_NVRAM_START + 38;
 
-// Descriptive aliases for the same three fields.
-pub const NVRAM_BASEMEM: u8 = NVRAM_BASELO;
-pub const NVRAM_EXTMEM: u8 = NVRAM_EXTLO;
-pub const NVRAM_EXT16MEM: u8 = NVRAM_EXT16LO;
-
 // The offsets the PC BIOS uses.
-const _: () = assert!(NVRAM_BASEMEM == 0x15 && NVRAM_EXTMEM == 0x17 && NVRAM_EXT16MEM == 0x34);
+const _: () = assert!(NVRAM_BASELO == 0x15 && NVRAM_EXTLO == 0x17 && NVRAM_EXT16LO == 0x34);
+
+/// The CMOS shutdown status byte (not NVRAM proper): what the BIOS does after a CPU reset.
+/// lapic_startap sets it to 0x0A, "jump through the warm-reset vector at 40:67".
+pub const MC_SHUTDOWN: u8 = 0x0F;
 
 /// Serializes index-port/data-port pairs.
 static RTC_LOCK: Mutex<()> = Mutex::new(());
@@ -45,8 +46,7 @@ pub fn mc146818_read(reg: u8) -> u8 {
     }
 }
 
-/// Writes `datum` to RTC register `reg`.
-#[allow(dead_code)] // JOS's API; nothing in labs 1-4 writes the NVRAM.
+/// Writes `datum` to RTC register `reg` (lapic_startap's shutdown code).
 pub fn mc146818_write(reg: u8, datum: u8) {
     let _guard = RTC_LOCK.lock();
     // SAFETY: as in `mc146818_read`; RTC registers hold clock/NVRAM data, not memory mappings.

@@ -1,4 +1,5 @@
-//! Debugging information about kernel instruction addresses (JOS's kern/kdebug.c): the table
+//! Debugging information about kernel instruction addresses (JOS's kern/kdebug.c:
+//! `debuginfo_eip`, reading a table instead of STABS): the table
 //! kern/mkkdebug writes into the `.kdebug` section after linking, decoded by
 //! kern_logic::kdebug.
 

@@ -1,39 +1,118 @@
 //! The local APIC (JOS's kern/lapic.c): per-CPU interrupt controller, timer, and
-//! inter-processor interrupts used to start the APs.
+//! inter-processor interrupts used to start the APs. JOS's `lapicw`, `lapic_init`, `cpunum`
+//! (the LAPIC id), `lapic_eoi`, `microdelay`, `lapic_startap`; not in JOS: `lapic_ipi` (TLB
+//! shootdown) and `lapic_nmi_others` (panic).
 
+use core::ops::Range;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, Ordering};
 
+use bit_field::BitField;
 use jos_inc::memlayout::KERNBASE;
 use jos_inc::trap::{IRQ_ERROR, IRQ_OFFSET, IRQ_SPURIOUS, IRQ_TIMER};
 use volatile::VolatilePtr;
+use x86::apic::xapic::{
+    XAPIC_EOI, XAPIC_ESR, XAPIC_ICR0, XAPIC_ICR1, XAPIC_ID, XAPIC_LVT_ERROR, XAPIC_LVT_LINT0,
+    XAPIC_LVT_LINT1, XAPIC_LVT_PMI, XAPIC_LVT_TIMER, XAPIC_SVR, XAPIC_TIMER_DIV_CONF,
+    XAPIC_TIMER_INIT_COUNT, XAPIC_TPR, XAPIC_VERSION,
+};
 
-// Local APIC registers, divided by 4 for use as u32 indices.
-const ID: usize = 0x0020 / 4; // ID
-const VER: usize = 0x0030 / 4; // Version
-const TPR: usize = 0x0080 / 4; // Task Priority
-const EOI: usize = 0x00B0 / 4; // EOI
-const SVR: usize = 0x00F0 / 4; // Spurious Interrupt Vector
-const ENABLE: u32 = 0x0000_0100; // Unit Enable
-const ESR: usize = 0x0280 / 4; // Error Status
-const ICRLO: usize = 0x0300 / 4; // Interrupt Command
-const INIT: u32 = 0x0000_0500; // INIT/RESET
-const STARTUP: u32 = 0x0000_0600; // Startup IPI
-const DELIVS: u32 = 0x0000_1000; // Delivery status
-const ASSERT: u32 = 0x0000_4000; // Assert interrupt (vs deassert)
-const LEVEL: u32 = 0x0000_8000; // Level triggered
-const BCAST: u32 = 0x0008_0000; // Send to all APICs, including self.
-const ICRHI: usize = 0x0310 / 4; // Interrupt Command [63:32]
-const TIMER: usize = 0x0320 / 4; // Local Vector Table 0 (TIMER)
-const X1: u32 = 0x0000_000B; // divide counts by 1
-const PERIODIC: u32 = 0x0002_0000; // Periodic
-const PCINT: usize = 0x0340 / 4; // Performance Counter LVT
-const LINT0: usize = 0x0350 / 4; // Local Vector Table 1 (LINT0)
-const LINT1: usize = 0x0360 / 4; // Local Vector Table 2 (LINT1)
-const ERROR: usize = 0x0370 / 4; // Local Vector Table 3 (ERROR)
-const MASKED: u32 = 0x0001_0000; // Interrupt masked
-const TICR: usize = 0x0380 / 4; // Timer Initial Count
-const TDCR: usize = 0x03E0 / 4; // Timer Divide Configuration
+use crate::kclock;
+
+// Local APIC registers: x86's xAPIC offsets (Intel SDM vol. 3, table 10-1), divided by 4 for
+// use as u32 indices. (x86's `XAPIC` type itself does not fit: its register accessors are
+// private, its timer is TSC-deadline only where JOS's is periodic, and it finds the LAPIC
+// through IA32_APIC_BASE where JOS uses the MP table's address.)
+const fn index(offset: u32) -> usize {
+    offset as usize / 4
+}
+const ID: usize = index(XAPIC_ID); // ID
+const VER: usize = index(XAPIC_VERSION); // Version
+const TPR: usize = index(XAPIC_TPR); // Task Priority
+const EOI: usize = index(XAPIC_EOI); // EOI
+const SVR: usize = index(XAPIC_SVR); // Spurious Interrupt Vector
+const ESR: usize = index(XAPIC_ESR); // Error Status
+const ICRLO: usize = index(XAPIC_ICR0); // Interrupt Command
+const ICRHI: usize = index(XAPIC_ICR1); // Interrupt Command [63:32]
+const TIMER: usize = index(XAPIC_LVT_TIMER); // Local Vector Table 0 (TIMER)
+const PCINT: usize = index(XAPIC_LVT_PMI); // Performance Counter LVT
+const LINT0: usize = index(XAPIC_LVT_LINT0); // Local Vector Table 1 (LINT0)
+const LINT1: usize = index(XAPIC_LVT_LINT1); // Local Vector Table 2 (LINT1)
+const ERROR: usize = index(XAPIC_LVT_ERROR); // Local Vector Table 3 (ERROR)
+const TICR: usize = index(XAPIC_TIMER_INIT_COUNT); // Timer Initial Count
+const TDCR: usize = index(XAPIC_TIMER_DIV_CONF); // Timer Divide Configuration
+
+// Register fields, read and written with bit_field (JOS shifts and masks by hand).
+/// ID: this CPU's APIC id.
+const ID_APICID: Range<usize> = 24..32;
+/// Version: the highest LVT entry's number.
+const VER_MAXLVT: Range<usize> = 16..24;
+/// The vector of SVR, of an LVT entry and of an IPI.
+const VECTOR: Range<usize> = 0..8;
+/// SVR: unit enable.
+const SVR_ENABLE: usize = 8;
+/// LVT entry: interrupt masked.
+const LVT_MASKED: usize = 16;
+/// Timer LVT entry: periodic (else one-shot).
+const LVT_PERIODIC: usize = 17;
+/// ICR: delivery mode, and its values.
+const ICR_MODE: Range<usize> = 8..11;
+const MODE_FIXED: u32 = 0b000;
+const MODE_NMI: u32 = 0b100;
+const MODE_INIT: u32 = 0b101; // INIT/RESET
+const MODE_STARTUP: u32 = 0b110; // Startup IPI
+/// ICR: delivery status (set while the IPI is pending).
+const ICR_DELIVS: usize = 12;
+/// ICR: assert the interrupt (vs deassert).
+const ICR_ASSERT: usize = 14;
+/// ICR: level triggered (vs edge).
+const ICR_LEVEL: usize = 15;
+/// ICR: destination shorthand, and its values.
+const ICR_SHORTHAND: Range<usize> = 18..20;
+const TO_DEST: u32 = 0b00; // the APIC in ICRHI's destination field
+const TO_ALL: u32 = 0b10; // all APICs, including self
+const TO_OTHERS: u32 = 0b11; // all APICs but self
+/// ICRHI: destination APIC id.
+const ICRHI_DEST: Range<usize> = 24..32;
+/// TDCR: divide counts by 1.
+const X1: u32 = 0x0000_000B;
+
+/// An LVT entry (or SVR) value: `vector`, with the mask, periodic and enable bits given.
+fn lvt(vector: u32, masked: bool, periodic: bool) -> u32 {
+    let mut v = 0u32;
+    v.set_bits(VECTOR, vector)
+        .set_bit(LVT_MASKED, masked)
+        .set_bit(LVT_PERIODIC, periodic);
+    v
+}
+
+/// An interrupt command (ICR's low word): delivery `mode` of `vector` to `shorthand`'s
+/// destinations, with the trigger-mode (`level`) and level (`assert`) bits.
+fn icr(shorthand: u32, mode: u32, level: bool, assert: bool, vector: u32) -> u32 {
+    let mut v = 0u32;
+    v.set_bits(ICR_SHORTHAND, shorthand)
+        .set_bits(ICR_MODE, mode)
+        .set_bit(ICR_LEVEL, level)
+        .set_bit(ICR_ASSERT, assert)
+        .set_bits(VECTOR, vector);
+    v
+}
+
+/// ICR's high word for destination `apicid`.
+fn icr_dest(apicid: u32) -> u32 {
+    let mut v = 0u32;
+    v.set_bits(ICRHI_DEST, apicid);
+    v
+}
+
+/// Sends the command `lo` to `hi`'s destination and waits until it is delivered.
+fn send_ipi(hi: u32, lo: u32) {
+    lapicw(ICRHI, hi);
+    lapicw(ICRLO, lo);
+    while lapicr(ICRLO).get_bit(ICR_DELIVS) {
+        core::hint::spin_loop();
+    }
+}
 
 /// Timer initial count: JOS's 10,000,000 bus cycles per tick.
 const TIMER_COUNT: u32 = 10_000_000;
@@ -84,32 +163,35 @@ pub fn lapic_init() {
     }
 
     // Enable local APIC; set spurious interrupt vector.
-    lapicw(SVR, ENABLE | (IRQ_OFFSET + IRQ_SPURIOUS));
+    let mut svr = 0u32;
+    svr.set_bit(SVR_ENABLE, true)
+        .set_bits(VECTOR, IRQ_OFFSET + IRQ_SPURIOUS);
+    lapicw(SVR, svr);
 
     // The timer repeatedly counts down at bus frequency from lapic[TICR] and then issues an
     // interrupt.
     lapicw(TDCR, X1);
-    lapicw(TIMER, PERIODIC | (IRQ_OFFSET + IRQ_TIMER));
+    lapicw(TIMER, lvt(IRQ_OFFSET + IRQ_TIMER, false, true));
     lapicw(TICR, TIMER_COUNT);
 
     // Leave LINT0 of the BSP enabled so that it can get interrupts from the 8259A chip.
     // (According to Intel MP Specification, the BIOS should initialize BSP's local APIC in
     // Virtual Wire Mode, in which 8259A's INTR is virtually connected to BSP's LINTIN0.)
     if crate::cpu::cpunum() != crate::cpu::bootcpu() {
-        lapicw(LINT0, MASKED);
+        lapicw(LINT0, lvt(0, true, false));
     }
 
     // Disable NMI (LINT1) on all CPUs.
-    lapicw(LINT1, MASKED);
+    lapicw(LINT1, lvt(0, true, false));
 
     // Disable performance counter overflow interrupts on machines that provide that
     // interrupt entry.
-    if (lapicr(VER) >> 16) & 0xFF >= 4 {
-        lapicw(PCINT, MASKED);
+    if lapicr(VER).get_bits(VER_MAXLVT) >= 4 {
+        lapicw(PCINT, lvt(0, true, false));
     }
 
     // Map error interrupt to IRQ_ERROR.
-    lapicw(ERROR, IRQ_OFFSET + IRQ_ERROR);
+    lapicw(ERROR, lvt(IRQ_OFFSET + IRQ_ERROR, false, false));
 
     // Clear error status register (requires back-to-back writes).
     lapicw(ESR, 0);
@@ -119,11 +201,7 @@ pub fn lapic_init() {
     lapicw(EOI, 0);
 
     // Send an Init Level De-Assert to synchronize arbitration ID's.
-    lapicw(ICRHI, 0);
-    lapicw(ICRLO, BCAST | INIT | LEVEL);
-    while lapicr(ICRLO) & DELIVS != 0 {
-        core::hint::spin_loop();
-    }
+    send_ipi(0, icr(TO_ALL, MODE_INIT, true, false, 0));
 
     // Enable interrupts on the APIC (but not on the processor).
     lapicw(TPR, 0);
@@ -131,7 +209,7 @@ pub fn lapic_init() {
 
 /// This CPU's local APIC id (0 before the LAPIC is mapped: only the BSP runs then).
 pub fn cpunum() -> usize {
-    (lapicr(ID) >> 24) as usize
+    lapicr(ID).get_bits(ID_APICID) as usize
 }
 
 /// Acknowledge interrupt.
@@ -143,18 +221,15 @@ pub fn lapic_eoi() {
 /// dynamically; QEMU needs no delay.
 fn microdelay(_us: u32) {}
 
-const IO_RTC: u16 = 0x70;
-
 /// Start additional processor running entry code at `addr` (JOS's lapic_startap).
 pub fn lapic_startap(apicid: u8, addr: u32) {
     // "The BSP must initialize CMOS shutdown code to 0AH and the warm reset vector (DWORD
     // based at 40:67) to point at the AP startup code prior to the [universal startup
-    // algorithm]."
-    // SAFETY: CMOS ports; the warm reset vector lives in the BIOS data area (page 0), mapped
-    // at KERNBASE and never handed out by the page allocator.
+    // algorithm]." (Through kclock, under its lock: JOS wrote the ports directly.)
+    kclock::mc146818_write(kclock::MC_SHUTDOWN, 0x0A);
+    // SAFETY: the warm reset vector lives in the BIOS data area (page 0), mapped at KERNBASE
+    // and never handed out by the page allocator.
     unsafe {
-        x86::io::outb(IO_RTC, 0xF); // offset 0xF is shutdown code
-        x86::io::outb(IO_RTC + 1, 0x0A);
         // Warm reset vector: offset 0, segment addr >> 4. It sits at the odd address 0x467,
         // so it is written byte by byte (an unaligned u16 store would be undefined behaviour).
         let wrv = (KERNBASE + (0x40 << 4 | 0x67)) as *mut u8;
@@ -166,41 +241,32 @@ pub fn lapic_startap(apicid: u8, addr: u32) {
 
     // "Universal startup algorithm." Send INIT (level-triggered) interrupt to reset other
     // CPU.
-    lapicw(ICRHI, (apicid as u32) << 24);
-    lapicw(ICRLO, INIT | LEVEL | ASSERT);
+    lapicw(ICRHI, icr_dest(u32::from(apicid)));
+    lapicw(ICRLO, icr(TO_DEST, MODE_INIT, true, true, 0));
     microdelay(200);
-    lapicw(ICRLO, INIT | LEVEL);
+    lapicw(ICRLO, icr(TO_DEST, MODE_INIT, true, false, 0));
     microdelay(100); // should be 10ms, but too slow in Bochs!
 
     // Send startup IPI (twice!) to enter code. Regular hardware is supposed to only accept
     // a STARTUP when it is in the halted state due to an INIT. So the second should be
     // ignored, but it is part of the official Intel algorithm.
     for _ in 0..2 {
-        lapicw(ICRHI, (apicid as u32) << 24);
-        lapicw(ICRLO, STARTUP | (addr >> 12));
+        lapicw(ICRHI, icr_dest(u32::from(apicid)));
+        lapicw(ICRLO, icr(TO_DEST, MODE_STARTUP, false, false, addr >> 12));
         microdelay(200);
     }
 }
 
-/// ICR delivery mode NMI, and the "all excluding self" destination shorthand.
-const NMI: u32 = 0x0000_0400;
-const OTHERS: u32 = 0x000C_0000;
-
 /// Send an NMI to every other CPU (the panic path's stop signal: delivered even to a CPU
 /// running with interrupts off).
 pub fn lapic_nmi_others() {
-    lapicw(ICRHI, 0);
-    lapicw(ICRLO, OTHERS | NMI | ASSERT);
-    while lapicr(ICRLO) & DELIVS != 0 {
-        core::hint::spin_loop();
-    }
+    send_ipi(0, icr(TO_OTHERS, MODE_NMI, false, true, 0));
 }
 
 /// Send interrupt `vector` to CPU `apicid`.
 pub fn lapic_ipi(apicid: usize, vector: u32) {
-    lapicw(ICRHI, (apicid as u32) << 24);
-    lapicw(ICRLO, ASSERT | vector);
-    while lapicr(ICRLO) & DELIVS != 0 {
-        core::hint::spin_loop();
-    }
+    send_ipi(
+        icr_dest(apicid as u32),
+        icr(TO_DEST, MODE_FIXED, false, true, vector),
+    );
 }

@@ -1,5 +1,7 @@
 //! The kernel monitor (JOS's kern/monitor.c and lib/readline.c): a simple command-line
-//! interface for controlling the kernel and exploring the system interactively.
+//! interface for controlling the kernel and exploring the system interactively. JOS's
+//! `mon_help`, `mon_kerninfo`, `mon_backtrace`, `runcmd`, `monitor` and `readline`; not in JOS:
+//! `meminfo` and `cpus`.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 

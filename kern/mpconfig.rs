@@ -1,4 +1,5 @@
-//! Multiprocessor configuration (JOS's kern/mpconfig.c): find the BIOS's MP tables, learn the
+//! Multiprocessor configuration (JOS's kern/mpconfig.c: `mp_init`; its `mpsearch`, `mpconfig`
+//! and `sum` are kern_logic::mptable's): find the BIOS's MP tables, learn the
 //! CPUs and the LAPIC address. The parsing itself is kern_logic::mptable (host-tested); this
 //! module hands it physical memory and applies the result.
 
@@ -7,6 +8,12 @@ use kern_logic::mptable::{PhysMem, find_mp};
 
 use crate::cpu::{self, CPU_STARTED};
 use crate::{cprintf, lapic, pmap};
+
+/// The IMCR (interrupt mode configuration register, MP spec 3.6.2.1): selected by writing
+/// `IMCR_SELECT` to the address port, then read and written through the data port.
+const IMCR_ADDR: u16 = 0x22;
+const IMCR_DATA: u16 = 0x23;
+const IMCR_SELECT: u8 = 0x70;
 
 /// Physical memory as seen through the KERNBASE mapping.
 struct KernMem;
@@ -63,9 +70,9 @@ pub fn mp_init() {
         cprintf!("SMP: Setting IMCR to switch from PIC mode to symmetric I/O mode\n");
         // SAFETY: the IMCR ports 0x22/0x23, present as the floating pointer says.
         unsafe {
-            x86::io::outb(0x22, 0x70); // Select IMCR
-            let v = x86::io::inb(0x23);
-            x86::io::outb(0x23, v | 1); // Mask external interrupts.
+            x86::io::outb(IMCR_ADDR, IMCR_SELECT); // Select IMCR
+            let v = x86::io::inb(IMCR_DATA);
+            x86::io::outb(IMCR_DATA, v | 1); // Mask external interrupts.
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The AP trampoline (JOS's kern/mpentry.S), copied to MPENTRY_PADDR (0x7000) by boot_aps.
+//! The AP trampoline (JOS's kern/mpentry.S: `mpentry_start`..`mpentry_end`, its GDT, and
+//! `mpentry_kstack`), copied to MPENTRY_PADDR (0x7000) by boot_aps.
 //!
 //! An AP starts in real mode at CS:IP = 0x0700:0000 (the STARTUP IPI's vector). The code is
 //! linked at a high address but runs at 0x7000, so every absolute address inside it goes
@@ -10,6 +11,7 @@ use core::arch::global_asm;
 use core::sync::atomic::AtomicU32;
 
 use jos_inc::memlayout::{KERNBASE, MPENTRY_PADDR};
+use x86::controlregs::Cr0;
 
 /// The kernel stack top boot_aps hands to the AP being started.
 #[unsafe(no_mangle)]
@@ -31,7 +33,7 @@ mpentry_start:
 
     lgdt (mpentry_gdtdesc - mpentry_start + {MPENTRY_PADDR})
     movl %cr0, %eax
-    orl $0x1, %eax
+    orl ${CR0_PE}, %eax
     movl %eax, %cr0
 
     ljmpl $(PROT_MODE_CSEG), $(mpentry_start32 - mpentry_start + {MPENTRY_PADDR})
@@ -52,7 +54,7 @@ mpentry_start32:
     movl %eax, %cr3
     # Turn on paging.
     movl %cr0, %eax
-    orl $0x80010001, %eax          # CR0_PE | CR0_PG | CR0_WP
+    orl ${CR0_ENTRY}, %eax
     movl %eax, %cr0
 
     # Switch to the per-cpu stack allocated in boot_aps().
@@ -86,6 +88,8 @@ mpentry_end:
 "#,
     KERNBASE = const KERNBASE,
     MPENTRY_PADDR = const MPENTRY_PADDR,
+    CR0_PE = const Cr0::CR0_PROTECTED_MODE.bits(),
+    CR0_ENTRY = const crate::entry::CR0_ENTRY,
     options(att_syntax)
 );
 

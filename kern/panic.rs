@@ -1,4 +1,5 @@
-//! Kernel panics (JOS's `_panic` in kern/init.c), made to always report.
+//! Kernel panics (JOS's `_panic` in kern/init.c, here the `#[panic_handler]`), made to always
+//! report; `begin` is the path a kernel fault shares with it.
 //!
 //! In JOS a panic raised while holding the console lock, or the page allocator's, left the
 //! machine silent or hung (the panicking CPU waited for its own lock; `meminfo` after a panic
@@ -16,7 +17,7 @@
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use crate::cpu::{self, CPU_STARTED, CPU_STOPPED};
-use crate::{console, cprintf, lapic, monitor, pmap, spinlock};
+use crate::{console, cprintf, lapic, monitor, pmap, printf, spinlock};
 
 const NONE: usize = usize::MAX;
 
@@ -88,6 +89,7 @@ fn stop_others(me: usize) {
 unsafe fn break_locks() {
     // SAFETY: per the contract.
     unsafe {
+        printf::force_unlock();
         console::force_unlock();
         pmap::force_unlock();
         spinlock::force_unlock_kernel();

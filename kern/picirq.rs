@@ -1,5 +1,5 @@
 //! The two cascaded Intel 8259A programmable interrupt controllers: JOS's kern/picirq.c and
-//! kern/picirq.h.
+//! kern/picirq.h (`pic_init`, `irq_setmask_8259A`, `irq_mask_8259A`).
 //!
 //! The BIOS leaves the master PIC delivering IRQs 0-7 on vectors 8-15, which collide with CPU
 //! exceptions; `pic_init` remaps IRQs 0-15 to vectors `IRQ_OFFSET`..`IRQ_OFFSET + 15` (32-47).

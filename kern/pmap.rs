@@ -1,6 +1,11 @@
-//! Physical memory and page tables (JOS's kern/pmap.c): memory detection, the boot-time
-//! allocator, the `pages` array and its free list, two-level page tables, the kernel's address
-//! space, MMIO mappings, user pointer checks and JOS's self-checks.
+//! Physical memory and page tables (JOS's kern/pmap.c and kern/pmap.h): memory detection, the
+//! boot-time allocator, the `pages` array and its free list, two-level page tables, the
+//! kernel's address space, MMIO mappings, user pointer checks and copies. JOS's `PADDR`,
+//! `KADDR`, `page2pa`, `pa2page`, `page2kva`, `i386_detect_memory`, `boot_alloc`, `mem_init`,
+//! `mem_init_mp`, `page_init`, `page_alloc`, `page_free`, `page_decref`, `pgdir_walk`,
+//! `boot_map_region`, `page_insert`, `page_lookup`, `page_remove`, `tlb_invalidate`,
+//! `mmio_map_region`, `user_mem_check`, `user_mem_assert`; not in JOS: TLB shootdown and the
+//! user copies. JOS's self-checks are in kern/pmap/check.rs.
 //!
 //! Page-table memory is reached through the KERNBASE mapping of physical memory; all raw
 //! accesses to it go through [`PageTable`], the one named place that touches it.
@@ -17,9 +22,12 @@ use kern_logic::pagelist::FreeList;
 use kern_logic::refcount::{self, Remap};
 use spin::Mutex as BootMutex;
 
+use crate::cprintf;
+use crate::env::{self, EnvTable};
+use crate::kclock::{NVRAM_BASELO, NVRAM_EXT16LO, NVRAM_EXTLO, nvram_read};
 use crate::spinlock::Mutex;
 
-use crate::kclock::{NVRAM_BASEMEM, NVRAM_EXT16MEM, NVRAM_EXTMEM, nvram_read};
+mod check;
 
 /// Physical address of a kernel virtual address (JOS's PADDR).
 #[track_caller]
@@ -342,9 +350,9 @@ pub unsafe fn force_unlock() {
 fn i386_detect_memory() {
     // Use CMOS calls to measure available base & extended memory (CMOS calls return
     // results in kilobytes).
-    let basemem = nvram_read(NVRAM_BASEMEM);
-    let extmem = nvram_read(NVRAM_EXTMEM);
-    let ext16mem = nvram_read(NVRAM_EXT16MEM) * 64;
+    let basemem = nvram_read(NVRAM_BASELO);
+    let extmem = nvram_read(NVRAM_EXTLO);
+    let ext16mem = nvram_read(NVRAM_EXT16LO) * 64;
 
     // Calculate the number of physical pages available in both base and extended memory.
     let totalmem = if ext16mem != 0 {
@@ -450,9 +458,9 @@ pub fn mem_init() {
     // physical pages.
     page_init();
 
-    check_page_free_list(true);
-    check_page_alloc();
-    check_page();
+    check::check_page_free_list(true);
+    check::check_page_alloc();
+    check::check_page();
 
     // Map 'pages' read-only by the user at linear address UPAGES.
     boot_map_region(
@@ -476,13 +484,13 @@ pub fn mem_init() {
     mem_init_mp(pgdir);
 
     // Check that the initial page directory has been set up correctly.
-    check_kern_pgdir();
+    check::check_kern_pgdir();
 
     // Switch from the minimal entry page directory to the full kern_pgdir page table we
     // just created.
     load_pgdir(pgdir);
 
-    check_page_free_list(false);
+    check::check_page_free_list(false);
 
     // Configure the rest of the flags that we care about.
     // SAFETY: paging stays on; we add WP (the kernel honours read-only mappings), AM, NE,
@@ -501,7 +509,7 @@ pub fn mem_init() {
     }
 
     // Some more checks, only possible after kern_pgdir is installed.
-    check_page_installed_pgdir();
+    check::check_page_installed_pgdir();
 }
 
 /// Map each CPU's kernel stack below KSTACKTOP, separated by unmapped guard pages.
@@ -881,529 +889,67 @@ pub fn user_mem_check(
     }
 }
 
-// ---- self-checks (JOS's check_* functions) -------------------------------------------------
-
-/// Check that the pages on the free list are reasonable.
-fn check_page_free_list(only_low_memory: bool) {
-    let pdx_limit = if only_low_memory { 1 } else { NPDENTRIES };
-    let first_free_page = boot_alloc(0);
-    let mut pa = PAGES.lock();
-    if pa.free.is_empty() {
-        panic!("'page_free_list' is a null pointer!");
-    }
-    let npages = pa.npages;
-    let mut free = pa.free;
-    let pages = pa.pages();
-    // Pages mapped at KERNBASE by entry_pgdir (the first PDE's worth) or by kern_pgdir (all).
-    let low_pages = pdx_limit * NPTENTRIES;
-    let first_free_pa = paddr(first_free_page);
-    // One walk does JOS's two (fill, then check: the list lives in `pages`, not in the free
-    // pages themselves, so filling them cannot disturb it) and, the first time, also checks
-    // that low pages already come first. Only if they do not (page_init builds the list that
-    // way) is the list reordered, as JOS always does, and walked again.
-    let first_free_pp = pgnum(first_free_pa);
-    // Everything on the list but extended memory past the kernel (the common case, a single
-    // compare) is checked here; true for a base-memory page.
-    let check_other = |pp: usize| -> bool {
-        let a = page2pa(pp);
-        // Check that we didn't corrupt the free list itself.
-        assert!(pp < npages);
-        // A few pages that shouldn't be on the free list.
-        assert!(a != 0);
-        assert!(a != IOPHYSMEM);
-        assert!(a != EXTPHYSMEM - PGSIZE);
-        assert!(a != EXTPHYSMEM);
-        assert!(a < EXTPHYSMEM || a + KERNBASE >= first_free_page);
-        // (new test for lab 4)
-        assert!(a != MPENTRY_PADDR);
-        a < EXTPHYSMEM
-    };
-    // One walk does JOS's two loops (mark the pages, then check them: the list lives in
-    // `pages`, not in the free pages, so marking cannot disturb it). The low pages must come
-    // first while only they are mapped: page_init builds the list that way, and the walk
-    // stops (None) at a low page that follows a high one; then the list is reordered, as JOS
-    // always does, and walked again.
-    let walk = |free: &FreeList, pages: &[PageInfo]| -> Option<(usize, usize)> {
-        let (mut nfree, mut nbase) = (0usize, 0usize);
-        let mut seen_high = false;
-        let in_order = free.walk(pages, |pp| {
-            if pp < low_pages {
-                if seen_high {
-                    return false;
-                }
-                // If there's a page that shouldn't be on the free list, try to make sure it
-                // eventually causes trouble.
-                fill128(page2kva_fast(pp), 0x9797_9797);
-            } else {
-                seen_high = true;
-            }
-            nfree = nfree.wrapping_add(1); // at most npages
-            // (pp < npages: the walk checked it.)
-            if pp < first_free_pp && check_other(pp) {
-                nbase += 1;
-            }
-            true
-        });
-        in_order.then_some((nfree, nbase))
-    };
-    let (nfree, nfree_basemem) = if only_low_memory {
-        loop {
-            if let Some(counts) = walk(&free, pages) {
-                break counts;
-            }
-            // Move pages with lower addresses first in the free list, since entry_pgdir does
-            // not map all pages.
-            free.low_first(pages, |i| i < low_pages);
-        }
-    } else {
-        // Every page is mapped and marked now: the same walk without the order test (kept
-        // apart: the hot loop of the boot, 32,768 pages).
-        let (mut nfree, mut nbase) = (0usize, 0usize);
-        free.walk(pages, |pp| {
-            fill128(page2kva_fast(pp), 0x9797_9797);
-            nfree = nfree.wrapping_add(1); // at most npages
-            // (pp < npages: the walk checked it.)
-            if pp < first_free_pp && check_other(pp) {
-                nbase += 1;
-            }
-            true
-        });
-        (nfree, nbase)
-    };
-    let nfree_extmem = nfree - nfree_basemem;
-    assert!(nfree_basemem > 0);
-    assert!(nfree_extmem > 0);
-    assert_eq!(nfree_basemem + nfree_extmem, free.len());
-    pa.free = free;
-    drop(pa);
-    crate::cprintf!("check_page_free_list() succeeded!\n");
-}
-
-fn fill(kva: u32, v: u8, len: usize) {
-    // SAFETY: a free page in the first 4 MiB (mapped); free pages are unused by definition.
-    unsafe { ptr::write_bytes(kva as *mut u8, v, len) }
-}
-
-/// KADDR of a page number known to be below npages (so its physical address lies below
-/// 256 MiB and OR-ing in KERNBASE is exact: no overflow check, no npages lookup).
-#[inline(always)]
-fn page2kva_fast(pp: PageNum) -> u32 {
-    page2pa(pp) | KERNBASE
-}
-
-/// Fill the first 128 bytes at `kva` with the word `v`: check_page_free_list's marking of
-/// every free page, inline (32 stores, no call, no fixed registers to shuffle in the walk).
-#[inline(always)]
-fn fill128(kva: u32, v: u32) {
-    // SAFETY: `kva` is a free page mapped at KERNBASE (the caller's walk only reaches pages the
-    // current page directory maps); free pages are unused by definition.
-    unsafe {
-        core::arch::asm!(
-            ".irp off, 0,4,8,12,16,20,24,28,32,36,40,44,48,52,56,60,64,68,72,76,80,84,88,92,96,100,104,108,112,116,120,124",
-            "movl {v}, \\off({p})",
-            ".endr",
-            p = in(reg) kva,
-            v = in(reg) v,
-            options(att_syntax, nostack)
-        )
-    }
-}
-
-/// Steal the whole free list (the checks need to run out of memory on purpose).
-fn take_free_list() -> FreeList {
-    let mut pa = PAGES.lock();
-    let old = pa.free;
-    pa.free = FreeList::new(pa.pages as u32);
-    old
-}
-
-fn restore_free_list(fl: FreeList) {
-    PAGES.lock().free = fl;
-}
-
-/// Check the physical page allocator (page_alloc(), page_free(), and page_init()).
-fn check_page_alloc() {
-    let nfree = nfree_pages();
-    assert!(nfree > 0, "'page_free_list' is a null pointer!");
-
-    // Should be able to allocate three pages.
-    let pp0 = page_alloc(false).expect("pp0");
-    let pp1 = page_alloc(false).expect("pp1");
-    let pp2 = page_alloc(false).expect("pp2");
-    assert!(pp1 != pp0);
-    assert!(pp2 != pp1 && pp2 != pp0);
-    let np = npages() as u32;
-    assert!(page2pa(pp0) < np * PGSIZE);
-    assert!(page2pa(pp1) < np * PGSIZE);
-    assert!(page2pa(pp2) < np * PGSIZE);
-
-    // Temporarily steal the rest of the free pages.
-    let fl = take_free_list();
-
-    // Should be no free memory.
-    assert!(page_alloc(false).is_none());
-
-    // Free and re-allocate?
-    page_free(pp0);
-    page_free(pp1);
-    page_free(pp2);
-    let pp0 = page_alloc(false).expect("pp0");
-    let pp1 = page_alloc(false).expect("pp1");
-    let pp2 = page_alloc(false).expect("pp2");
-    assert!(pp1 != pp0);
-    assert!(pp2 != pp1 && pp2 != pp0);
-    assert!(page_alloc(false).is_none());
-
-    // Test flags.
-    fill(page2kva(pp0), 1, PGSIZE as usize);
-    page_free(pp0);
-    let pp = page_alloc(true).expect("pp");
-    assert_eq!(pp, pp0);
-    // SAFETY: pp0 is a page we own, mapped at KERNBASE (low memory at this point).
-    let all_zero = unsafe {
-        core::slice::from_raw_parts(page2kva(pp) as *const u8, PGSIZE as usize)
-            .iter()
-            .all(|&b| b == 0)
-    };
-    assert!(all_zero);
-
-    // Give free list back.
-    restore_free_list(fl);
-
-    // Free the pages we took.
-    page_free(pp0);
-    page_free(pp1);
-    page_free(pp2);
-
-    assert_eq!(nfree_pages(), nfree);
-    crate::cprintf!("check_page_alloc() succeeded!\n");
-}
-
-/// The physical address `va` maps to in `pgdir`, or !0 (JOS's check_va2pa).
-fn check_va2pa(pgdir: PageTable, va: u32) -> u32 {
-    let pde = pgdir.get(pdx(va));
-    if pde & Pte::P.bits() == 0 {
-        return !0;
-    }
-    // SAFETY: a present PDE of a page directory points at one of its page tables.
-    let pte = unsafe { PageTable::from_pa(pte_addr(pde)) }.get(ptx(va));
-    if pte & Pte::P.bits() == 0 {
-        return !0;
-    }
-    pte_addr(pte)
-}
-
-/// `check_va2pa(pgdir, va + off) == pa + off` for every page of [va, va+len), reading each
-/// page table once instead of walking from the directory for every page.
-fn check_va2pa_range(pgdir: PageTable, va: u32, pa: u32, len: u32) {
-    let mut off = 0;
-    while off < len {
-        let a = va + off;
-        let pde = pgdir.get(pdx(a));
-        assert!(
-            pde & Pte::P.bits() != 0,
-            "check_va2pa({:08x}): no page table",
-            a
+/// Check that env `i` (running on `cpu`) may access [va, va+len) with `perm | PTE_U`. If it
+/// cannot, print JOS's message and destroy it (`Err`: the caller must not touch it again).
+pub fn user_mem_assert(
+    t: &mut EnvTable,
+    cpu: usize,
+    i: usize,
+    va: u32,
+    len: u32,
+    perm: Pte,
+) -> Result<()> {
+    if let Err(bad) = user_mem_check(t.pgdir(i), va, len, perm | Pte::U) {
+        let id = t.id(i);
+        cprintf!(
+            "[{:08x}] user_mem_check assertion failure for va {:08x}\n",
+            id,
+            bad
         );
-        // SAFETY: a present PDE of a page directory points at one of its page tables.
-        let table = unsafe { PageTable::from_pa(pte_addr(pde)) };
-        let n = (NPTENTRIES - ptx(a)).min(((len - off) / PGSIZE) as usize);
-        let first = ptx(a);
-        // Present, and the frame is the one expected. Differences are OR-ed over a whole
-        // table and only looked at per entry if one is wrong (32,768 pages checked at boot).
-        // (Masking commutes with XOR and OR, so the mask is applied once, to the result.)
-        let mask = 0xFFFF_F000 | Pte::P.bits();
-        let want = (pa + off) | Pte::P.bits();
-        let diff = table.diff_from_run(first, n, want);
-        if diff & mask != 0 {
-            for k in 0..n {
-                let w = want + k as u32 * PGSIZE;
-                if table.get(first + k) & mask != w {
-                    let va = a + (k as u32) * PGSIZE;
-                    panic!("check_va2pa({:08x}) is not {:08x}", va, w & !1);
-                }
-            }
-        }
-        off += n as u32 * PGSIZE;
+        let _ = env::env_destroy(t, cpu, i);
+        return Err(Error::Fault);
     }
+    Ok(())
 }
 
-/// Check page_insert, page_remove, etc.
-fn check_page() {
-    let kern_pgdir = kern_pgdir();
-    let nfree = nfree_pages();
-    // Should be able to allocate three pages.
-    let pp0 = page_alloc(false).expect("pp0");
-    let pp1 = page_alloc(false).expect("pp1");
-    let pp2 = page_alloc(false).expect("pp2");
-    assert!(pp1 != pp0);
-    assert!(pp2 != pp1 && pp2 != pp0);
-
-    // Temporarily steal the rest of the free pages.
-    let fl = take_free_list();
-
-    // Should be no free memory.
-    assert!(page_alloc(false).is_none());
-
-    // There is no page allocated at address 0.
-    assert!(page_lookup(kern_pgdir, 0x0).is_none());
-
-    // There is no free memory, so we can't allocate a page table.
-    assert!(insert(kern_pgdir, pp1, 0x0, Pte::W).is_err());
-
-    // Free pp0 and try again: pp0 should be used for page table.
-    page_free(pp0);
-    assert!(insert(kern_pgdir, pp1, 0x0, Pte::W).is_ok());
-    assert_eq!(pte_addr(kern_pgdir.get(0)), page2pa(pp0));
-    assert_eq!(check_va2pa(kern_pgdir, 0x0), page2pa(pp1));
-    assert_eq!(page_ref(pp1), 1);
-    assert_eq!(page_ref(pp0), 1);
-
-    // Should be able to map pp2 at PGSIZE because pp0 is already allocated for page table.
-    assert!(insert(kern_pgdir, pp2, PGSIZE, Pte::W).is_ok());
-    assert_eq!(check_va2pa(kern_pgdir, PGSIZE), page2pa(pp2));
-    assert_eq!(page_ref(pp2), 1);
-
-    // Should be no free memory.
-    assert!(page_alloc(false).is_none());
-
-    // Should be able to map pp2 at PGSIZE because it's already there.
-    assert!(insert(kern_pgdir, pp2, PGSIZE, Pte::W).is_ok());
-    assert_eq!(check_va2pa(kern_pgdir, PGSIZE), page2pa(pp2));
-    assert_eq!(page_ref(pp2), 1);
-
-    // pp2 should NOT be on the free list; could happen if ref counts are handled sloppily
-    // in page_insert.
-    assert!(page_alloc(false).is_none());
-
-    // Check that pgdir_walk returns a pointer to the pte.
-    // SAFETY: pgdir_walk made that PDE point at a page table.
-    let ptep = unsafe { PageTable::from_pa(pte_addr(kern_pgdir.get(pdx(PGSIZE)))) };
-    let walked = pgdir_walk(kern_pgdir, PGSIZE, false).expect("walk");
-    assert_eq!(walked.kva(), ptep.pa() + KERNBASE + 4 * ptx(PGSIZE) as u32);
-
-    // Should be able to change permissions too.
-    assert!(insert(kern_pgdir, pp2, PGSIZE, Pte::W | Pte::U).is_ok());
-    assert_eq!(check_va2pa(kern_pgdir, PGSIZE), page2pa(pp2));
-    assert_eq!(page_ref(pp2), 1);
-    assert!(walked.get() & Pte::U.bits() != 0);
-    assert!(kern_pgdir.get(0) & Pte::U.bits() != 0);
-
-    // Should be able to remap with fewer permissions.
-    assert!(insert(kern_pgdir, pp2, PGSIZE, Pte::W).is_ok());
-    assert!(walked.get() & Pte::W.bits() != 0);
-    assert!(walked.get() & Pte::U.bits() == 0);
-
-    // Should not be able to map at PTSIZE because need free page for page table.
-    assert!(insert(kern_pgdir, pp0, PTSIZE, Pte::W).is_err());
-
-    // Insert pp1 at PGSIZE (replacing pp2).
-    assert!(insert(kern_pgdir, pp1, PGSIZE, Pte::W).is_ok());
-    assert!(walked.get() & Pte::U.bits() == 0);
-
-    // Should have pp1 at both 0 and PGSIZE, pp2 nowhere, ...
-    assert_eq!(check_va2pa(kern_pgdir, 0), page2pa(pp1));
-    assert_eq!(check_va2pa(kern_pgdir, PGSIZE), page2pa(pp1));
-    // ... and ref counts should reflect this.
-    assert_eq!(page_ref(pp1), 2);
-    assert_eq!(page_ref(pp2), 0);
-
-    // pp2 should be returned by page_alloc.
-    assert_eq!(page_alloc(false), Some(pp2));
-
-    // Unmapping pp1 at 0 should keep pp1 at PGSIZE.
-    remove(kern_pgdir, 0x0);
-    assert_eq!(check_va2pa(kern_pgdir, 0x0), !0);
-    assert_eq!(check_va2pa(kern_pgdir, PGSIZE), page2pa(pp1));
-    assert_eq!(page_ref(pp1), 1);
-    assert_eq!(page_ref(pp2), 0);
-
-    // Test re-inserting pp1 at PGSIZE.
-    assert!(insert(kern_pgdir, pp1, PGSIZE, Pte::empty()).is_ok());
-    assert!(page_ref(pp1) != 0);
-
-    // Unmapping pp1 at PGSIZE should free it.
-    remove(kern_pgdir, PGSIZE);
-    assert_eq!(check_va2pa(kern_pgdir, 0x0), !0);
-    assert_eq!(check_va2pa(kern_pgdir, PGSIZE), !0);
-    assert_eq!(page_ref(pp1), 0);
-    assert_eq!(page_ref(pp2), 0);
-
-    // So it should be returned by page_alloc.
-    assert_eq!(page_alloc(false), Some(pp1));
-
-    // Should be no free memory.
-    assert!(page_alloc(false).is_none());
-
-    // Forcibly take pp0 back.
-    assert_eq!(pte_addr(kern_pgdir.get(0)), page2pa(pp0));
-    kern_pgdir.set(0, 0);
-    assert_eq!(page_ref(pp0), 1);
-    set_page_ref(pp0, 0);
-
-    // Check pointer arithmetic in pgdir_walk.
-    page_free(pp0);
-    let va = PGSIZE * NPDENTRIES as u32 + PGSIZE;
-    let ptep = pgdir_walk(kern_pgdir, va, true).expect("walk");
-    // SAFETY: as above.
-    let ptep1 = unsafe { PageTable::from_pa(pte_addr(kern_pgdir.get(pdx(va)))) };
-    assert_eq!(ptep.kva(), ptep1.pa() + KERNBASE + 4 * ptx(va) as u32);
-    kern_pgdir.set(pdx(va), 0);
-    set_page_ref(pp0, 0);
-
-    // Check that new page tables get cleared.
-    fill(page2kva(pp0), 0xFF, PGSIZE as usize);
-    page_free(pp0);
-    pgdir_walk(kern_pgdir, 0x0, true).expect("walk");
-    // SAFETY: pgdir_walk just made pp0 this directory's page table.
-    let table = unsafe { PageTable::from_pa(page2pa(pp0)) };
-    for i in 0..NPTENTRIES {
-        assert!(table.get(i) & Pte::P.bits() == 0);
+/// Walk the user range [va, va+len) of `pgdir` a piece at a time: `f(kva, done, n)` gets the
+/// kernel address of the next `n` bytes (inside one mapped physical page, through the KERNBASE
+/// mapping) and how many bytes came before them. Fails at the first unmapped page, or if the
+/// range wraps.
+#[inline(always)]
+fn for_user_pages(
+    pgdir: PageTable,
+    va: u32,
+    len: usize,
+    mut f: impl FnMut(usize, usize, usize),
+) -> Result<()> {
+    let mut done = 0usize;
+    while done < len {
+        let a = va.checked_add(done as u32).ok_or(Error::Fault)?;
+        let (pp, _) = page_lookup(pgdir, round_down(a, PGSIZE)).ok_or(Error::Fault)?;
+        let off = pgoff(a) as usize;
+        let n = (PGSIZE as usize - off).min(len - done);
+        f(page2kva(pp) as usize + off, done, n);
+        done += n;
     }
-    kern_pgdir.set(0, 0);
-    set_page_ref(pp0, 0);
-
-    // Give free list back.
-    restore_free_list(fl);
-
-    // Free the pages we took.
-    page_free(pp0);
-    page_free(pp1);
-    page_free(pp2);
-    // Nothing leaked: every page the check took is back on the free list.
-    assert_eq!(nfree_pages(), nfree);
-
-    // Test mmio_map_region.
-    let mm1 = mmio_map_region(0, 4097);
-    let mm2 = mmio_map_region(0, 4096);
-    // Check that they're in the right region.
-    assert!(mm1 >= MMIOBASE && mm1 + 8192 < MMIOLIM);
-    assert!(mm2 >= MMIOBASE && mm2 + 8192 < MMIOLIM);
-    // Check that they're page-aligned.
-    assert!(mm1.is_multiple_of(PGSIZE) && mm2.is_multiple_of(PGSIZE));
-    // Check that they don't overlap.
-    assert!(mm1 + 8192 <= mm2);
-    // Check page mappings.
-    assert_eq!(check_va2pa(kern_pgdir, mm1), 0);
-    assert_eq!(check_va2pa(kern_pgdir, mm1 + PGSIZE), PGSIZE);
-    assert_eq!(check_va2pa(kern_pgdir, mm2), 0);
-    assert_eq!(check_va2pa(kern_pgdir, mm2 + PGSIZE), !0);
-    // Check permissions.
-    let e = pgdir_walk(kern_pgdir, mm1, false).expect("walk").get();
-    assert!(e & (Pte::W | Pte::PWT | Pte::PCD).bits() == (Pte::W | Pte::PWT | Pte::PCD).bits());
-    assert!(e & Pte::U.bits() == 0);
-    // Clear the mappings.
-    pgdir_walk(kern_pgdir, mm1, false).expect("walk").set(0);
-    pgdir_walk(kern_pgdir, mm1 + PGSIZE, false)
-        .expect("walk")
-        .set(0);
-    pgdir_walk(kern_pgdir, mm2, false).expect("walk").set(0);
-
-    crate::cprintf!("check_page() succeeded!\n");
+    Ok(())
 }
 
-/// Check that the kernel part of virtual address space has been set up correctly.
-fn check_kern_pgdir() {
-    let pgdir = kern_pgdir();
-    let npages = npages() as u32;
-    let pages_kva = PAGES.lock().pages as u32;
-
-    // Check pages array.
-    let n = round_up(npages * core::mem::size_of::<PageInfo>() as u32, PGSIZE);
-    let mut i = 0;
-    while i < n {
-        assert_eq!(check_va2pa(pgdir, UPAGES + i), paddr(pages_kva) + i);
-        i += PGSIZE;
-    }
-
-    // Check envs array (new test for lab 3).
-    let n = round_up((NENV * core::mem::size_of::<Env>()) as u32, PGSIZE);
-    let envs = envs_kva();
-    let mut i = 0;
-    while i < n {
-        assert_eq!(check_va2pa(pgdir, UENVS + i), paddr(envs) + i);
-        i += PGSIZE;
-    }
-
-    // Check phys mem (a table at a time: the same check as check_va2pa per page).
-    check_va2pa_range(pgdir, KERNBASE, 0, npages * PGSIZE);
-
-    // Check kernel stack (updated in lab 4 to check per-CPU kernel stacks).
-    for n in 0..crate::cpu::NCPU {
-        let base = kstacktop(n as u32) - KSTKSIZE - KSTKGAP;
-        let stack = paddr(percpu_kstack_kva(n));
-        let mut i = 0;
-        while i < KSTKSIZE {
-            assert_eq!(check_va2pa(pgdir, base + KSTKGAP + i), stack + i);
-            i += PGSIZE;
-        }
-        let mut i = 0;
-        while i < KSTKGAP {
-            assert_eq!(check_va2pa(pgdir, base + i), !0);
-            i += PGSIZE;
-        }
-    }
-
-    // Check PDE permissions.
-    for i in 0..NPDENTRIES {
-        let e = pgdir.get(i);
-        let va = (i as u32) << PDXSHIFT;
-        if i == pdx(UVPT)
-            || i == pdx(KSTACKTOP - 1)
-            || i == pdx(UPAGES)
-            || i == pdx(UENVS)
-            || i == pdx(MMIOBASE)
-        {
-            assert!(e & Pte::P.bits() != 0);
-        } else if va >= KERNBASE {
-            assert!(e & Pte::P.bits() != 0);
-            assert!(e & Pte::W.bits() != 0);
-        } else {
-            assert_eq!(e, 0);
-        }
-    }
-    crate::cprintf!("check_kern_pgdir() succeeded!\n");
+/// Copy `src` to user address `va` of the address space `pgdir`, through the kernel's
+/// mapping of each destination page (the pages must be mapped).
+pub fn copy_to_user(pgdir: impl Into<PageTable>, va: u32, src: &[u8]) -> Result<()> {
+    for_user_pages(pgdir.into(), va, src.len(), |kva, done, n| {
+        // SAFETY: the destination is `n` bytes inside one physical page mapped at KERNBASE,
+        // owned by this env's address space.
+        unsafe { ptr::copy_nonoverlapping(src[done..].as_ptr(), kva as *mut u8, n) }
+    })
 }
 
-/// Check page_insert, page_remove, etc., with an installed kern_pgdir.
-fn check_page_installed_pgdir() {
-    let kern_pgdir = kern_pgdir();
-    let nfree = nfree_pages();
-    // Check that we can read and write installed pages.
-    let pp0 = page_alloc(false).expect("pp0");
-    let pp1 = page_alloc(false).expect("pp1");
-    let pp2 = page_alloc(false).expect("pp2");
-    page_free(pp0);
-    fill(page2kva(pp1), 1, PGSIZE as usize);
-    fill(page2kva(pp2), 2, PGSIZE as usize);
-    insert(kern_pgdir, pp1, PGSIZE, Pte::W).expect("insert");
-    assert_eq!(page_ref(pp1), 1);
-    // SAFETY: PGSIZE is mapped to pp1 in the installed page directory just above.
-    let v = unsafe { ptr::read_volatile(PGSIZE as *const u32) };
-    assert_eq!(v, 0x0101_0101);
-    insert(kern_pgdir, pp2, PGSIZE, Pte::W).expect("insert");
-    // SAFETY: as above, now pp2.
-    let v = unsafe { ptr::read_volatile(PGSIZE as *const u32) };
-    assert_eq!(v, 0x0202_0202);
-    assert_eq!(page_ref(pp2), 1);
-    assert_eq!(page_ref(pp1), 0);
-    // SAFETY: as above.
-    unsafe { ptr::write_volatile(PGSIZE as *mut u32, 0x0303_0303) };
-    // SAFETY: pp2 is ours and mapped at KERNBASE.
-    let v = unsafe { ptr::read_volatile(page2kva(pp2) as *const u32) };
-    assert_eq!(v, 0x0303_0303);
-    remove(kern_pgdir, PGSIZE);
-    assert_eq!(page_ref(pp2), 0);
-
-    // Forcibly take pp0 back.
-    assert_eq!(pte_addr(kern_pgdir.get(0)), page2pa(pp0));
-    kern_pgdir.set(0, 0);
-    assert_eq!(page_ref(pp0), 1);
-    set_page_ref(pp0, 0);
-
-    // Free the pages we took.
-    page_free(pp0);
-    // Nothing leaked.
-    assert_eq!(nfree_pages(), nfree);
-    crate::cprintf!("check_page_installed_pgdir() succeeded!\n");
+/// Copy user memory [va, va+dst.len()) of `pgdir` into `dst`, through the kernel mapping.
+/// Fails if a page is unmapped.
+pub fn copy_from_user(pgdir: impl Into<PageTable>, va: u32, dst: &mut [u8]) -> Result<()> {
+    for_user_pages(pgdir.into(), va, dst.len(), |kva, done, n| {
+        // SAFETY: `n` bytes inside one mapped physical page, read through KERNBASE.
+        unsafe { ptr::copy_nonoverlapping(kva as *const u8, dst[done..].as_mut_ptr(), n) }
+    })
 }

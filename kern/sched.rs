@@ -1,4 +1,5 @@
-//! The scheduler (JOS's kern/sched.c): round-robin over envs[], and halting idle CPUs.
+//! The scheduler (JOS's kern/sched.c: `sched_yield`, `sched_halt`): round-robin over envs[],
+//! and halting idle CPUs.
 //!
 //! JOS's order (the first RUNNABLE env after the one this CPU ran last, circularly), found in
 //! the env table's run set instead of by scanning all NENV slots: a yield costs the same with

@@ -1,4 +1,6 @@
-//! Spin locks and the big kernel lock (JOS's kern/spinlock.c).
+//! Spin locks and the big kernel lock (JOS's kern/spinlock.c and kern/spinlock.h: `holding`,
+//! `spin_lock`, `spin_unlock` as `SpinLock`'s methods, `kernel_lock`, `lock_kernel`, and
+//! `unlock_kernel` as `Kernel::unlock`).
 //!
 //! Every lock here knows which CPU holds it, so a recursive acquire panics. Where an operation
 //! depends on a lock its caller holds, the types prove it when they can: the page allocator's
@@ -16,7 +18,8 @@
 //!    trap from user mode and released just before returning to user mode.
 //! 2. `PAGES` (kern/pmap.rs): the physical page allocator and reference counts.
 //! 3. `MMIO_NEXT`, `BOOT_NEXTFREE` (kern/pmap.rs): boot-time allocators.
-//! 4. the console's locks (kern/console.rs): `KBD` -> `PRINT` -> `CGA`, `KBD` -> `INPUT`.
+//! 4. the console's locks (kern/console.rs; `PRINT` is kern/printf.rs's): `KBD` -> `PRINT` ->
+//!    `CGA`, `KBD` -> `INPUT`.
 //!
 //! A panic stops the other CPUs before it prints and then breaks these locks (see
 //! `crate::panic`), so a lock held when the kernel panicked never silences or hangs it.

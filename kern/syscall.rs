@@ -1,4 +1,5 @@
-//! System calls (JOS's kern/syscall.c). Each call is a function returning `Result`; the
+//! System calls (JOS's kern/syscall.c: every `sys_*` and the `syscall` dispatcher; its
+//! user_mem_assert is pmap.rs's, as in JOS). Each call is a function returning `Result`; the
 //! dispatcher turns errors into JOS's `-E_*` numbers, the only place they exist in the kernel.
 //!
 //! Beyond JOS (each said where it happens): a dying env is gone for every call but destroy
@@ -6,6 +7,7 @@
 //! 16-bit reference count never wraps (-E_NO_MEM); a long `sys_cputs` releases the big lock
 //! between bounded chunks; page-table changes to an env running on another CPU are shot down
 //! from that CPU's TLB before the lock is released.
+#![forbid(unsafe_code)]
 
 use jos_inc::env::*;
 use jos_inc::error::{Error, Result, to_abi};
@@ -16,32 +18,9 @@ use jos_inc::trap::Trapframe;
 use kern_logic::lifecycle::Life;
 
 use crate::env::{self, Destroyed, EnvTable};
-use crate::pmap::{self, UserPgdir};
+use crate::pmap::{self, UserPgdir, user_mem_assert};
 use crate::spinlock::{self, Kernel};
-use crate::{console, cprintf, sched};
-
-/// Check that env `i` (running on `cpu`) may access [va, va+len) with `perm | PTE_U`. If it
-/// cannot, print JOS's message and destroy it (`Err`: the caller must not touch it again).
-pub fn user_mem_assert(
-    t: &mut EnvTable,
-    cpu: usize,
-    i: usize,
-    va: u32,
-    len: u32,
-    perm: Pte,
-) -> Result<()> {
-    if let Err(bad) = pmap::user_mem_check(t.pgdir(i), va, len, perm | Pte::U) {
-        let id = t.id(i);
-        cprintf!(
-            "[{:08x}] user_mem_check assertion failure for va {:08x}\n",
-            id,
-            bad
-        );
-        let _ = env::env_destroy(t, cpu, i);
-        return Err(Error::Fault);
-    }
-    Ok(())
-}
+use crate::{console, cprintf, printf, sched};
 
 /// How much of a `sys_cputs` string is printed per hold of the big lock: JOS's user printf
 /// buffer size, so a line a JOS program prints in one call still comes out in one piece.
@@ -71,12 +50,12 @@ fn sys_cputs(mut k: Kernel, cur: usize, s: u32, len: u32) -> Kernel {
         let chunk = &mut buf[..n as usize];
         let va = s + done; // cannot overflow: user_mem_check accepted [s, s+len)
         if user_mem_assert(t, cpu, cur, va, n, Pte::U).is_err()
-            || env::copy_from_user(t.pgdir(cur), va, chunk).is_err()
+            || pmap::copy_from_user(t.pgdir(cur), va, chunk).is_err()
         {
             return k;
         }
         k.unlock();
-        console::print_with(|out| out(chunk));
+        printf::print_with(|out| out(chunk));
         k = spinlock::lock_kernel();
         done += n;
         // Destroyed, or suspended, while printing: stop here (the return path deals with it).

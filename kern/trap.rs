@@ -1,5 +1,8 @@
 //! Traps, interrupts and exceptions (JOS's kern/trap.c and kern/trapentry.S): the IDT, the
-//! per-CPU TSS, the trap entry code, the trapframe dump and the dispatcher.
+//! per-CPU TSS, the trap entry code, the trapframe dump and the dispatcher. JOS's
+//! `TRAPHANDLER`/`_alltraps`, `trap_init`, `trap_init_percpu`, `print_trapframe`, `print_regs`,
+//! `trap` and `trap_dispatch` (here `trap_from_user`, `trap_from_kernel`), `page_fault_handler`
+//! (`trapname` is kern_logic's).
 
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -7,6 +10,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use jos_inc::memlayout::*;
 use jos_inc::mmu::*;
 use jos_inc::trap::*;
+use kern_logic::trapname::trapname;
 use x86::Ring;
 use x86::bits32::task::TaskStateSegment;
 use x86::dtables::{DescriptorTablePointer, lidt};
@@ -22,9 +26,12 @@ use crate::{console, cprintf, env, lapic, monitor, pmap, sched, syscall};
 
 // Each handler pushes an error code (0 when the CPU doesn't) and the trap number, then jumps
 // to _alltraps, which completes the Trapframe and calls trap(). `trap_vectors` lists the
-// handler of every vector we install (0 for none).
+// (vector, handler) pair of every vector we install; `NTRAPVEC`, its length, is counted from
+// the same list, so the table and its declared length cannot disagree.
 macro_rules! trap_entry_asm {
     ($($kind:ident $num:literal),* $(,)?) => {
+        /// How many (vector, handler) pairs `trap_vectors` holds.
+        const NTRAPVEC: usize = [$($num),*].len();
         core::arch::global_asm!(
             ".text",
             ".macro TRAPHANDLER_EC num",
@@ -78,7 +85,6 @@ macro_rules! trap_entry_asm {
             ".globl trap_vectors",
             "trap_vectors:",
             $( concat!("  .long ", stringify!($num), ", trap_handler_", stringify!($num)), )*
-            "  .long -1, 0",
             ".text",
             kd = const GD_KD,
             options(att_syntax)
@@ -95,18 +101,20 @@ trap_entry_asm!(
 );
 
 unsafe extern "C" {
-    /// (vector, handler) pairs, terminated by vector -1.
-    static trap_vectors: [[u32; 2]; 64];
+    /// (vector, handler) pairs, one per handler of `trap_entry_asm!`.
+    static trap_vectors: [[u32; 2]; NTRAPVEC];
 }
 
 // ---- IDT and TSS ---------------------------------------------------------------------------
 
 /// Interrupt descriptor table. (Must be built at run time because shifted function addresses
 /// can't be represented in relocation records.)
-struct Idt(UnsafeCell<[Descriptor; 256]>);
+struct Idt(UnsafeCell<[Descriptor; NIDT]>);
+/// The x86 has 256 interrupt vectors.
+const NIDT: usize = 256;
 // SAFETY: written once by the BSP in trap_init before any other CPU runs; read-only after.
 unsafe impl Sync for Idt {}
-static IDT: Idt = Idt(UnsafeCell::new([Descriptor::NULL; 256]));
+static IDT: Idt = Idt(UnsafeCell::new([Descriptor::NULL; NIDT]));
 
 /// Per-CPU task state segments.
 struct Tss(UnsafeCell<[TaskStateSegment; NCPU]>);
@@ -115,13 +123,9 @@ unsafe impl Sync for Tss {}
 static TSS: Tss = Tss(UnsafeCell::new([TaskStateSegment::new(); NCPU]));
 
 pub fn trap_init() {
-    let mut v = 0;
-    loop {
-        // SAFETY: trap_vectors is the asm table above, terminated by -1.
-        let [num, handler] = unsafe { trap_vectors[v] };
-        if num == u32::MAX {
-            break;
-        }
+    // SAFETY: trap_vectors is the asm table above, NTRAPVEC pairs in .rodata, never written.
+    let vectors = unsafe { &trap_vectors };
+    for &[num, handler] in vectors {
         // Only the breakpoint and system call vectors may be raised by user code with `int`;
         // every gate is an interrupt gate, so the kernel always runs with IF clear.
         // (Also INTO's vector, not in JOS: with DPL 0 an overflow check in user code raises a
@@ -140,7 +144,6 @@ pub fn trap_init() {
         .finish();
         // SAFETY: see `Idt`.
         unsafe { (*IDT.0.get())[num as usize] = gate };
-        v += 1;
     }
     // Per-CPU setup.
     trap_init_percpu();
@@ -173,7 +176,7 @@ pub fn trap_init_percpu() {
         // special; we leave them 0).
         x86::task::load_tr(SegmentSelector::from_raw(sel as u16));
         // Load the IDT.
-        let idt: &[Descriptor; 256] = &*IDT.0.get();
+        let idt: &[Descriptor; NIDT] = &*IDT.0.get();
         lidt(&DescriptorTablePointer::new_from_slice(idt));
     }
 }
@@ -488,7 +491,7 @@ fn deliver_upcall(mut k: Kernel, cur: usize, tf: &mut Trapframe, upcall: u32, wo
     };
     // Check that the exception stack is allocated and writable (destroys the env otherwise;
     // an overflow of the exception stack lands on the unmapped page below).
-    if crate::syscall::user_mem_assert(t, cpu, cur, utf_addr, utf_size, Pte::W | Pte::U).is_err() {
+    if pmap::user_mem_assert(t, cpu, cur, utf_addr, utf_size, Pte::W | Pte::U).is_err() {
         sched::resume(k);
     }
     let utf = UTrapframe {
@@ -504,7 +507,7 @@ fn deliver_upcall(mut k: Kernel, cur: usize, tf: &mut Trapframe, upcall: u32, wo
         core::slice::from_raw_parts(&utf as *const UTrapframe as *const u8, utf_size as usize)
     };
     let pgdir = t.pgdir(cur);
-    if env::copy_to_user(pgdir, utf_addr, bytes).is_err() {
+    if pmap::copy_to_user(pgdir, utf_addr, bytes).is_err() {
         // user_mem_assert checked the pages; this cannot fail, but never trust that.
         let _ = env::env_destroy(t, cpu, cur);
         sched::resume(k);

@@ -6,19 +6,22 @@
 //! fixed address.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use core::arch::{asm, global_asm};
 use core::ptr::read_volatile;
+
+use jos_inc::elf::{ELF_MAGIC, ELF_PROG_LOAD};
 
 global_asm!(include_str!("boot.S"), options(att_syntax));
 
 const SECTSIZE: u32 = 512;
 /// Scratch space for the ELF header and program headers.
 const ELFHDR: u32 = 0x10000;
-const ELF_MAGIC: u32 = 0x464C_457F;
-const ELF_PROG_LOAD: u32 = 1;
 
+// Port I/O and the IDE registers by hand, not through the x86 crate (or bit_field for the
+// LBA fields): dependencies are compiled at the workspace's opt-level, not this crate's "z",
+// so their functions would be out-of-line calls that do not fit in the sector's 510 bytes.
+// (From inc only constants, which cost nothing.)
 fn inb(port: u16) -> u8 {
     let v: u8;
     // SAFETY: reading an IDE status port has no memory effects.

@@ -5,6 +5,7 @@
 //! The figures are guest instructions per operation (see README.md, "Benchmarks"): exact and
 //! repeatable, so the runs go in parallel without disturbing each other. Nothing here judges
 //! a run by its figures; a run fails only if it does not finish or a metric line is missing.
+#![forbid(unsafe_code)]
 
 use crate::matcher::splitlines;
 use crate::runner::{self, Outcome, RunSpec};

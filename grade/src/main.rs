@@ -3,9 +3,11 @@
 //!
 //! Usage: grade [-v] [--list] [--no-build] [--cpus N] [--mttcg] [--jobs N] [filter words...]
 //!        grade --bench [-v] [--no-build] [--cpus N]   (`make bench`: see bench.rs)
+#![deny(unsafe_code)]
 
 mod bench;
 mod matcher;
+#[allow(unsafe_code)]
 mod procs;
 mod report;
 mod runner;

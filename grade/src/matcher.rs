@@ -1,5 +1,6 @@
 //! Output matching with gradelib's `assert_lines_match` semantics: Python `str.splitlines()`,
 //! `re.match` (anchored at line start only), unordered expected patterns, `no` patterns.
+#![forbid(unsafe_code)]
 
 use regex::Regex;
 

@@ -1,5 +1,6 @@
 //! The report, in gradelib's format: `name: OK (1.2s) `, failure details indented four spaces,
 //! per-part and total scores; plus the closing `N passed, M failed` line.
+#![forbid(unsafe_code)]
 
 use crate::matcher::Verdict;
 

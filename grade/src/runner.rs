@@ -3,6 +3,7 @@
 //! JOS's gradelib ends a run at a hardware breakpoint on `readline`. Without GDB the equivalent
 //! is the monitor's `K> ` prompt, which readline prints first thing: the run is over at the
 //! prompt after the last input line (`Watch`), at a `stop` line, at EOF, or at the timeout.
+#![forbid(unsafe_code)]
 
 use crate::matcher::compile;
 use crate::procs::Group;

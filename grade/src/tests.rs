@@ -8,6 +8,7 @@
 //! To add a test: append a `Test { .. }` to the right slice below (copy a neighbour; unset fields
 //! come from `DEFAULT`). Names must be unique and a part's tests must stay contiguous; the unit
 //! tests at the bottom check that and that every regex compiles.
+#![forbid(unsafe_code)]
 
 /// How QEMU's TCG runs the guest CPUs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

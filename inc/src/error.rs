@@ -3,37 +3,77 @@
 
 use core::fmt;
 
-/// A JOS error. The discriminant is JOS's `E_*` value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(i32)]
-pub enum Error {
-    /// Unspecified or unknown problem.
-    Unspecified = 1,
-    /// Environment doesn't exist or otherwise cannot be used in requested action.
-    BadEnv = 2,
-    /// Invalid parameter.
-    Inval = 3,
-    /// Request failed due to memory shortage.
-    NoMem = 4,
-    /// Attempt to create a new environment beyond the maximum allowed.
-    NoFreeEnv = 5,
-    /// Memory fault.
-    Fault = 6,
-    /// Attempt to send to env that is not recving.
-    IpcNotRecv = 7,
-    /// Unexpected end of file.
-    Eof = 8,
+/// Declares the errors from one table: the [`Error`] enum (discriminant = JOS's `E_*` value),
+/// the `E_*` constants, `MAXERROR`, and the code and string conversions, so a code and its
+/// string can never drift apart.
+macro_rules! errors {
+    ($( $(#[$doc:meta])* $variant:ident = $code:ident = $value:literal, $msg:literal; )*) => {
+        /// A JOS error. The discriminant is JOS's `E_*` value.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(i32)]
+        pub enum Error {
+            $( $(#[$doc])* $variant = $value, )*
+        }
+
+        $( pub const $code: i32 = $value; )*
+
+        impl Error {
+            /// Every error, in code order.
+            pub const ALL: [Error; [$($value),*].len()] = [$(Error::$variant),*];
+
+            /// The error for a positive `E_*` code, if it is one.
+            pub const fn from_code(code: i32) -> Option<Error> {
+                match code {
+                    $( $code => Some(Error::$variant), )*
+                    _ => None,
+                }
+            }
+
+            /// The string printfmt's `%e` prints (JOS's lib/printfmt.c `error_string`).
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $( Error::$variant => $msg, )*
+                }
+            }
+        }
+    };
 }
 
-pub const E_UNSPECIFIED: i32 = 1;
-pub const E_BAD_ENV: i32 = 2;
-pub const E_INVAL: i32 = 3;
-pub const E_NO_MEM: i32 = 4;
-pub const E_NO_FREE_ENV: i32 = 5;
-pub const E_FAULT: i32 = 6;
-pub const E_IPC_NOT_RECV: i32 = 7;
-pub const E_EOF: i32 = 8;
-pub const MAXERROR: i32 = 9;
+errors! {
+    /// Unspecified or unknown problem.
+    Unspecified = E_UNSPECIFIED = 1, "unspecified error";
+    /// Environment doesn't exist or otherwise cannot be used in requested action.
+    BadEnv = E_BAD_ENV = 2, "bad environment";
+    /// Invalid parameter.
+    Inval = E_INVAL = 3, "invalid parameter";
+    /// Request failed due to memory shortage.
+    NoMem = E_NO_MEM = 4, "out of memory";
+    /// Attempt to create a new environment beyond the maximum allowed.
+    NoFreeEnv = E_NO_FREE_ENV = 5, "out of environments";
+    /// Memory fault.
+    Fault = E_FAULT = 6, "segmentation fault";
+    /// Attempt to send to env that is not recving.
+    IpcNotRecv = E_IPC_NOT_RECV = 7, "env is not recving";
+    /// Unexpected end of file.
+    Eof = E_EOF = 8, "unexpected end of file";
+}
+
+/// One past the last error code (JOS's `MAXERROR`, the size of printfmt's string table).
+pub const MAXERROR: i32 = Error::ALL.len() as i32 + 1;
+
+// The ABI: JOS's codes are 1..MAXERROR in this order, MAXERROR is 9, and each code maps back
+// to its own error; every error has a message.
+const _: () = {
+    assert!(MAXERROR == 9);
+    let mut i = 0;
+    while i < Error::ALL.len() {
+        let e = Error::ALL[i];
+        assert!(e as i32 == i as i32 + 1);
+        assert!(matches!(Error::from_code(e as i32), Some(x) if x as i32 == e as i32));
+        assert!(!e.as_str().is_empty());
+        i += 1;
+    }
+};
 
 pub type Result<T> = core::result::Result<T, Error>;
 
@@ -41,35 +81,6 @@ impl Error {
     /// JOS's `E_*` code (positive).
     pub const fn code(self) -> i32 {
         self as i32
-    }
-
-    /// The error for a positive `E_*` code, if it is one.
-    pub const fn from_code(code: i32) -> Option<Error> {
-        Some(match code {
-            E_UNSPECIFIED => Error::Unspecified,
-            E_BAD_ENV => Error::BadEnv,
-            E_INVAL => Error::Inval,
-            E_NO_MEM => Error::NoMem,
-            E_NO_FREE_ENV => Error::NoFreeEnv,
-            E_FAULT => Error::Fault,
-            E_IPC_NOT_RECV => Error::IpcNotRecv,
-            E_EOF => Error::Eof,
-            _ => return None,
-        })
-    }
-
-    /// The string printfmt's `%e` prints.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Error::Unspecified => "unspecified error",
-            Error::BadEnv => "bad environment",
-            Error::Inval => "invalid parameter",
-            Error::NoMem => "out of memory",
-            Error::NoFreeEnv => "out of environments",
-            Error::Fault => "segmentation fault",
-            Error::IpcNotRecv => "env is not recving",
-            Error::Eof => "unexpected end of file",
-        }
     }
 }
 
@@ -132,6 +143,23 @@ mod tests {
             format!("{}", ErrNum(i32::MIN)),
             format!("error {}", i32::MAX)
         );
+    }
+
+    #[test]
+    fn jos_strings() {
+        // lib/printfmt.c's error_string[], in code order.
+        let jos = [
+            "unspecified error",
+            "bad environment",
+            "invalid parameter",
+            "out of memory",
+            "out of environments",
+            "segmentation fault",
+            "env is not recving",
+            "unexpected end of file",
+        ];
+        let ours: std::vec::Vec<&str> = Error::ALL.iter().map(|e| e.as_str()).collect();
+        assert_eq!(ours, jos);
     }
 
     #[test]

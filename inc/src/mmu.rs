@@ -42,6 +42,10 @@ pub const fn round_up(a: u32, n: u32) -> u32 {
     round_down(a.wrapping_add(n - 1), n)
 }
 
+// Not x86's `bits32::paging` types (PDEntry/PTEntry/PTFlags): this is the ABI crate, whose
+// PTE bits user space passes to system calls and reads at UVPT, and they include JOS's
+// software bits (AVAIL, COW, SHARE) that x86's flags have no names for. One type serves
+// page directory and page table entries alike, as in JOS.
 bitflags! {
     /// Page table / page directory entry flags.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]

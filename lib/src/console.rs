@@ -1,5 +1,6 @@
 //! Console input and raw output (JOS's lib/console.c, lab 4 version: straight system calls,
 //! no file descriptors).
+#![forbid(unsafe_code)]
 
 use crate::syscall::{sys_cgetc, sys_cputs, sys_yield};
 

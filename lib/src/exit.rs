@@ -1,4 +1,5 @@
 //! Leaving the environment (JOS's lib/exit.c).
+#![forbid(unsafe_code)]
 
 use crate::syscall::sys_env_destroy;
 

@@ -51,7 +51,7 @@ fn cow_pgfault(utf: &mut UTrapframe) {
 #[inline(always)]
 fn duppage(envid: EnvId, pn: usize, pte: Pte) -> Result<()> {
     let va = (pn as u32) << 12;
-    // SAFETY (all branches): the child is not running; for ourselves, the only change is
+    // SAFETY: (all branches) the child is not running; for ourselves, the only change is
     // losing the W bit on the same physical page, so our memory reads the same and the next
     // write faults into cow_pgfault, which copies it.
     unsafe {

@@ -18,7 +18,6 @@
 //! A program is a `no_std`, `no_main` binary that names its main function with
 //! `jos_lib::entry!(umain);`.
 #![no_std]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod console;
 pub mod entry;

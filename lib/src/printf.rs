@@ -5,6 +5,7 @@
 //! with one `sys_cputs`: one call per `print!`/`println!` when the text fits, so lines from
 //! environments on different CPUs never interleave mid-line. Longer output is flushed each
 //! time the buffer fills, as JOS's `cprintf` does.
+#![forbid(unsafe_code)]
 
 use core::fmt::{self, Write};
 

@@ -21,6 +21,7 @@ use jos_lib::inc::memlayout::UXSTACKTOP;
 use jos_lib::inc::mmu::{FL_TF, PGSIZE};
 use jos_lib::inc::trap::*;
 use jos_lib::{UExcframe, println, set_exception_handler, sys_page_unmap};
+use kern_logic::trapname::trapname;
 
 /// Where the handler resumes a faulting instruction that is to be skipped (set by the asm
 /// right before the instruction).

@@ -4,10 +4,13 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod elf;
+pub mod envid;
 pub mod kdebug;
 pub mod lifecycle;
 pub mod mptable;
 pub mod pagelist;
 pub mod refcount;
 pub mod runset;
+pub mod trapname;
 pub mod usermem;

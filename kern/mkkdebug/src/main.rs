@@ -11,6 +11,7 @@
 //! mkkdebug [--root DIR] KERNEL          patch KERNEL's .kdebug in place
 //! mkkdebug --dump KERNEL [HEXADDR...]   decode KERNEL's .kdebug; look addresses up
 //! ```
+#![forbid(unsafe_code)]
 
 mod collect;
 mod elf;

@@ -9,7 +9,6 @@
 //! passed.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use core::fmt;
 

@@ -14,7 +14,6 @@
 //! Ends with `badptrs: all bad pointers rejected` only if every check passed.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use core::ptr::{read_volatile, write_volatile};
 
@@ -116,7 +115,7 @@ fn umain() {
     println!("badptrs: page and IPC calls with bad addresses (each must return -E_INVAL)");
     let mut failures = 0;
     let p = (rw).bits();
-    // SAFETY (all raw calls below): the addresses are at or above UTOP, or unmapped, or
+    // SAFETY: (all raw calls below) the addresses are at or above UTOP, or unmapped, or
     // unaligned: a correct kernel changes nothing, and a buggy one can only touch pages
     // no Rust object uses (UNMAPPED, UTEMP).
     unsafe {

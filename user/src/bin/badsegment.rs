@@ -2,7 +2,6 @@
 //! which raises a General Protection fault with error code 0x28.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use core::arch::asm;
 

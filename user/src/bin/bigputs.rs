@@ -11,7 +11,6 @@
 //! long; T TSC ticks)` and `bigputs: ok` if N > MIN_RUNS, else `bigputs: STALLED`.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 #[path = "../hostile.rs"]
 mod hostile;

@@ -2,7 +2,6 @@
 //! (`trap 0x00000003 Breakpoint`) without destroying the environment.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use core::arch::asm;
 

@@ -3,7 +3,6 @@
 //! not print or fault.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use jos_lib::inc::syscall::SYS_CPUTS;
 use jos_lib::syscall;

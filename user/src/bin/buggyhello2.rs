@@ -3,7 +3,6 @@
 //! 0....000`), printing nothing.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use jos_lib::inc::syscall::SYS_CPUTS;
 use jos_lib::syscall;

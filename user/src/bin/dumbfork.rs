@@ -4,7 +4,6 @@
 //! 10 times, the child `N: I am the child!` 20 times, yielding in between.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use jos_lib::inc::env::{ENV_RUNNABLE, EnvId};
 use jos_lib::inc::memlayout::{USTACKTOP, UTEMP, UTEXT};

@@ -14,7 +14,6 @@
 //! result was right and every child ended ENV_FREE, and stopped running once free.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 #[path = "../hostile.rs"]
 mod hostile;

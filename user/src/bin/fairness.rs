@@ -3,7 +3,7 @@
 //! prints `1000 loop sending to 0` and keeps trying.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
 
 use jos_lib::{Pte, envs, ipc_recv, ipc_send, println, sys_getenvid, thisenv};
 

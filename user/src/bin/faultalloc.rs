@@ -4,7 +4,6 @@
 //! boundary, so the handler itself faults on the next page: handlers must nest.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use core::fmt::{self, Write};
 

@@ -4,7 +4,6 @@
 //! deadbeef`) and destroy the environment, never calling the handler.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use jos_lib::inc::mmu::{PGSIZE, round_down};
 use jos_lib::inc::syscall::SYS_CPUTS;

@@ -2,7 +2,6 @@
 //! (`i faulted at va deadbeef, err 6`) and destroys its environment.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use core::arch::asm;
 

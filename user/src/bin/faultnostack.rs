@@ -3,7 +3,6 @@
 //! va eebfffcc`) and must destroy the environment.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use core::arch::asm;
 

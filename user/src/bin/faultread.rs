@@ -2,7 +2,6 @@
 //! in the trapframe dump) before `I read {:08x} from location 0!` can print.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use core::arch::asm;
 

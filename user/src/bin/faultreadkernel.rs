@@ -2,7 +2,6 @@
 //! 0x00000005` in the trapframe dump) before `I read {:08x} from location 0xf0100000!` can print.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use core::arch::asm;
 

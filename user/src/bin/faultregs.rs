@@ -5,7 +5,6 @@
 //! per check and `Registers in UTrapframe OK` / `Registers after page-fault OK`.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use core::arch::asm;
 use core::cell::UnsafeCell;

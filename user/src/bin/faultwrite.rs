@@ -2,7 +2,6 @@
 //! 0x00000006` in the trapframe dump).
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use core::arch::asm;
 

@@ -2,7 +2,6 @@
 //! (`err 0x00000007` in the trapframe dump).
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use core::arch::asm;
 

@@ -2,7 +2,7 @@
 //! named by its path from the root ('', '0', '1', '00', ...) and printing `<id>: I am '<name>'`.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
 
 use jos_lib::{exit, fork, println, sys_getenvid};
 

@@ -1,7 +1,7 @@
 //! hello (JOS's user/hello.c): the first user program.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
 
 use jos_lib::{println, thisenv};
 

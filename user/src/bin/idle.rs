@@ -1,7 +1,7 @@
 //! idle (JOS's user/idle.c): an environment that only ever gives up the CPU.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
 
 use jos_lib::sys_yield;
 

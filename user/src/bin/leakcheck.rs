@@ -11,7 +11,7 @@
 //! `LEAK`).
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
 
 use jos_lib::inc::env::{ENV_FREE, NENV};
 use jos_lib::inc::memlayout::PageInfo;

@@ -4,7 +4,6 @@
 //! with JOS's error codes, changing nothing.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use core::ptr::{read_volatile, write_volatile};
 
@@ -33,7 +32,7 @@ fn expect(what: &str, got: jos_lib::Result<()>, want: Error) {
 
 fn umain() {
     let rw = Pte::P | Pte::U | Pte::W;
-    // SAFETY (every call here): A, B and UNMAPPED are used by nothing else in this program.
+    // SAFETY: (every call here) A, B and UNMAPPED are used by nothing else in this program.
     unsafe {
         sys_page_alloc(0, A, rw).expect("alloc A");
         for i in 0..(PGSIZE / 4) {

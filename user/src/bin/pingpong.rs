@@ -2,7 +2,7 @@
 //! each printing `<me> got <n> from <sender>`, until it reaches 10.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
 
 use jos_lib::{Pte, fork, ipc_recv, ipc_send, println, sys_getenvid};
 

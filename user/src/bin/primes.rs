@@ -4,7 +4,7 @@
 //! neighbour, then forwards every number not divisible by p. Runs until environments run out.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
 
 use jos_lib::{Pte, fork, ipc_recv, ipc_send, print, thisenv};
 

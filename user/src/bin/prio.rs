@@ -12,7 +12,7 @@
 //! may not be raised above its parent (-E_INVAL).
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
 
 use core::hint::black_box;
 

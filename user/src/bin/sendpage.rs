@@ -2,7 +2,6 @@
 //! a message into it before sending it on, and check what they receive.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use jos_lib::{Pte, fork, ipc_recv_page, ipc_send, println, sys_page_alloc, thisenv};
 

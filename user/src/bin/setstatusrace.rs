@@ -20,7 +20,6 @@
 //! Prints `setstatusrace: ... ok` only if every check held.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 #[path = "../hostile.rs"]
 mod hostile;

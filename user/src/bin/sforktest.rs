@@ -3,7 +3,7 @@
 //! its own, and each side's `thisenv` names itself.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
 
 use core::hint::black_box;
 use core::sync::atomic::{AtomicU32, Ordering};

@@ -2,7 +2,6 @@
 //! not invoke: the CPU raises a General Protection fault instead (`trap 0x0000000d`, err 0x72).
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use core::arch::asm;
 

@@ -2,7 +2,7 @@
 //! preemption lets the parent run again and destroy it.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
 
 use jos_lib::{fork, println, sys_env_destroy, sys_yield};
 

@@ -103,7 +103,7 @@ fn umain() {
     // A page freed full of ones comes back zeroed (the free list is LIFO: the same frame).
     let mut recycled = 0;
     for round in 0..8 {
-        // SAFETY (both calls): A is used by nothing else in this program.
+        // SAFETY: A is used by nothing else in this program (so for every call below).
         unsafe { sys_page_alloc(0, A, rw) }.expect("alloc A");
         let f = frame(A);
         if let Some(i) = (0..WORDS).find(|&i| word(A, i) != 0) {
@@ -115,6 +115,7 @@ fn umain() {
             );
         }
         fill(A, |_| !0);
+        // SAFETY: as above.
         unsafe { sys_page_unmap(0, A) }.expect("unmap A");
         // SAFETY: as above.
         unsafe { sys_page_alloc(0, A, rw) }.expect("alloc A again");

@@ -14,7 +14,6 @@
 //! back to their counts before the first env.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use jos_lib::inc::env::EnvId;
 use jos_lib::inc::mmu::PGSIZE;
@@ -39,7 +38,7 @@ fn exofork() -> EnvId {
 fn umain() {
     let puw = Pte::P | Pte::U | Pte::W;
     let mut pages = 0;
-    // SAFETY (every call below): the calls map pages into the children, which never run,
+    // SAFETY: (every call below) the calls map pages into the children, which never run,
     // and at OURS in our own address space, a page nothing else uses.
     unsafe {
         let a = exofork();

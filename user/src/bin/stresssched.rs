@@ -4,7 +4,6 @@
 //! appear.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use core::cell::UnsafeCell;
 use core::ptr::{read_volatile, write_volatile};

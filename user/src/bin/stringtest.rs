@@ -3,7 +3,6 @@
 //! overlap, in both directions.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use jos_lib::println;
 

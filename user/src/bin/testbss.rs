@@ -2,7 +2,6 @@
 //! then writes one page past its end, which must fault (`user fault va 00c.....`).
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use core::ptr::{addr_of_mut, read_volatile, write_volatile};
 

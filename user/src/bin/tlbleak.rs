@@ -13,7 +13,6 @@
 //! `tlbleak: LEAK ...`.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use core::ptr::{read_volatile, write_volatile};
 
@@ -107,10 +106,11 @@ fn umain() {
     // when its CPU flushed. Wait until it faults or has plainly read on; with a host thread
     // per vCPU it may take the host a while to run it again, so wait on what it does, not for
     // a fixed time.
-    // SAFETY (all reads of S): S is shared with the child.
+    // SAFETY: S is shared with the child, which only writes it with volatile stores.
     let r0 = unsafe { read_volatile(shared(READS)) };
     let mut waited = 0u32;
     loop {
+        // SAFETY: as for r0 above.
         let (faulted, saw, reads) = unsafe {
             (
                 read_volatile(shared(FAULTED)),
@@ -127,6 +127,7 @@ fn umain() {
         }
         core::hint::spin_loop();
     }
+    // SAFETY: as for r0 above.
     let (saw, faulted, reads) = unsafe {
         (
             read_volatile(shared(SAW_SECRET)),

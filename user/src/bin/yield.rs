@@ -2,7 +2,7 @@
 //! instances to watch round-robin scheduling.
 #![no_std]
 #![no_main]
-#![deny(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
 
 use jos_lib::{println, sys_yield, thisenv};
 
