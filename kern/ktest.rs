@@ -73,20 +73,22 @@ pub fn on_timer(cpu: usize) {
 /// A user trap `tf` about to be dispatched: with `test_exc_inject` armed, a breakpoint that
 /// asks for it becomes the injected exception, as raised by the `int3` itself (a fault:
 /// EIP at the instruction). Anything else is left alone.
+/// Returns whether it did.
 #[inline]
-pub fn inject_exception(tf: &mut Trapframe) {
+pub fn inject_exception(tf: &mut Trapframe) -> bool {
     let (eax, edx) = (tf.tf_regs.reg_eax, tf.tf_regs.reg_edx);
     if tf.tf_trapno != T_BRKPT
         || !INJECT.load(Ordering::Relaxed)
         || eax != KTEST_INJECT_MAGIC
         || !INJECTABLE.contains(&edx)
     {
-        return;
+        return false;
     }
     tf.tf_trapno = edx;
     tf.tf_err = tf.tf_regs.reg_ecx;
     // int3 is one byte; the trap left EIP after it.
     tf.tf_eip = tf.tf_eip.wrapping_sub(1);
+    true
 }
 
 /// Formatting this fails inside `cprintf!`, that is with the console's print lock held: by

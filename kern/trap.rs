@@ -332,10 +332,10 @@ fn trap_from_user(cpu: usize, tf: &mut Trapframe) -> ! {
     if tf.tf_trapno == T_SYSCALL {
         syscall::syscall(k, cur, tf);
     }
-    if tf.tf_trapno == T_BRKPT {
-        crate::ktest::inject_exception(tf);
-    }
-    match tf.tf_trapno {
+    let trapno = tf.tf_trapno;
+    match trapno {
+        // (A guard on the breakpoint arm, so system calls never test it.)
+        T_BRKPT if crate::ktest::inject_exception(tf) => user_exception(k, cur, tf),
         T_PGFLT => page_fault_handler(k, cur, tf),
         n if USER_EXCEPTIONS.contains(&n) && env::table(&mut k).exc_upcall(cur) != 0 => {
             // A user exception handler (not in JOS: a lab 4 challenge) takes it.
@@ -372,15 +372,25 @@ fn trap_from_user(cpu: usize, tf: &mut Trapframe) -> ! {
             print_user_trapframe(&mut k, cur, tf);
             sched::resume(k)
         }
-        _ => {
-            // Unexpected trap: the user process has a bug.
-            print_user_trapframe(&mut k, cur, tf);
-            let t = env::table(&mut k);
-            // Its own env, on this CPU: destroyed now (cannot be refused or deferred).
-            let _ = env::env_destroy(t, cpu, cur);
-            sched::resume(k)
-        }
+        _ => user_exception(k, cur, tf),
     }
+}
+
+/// An exception env `cur` raised that the kernel does not handle itself: its user handler
+/// takes it if it has one and the exception is one handlers may take; otherwise, JOS's
+/// unexpected trap: the user process has a bug.
+fn user_exception(mut k: Kernel, cur: usize, tf: &mut Trapframe) -> ! {
+    let n = tf.tf_trapno;
+    let upcall = env::table(&mut k).exc_upcall(cur);
+    if USER_EXCEPTIONS.contains(&n) && upcall != 0 {
+        deliver_upcall(k, cur, tf, upcall, n);
+    }
+    print_user_trapframe(&mut k, cur, tf);
+    let cpu = k.cpu();
+    let t = env::table(&mut k);
+    // Its own env, on this CPU: destroyed now (cannot be refused or deferred).
+    let _ = env::env_destroy(t, cpu, cur);
+    sched::resume(k)
 }
 
 /// Do what a device interrupt needs besides scheduling (take the input, EOI), for the paths
