@@ -612,7 +612,14 @@ impl Output<'_> {
         Output { cga: CGA.lock() }
     }
 
-    pub fn putc(&mut self, c: u16) {
+    /// Print raw bytes (a user's `sys_cputs` buffer: not necessarily UTF-8).
+    pub fn write_bytes(&mut self, bytes: &[u8]) {
+        bytes.iter().for_each(|&b| self.putc(u16::from(b)));
+    }
+
+    // Private, so that it stays internal to this module's code (LLVM then passes its arguments
+    // in registers: it is called once per character printed).
+    fn putc(&mut self, c: u16) {
         let [ch, _attr] = c.to_le_bytes();
         serial_putc(ch);
         lpt_putc(ch);

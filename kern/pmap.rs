@@ -120,6 +120,7 @@ impl PageTable {
 
     /// The OR of `entry(first + k) ^ (want + k * PGSIZE)` over `k < n`: zero iff entries
     /// `first..first+n` are exactly consecutive pages from `want` (check_kern_pgdir's loop).
+    #[inline]
     fn diff_from_run(self, first: usize, n: usize, want: u32) -> u32 {
         assert!(first + n <= NPTENTRIES);
         let base = self.slot(first);

@@ -45,7 +45,7 @@ pub fn print_fmt(args: fmt::Arguments<'_>) {
 pub fn print_with(f: impl FnOnce(&mut dyn FnMut(&[u8]))) {
     let _guard = PRINT.lock();
     let mut out = Output::new();
-    f(&mut |bytes: &[u8]| bytes.iter().for_each(|&b| out.putc(u16::from(b))));
+    f(&mut |bytes: &[u8]| out.write_bytes(bytes));
 }
 
 /// Releases the print lock whoever holds it, so that a panic raised while this CPU was
