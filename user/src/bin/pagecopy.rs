@@ -10,7 +10,8 @@ use core::ptr::{read_volatile, write_volatile};
 use jos_lib::inc::memlayout::{ULIM, UTOP};
 use jos_lib::inc::mmu::{PGSIZE, pgnum};
 use jos_lib::{
-    Error, Pte, exit, fork, println, sys_page_alloc, sys_page_copy, sys_page_unmap, thisenv, uvpt,
+    Error, Pte, exit, fork, ipc_recv, ipc_send, println, sys_page_alloc, sys_page_copy,
+    sys_page_unmap, thisenv, uvpt,
 };
 
 jos_lib::entry!(umain);
@@ -110,6 +111,9 @@ fn umain() {
     }
 
     // A parent may give its child a copy of the child's page; the child sees its own bytes.
+    // (The child waits for the parent's word before it looks, and the parent for the child's
+    // before it reports: without that the child could exit before the copy, and the copy
+    // would fail with -E_BAD_ENV.)
     match fork() {
         Ok(0) => {
             // SAFETY: reading our copy-on-write view of A.
@@ -123,11 +127,23 @@ fn umain() {
                 unsafe { sys_page_copy(parent, A, B, rw) },
                 Error::BadEnv,
             );
+            ipc_recv().expect("ipc_recv");
+            assert!(
+                frame(A) != frame(B),
+                "the child's copy shares its A's frame"
+            );
+            // SAFETY: B is the page the parent gave us, mapped now.
+            let v = unsafe { read_volatile((B as *const u32).add(9)) };
+            assert_eq!(v, 9 ^ 0x5A5A_0000, "the child's copy of A");
+            ipc_send(parent, 1, None, Pte::empty());
             exit();
         }
         Ok(child) => {
             // SAFETY: changes only the child's B.
             unsafe { sys_page_copy(child, A, B, rw) }.expect("copy in the child");
+            ipc_send(child, 0, None, Pte::empty());
+            let m = ipc_recv().expect("ipc_recv");
+            assert_eq!(m.value, 1, "the child's answer");
         }
         Err(e) => panic!("fork: {}", e),
     }
