@@ -33,11 +33,15 @@ static COMMANDS: &[Command] = &[
         desc: "Display information about the kernel",
         func: mon_kerninfo,
     },
+    // LAB 1: BEGIN backtrace-command
+    // HINT: Add a "backtrace" command (desc "Display a stack backtrace") that runs mon_backtrace.
+    // STUB: // (the backtrace command goes here)
     Command {
         name: "backtrace",
         desc: "Display a stack backtrace",
         func: mon_backtrace,
     },
+    // LAB 1: END backtrace-command
     Command {
         name: "meminfo",
         desc: "Display free page and env counts (now and before the first env)",
@@ -137,6 +141,10 @@ fn read_word(va: u32) -> u32 {
 }
 
 pub fn mon_backtrace(_args: &[&str], _tf: Option<(&Trapframe, u32)>) -> i32 {
+    // LAB 1: BEGIN mon_backtrace
+    // HINT: Print "Stack backtrace:", then one line per frame by following the saved %ebp chain
+    // HINT: (read_ebp, readable, read_word): "  ebp %08x  eip %08x  args %08x x5", and under it
+    // HINT: "         file:line: function+offset" from kdebug::debuginfo_eip(eip - 1). Return 0.
     cprintf!("Stack backtrace:\n");
     let mut ebp = read_ebp();
     while ebp != 0 && readable(ebp, 28) {
@@ -167,6 +175,7 @@ pub fn mon_backtrace(_args: &[&str], _tf: Option<(&Trapframe, u32)>) -> i32 {
         ebp = read_word(ebp);
     }
     0
+    // LAB 1: END mon_backtrace
 }
 
 /// Free pages and envs before the first env was created (set by i386_init).
