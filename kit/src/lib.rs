@@ -14,8 +14,8 @@
 //!
 //! `HINT:` and `STUB:` lines may only follow the BEGIN line directly. In a handout for lab n,
 //! a region of lab >= n becomes `// LAB 2: Your code here (page_alloc).`, the hints, and the
-//! stub lines (by default `todo!("LAB 2: page_alloc")`, which compiles anywhere an expression
-//! or statement does and panics loudly when reached). Regions of earlier labs keep their
+//! stub lines (by default `todo!("LAB 2: page_alloc");`, which compiles anywhere a statement
+//! does, even as a block's last, and panics loudly when reached). Regions of earlier labs keep their
 //! body and lose their marker lines. Markers are comments, so the reference kernel compiles
 //! exactly as without them, and rustfmt leaves whole-line comments where they are.
 //!
@@ -286,7 +286,7 @@ pub fn stub(text: &str, cut: Cut) -> Result<Stubbed, Error> {
                     if r.stub.is_empty() {
                         emit(
                             &mut out,
-                            &format!("{ind}todo!(\"LAB {}: {}\")", r.lab, r.name),
+                            &format!("{ind}todo!(\"LAB {}: {}\");", r.lab, r.name),
                         );
                     } else {
                         for s in &r.stub {
@@ -401,7 +401,7 @@ fn page_alloc(zero: bool) -> Option<u32> {
             "fn page_alloc(zero: bool) -> Option<u32> {
     // LAB 2: Your code here (page_alloc).
     // take the first page off the free list.
-    todo!(\"LAB 2: page_alloc\")
+    todo!(\"LAB 2: page_alloc\");
 }
 "
         );
@@ -487,7 +487,7 @@ secret text
         let s = stub(src, Cut { from: 3 }).unwrap();
         assert_eq!(
             s.text,
-            "a\n<!-- LAB 3: Your code here (doc). -->\ntodo!(\"LAB 3: doc\")\n"
+            "a\n<!-- LAB 3: Your code here (doc). -->\ntodo!(\"LAB 3: doc\");\n"
         );
         // A TEACHER region goes even from a tree that stubs nothing.
         assert_eq!(stub(src, Cut { from: 9 }).unwrap().text, "a\nsecret text\n");

@@ -433,11 +433,39 @@ fn check_handouts(args: &[String]) -> Result<(), String> {
     }
 }
 
-fn check_one(lab: u32, solved: bool, dir: &Path) -> Result<String, String> {
-    handout(lab, solved, dir)?;
-    // The shared target directory (not part of the tarball, written already).
+/// Where `check-handouts` unpacks and builds the tarballs: outside the reference tree, because
+/// cargo merges the `.cargo/config.toml` of every enclosing directory, and the reference's
+/// aliases would be appended to the handout's (`cargo kbuild` would say `build build`).
+fn scratch() -> PathBuf {
+    std::env::var_os("KIT_SCRATCH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("jos-kit"))
+}
+
+fn check_one(lab: u32, solved: bool, out: &Path) -> Result<String, String> {
+    handout(lab, solved, out)?;
+    // Build what a student gets: the tarball, unpacked.
+    let name = out.file_name().ok_or("bad handout directory")?;
+    let scratch = scratch();
+    let dir = scratch.join(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::create_dir_all(scratch.join("target")).map_err(|e| format!("{e}"))?;
+    let tarball = std::fs::canonicalize(out.with_extension("tar.gz")).map_err(|e| e.to_string())?;
+    let st = Command::new("tar")
+        .arg("-xzf")
+        .arg(&tarball)
+        .current_dir(&scratch)
+        .status()
+        .map_err(|e| format!("tar: {e}"))?;
+    if !st.success() {
+        return Err("tar -x failed".into());
+    }
+    // One cargo target directory for all handouts: the standard library is built once.
     std::os::unix::fs::symlink("../target", dir.join("target"))
         .map_err(|e| format!("symlink: {e}"))?;
+    let dir = dir.as_path();
     let make = |args: &[&str]| -> Result<std::process::Output, String> {
         Command::new("make")
             .args(args)
@@ -448,32 +476,41 @@ fn check_one(lab: u32, solved: bool, dir: &Path) -> Result<String, String> {
             .output()
             .map_err(|e| format!("make: {e}"))
     };
-    let out = make(&["-s"])?;
-    if !out.status.success() {
+    let built = make(&["-s"])?;
+    let log = out.with_extension("log");
+    let mut text = built.stdout.clone();
+    text.extend_from_slice(&built.stderr);
+    if !built.status.success() {
         return Err(format!(
-            "the handout does not build:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            "the handout does not build:\n{}",
+            String::from_utf8_lossy(&text)
         ));
     }
+    let warnings = String::from_utf8_lossy(&text)
+        .lines()
+        .filter(|l| l.starts_with("warning"))
+        .count();
     let results = std::fs::canonicalize(dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .join("obj/grade-results.txt");
     let _ = std::fs::remove_file(&results);
     // The student's command; it fails (some tests fail by design), so only the results count.
-    let out = make(&[
+    let graded = make(&[
         "grade",
         &format!("GRADEFLAGS=--results {}", results.display()),
     ])?;
-    std::fs::write(dir.join("obj/grade.log"), &out.stdout).map_err(|e| e.to_string())?;
-    let text = std::fs::read_to_string(&results).map_err(|_| {
+    // The build and grade output, beside the handout, for whoever looks into a failure.
+    text.extend_from_slice(&graded.stdout);
+    text.extend_from_slice(&graded.stderr);
+    std::fs::write(&log, &text).map_err(|e| format!("{}: {e}", log.display()))?;
+    let results = std::fs::read_to_string(&results).map_err(|_| {
         format!(
-            "make grade wrote no results:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            "make grade wrote no results (see {}):\n{}",
+            log.display(),
+            String::from_utf8_lossy(&graded.stdout)
         )
     })?;
-    verify(lab, solved, &text)
+    verify(lab, solved, &results).map(|s| format!("{s}; {warnings} build warnings"))
 }
 
 #[cfg(test)]
