@@ -500,10 +500,7 @@ fn check_one(lab: u32, solved: bool, out: &Path) -> Result<String, String> {
             String::from_utf8_lossy(&text)
         ));
     }
-    let warnings = String::from_utf8_lossy(&text)
-        .lines()
-        .filter(|l| l.starts_with("warning"))
-        .count();
+    let warnings = distinct_warnings(&String::from_utf8_lossy(&text));
     let results = std::fs::canonicalize(dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .join("obj/grade-results.txt");
@@ -527,9 +524,36 @@ fn check_one(lab: u32, solved: bool, out: &Path) -> Result<String, String> {
     verify(lab, solved, &results).map(|s| format!("{s}; {warnings} build warnings"))
 }
 
+/// The number of distinct compiler warnings (message and place) in a build's output: cargo
+/// prints a crate's warnings again for every binary that includes a shared module.
+fn distinct_warnings(build: &str) -> usize {
+    let lines: Vec<&str> = build.lines().collect();
+    let mut seen = std::collections::HashSet::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.starts_with("warning:") && !l.contains(" generated ") {
+            let at = lines[i + 1..]
+                .iter()
+                .take(3)
+                .find(|l| l.trim_start().starts_with("-->"))
+                .copied();
+            seen.insert((*l, at));
+        }
+    }
+    seen.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warnings_counted_once() {
+        let out = "warning: unused variable: `va`\n  --> kern/pmap.rs:10:5\n   |\n\
+                   warning: unused variable: `va`\n  --> kern/pmap.rs:10:5\n\
+                   warning: unused variable: `va`\n  --> kern/pmap.rs:20:5\n\
+                   warning: `kernel` (bin \"kernel\") generated 2 warnings\n";
+        assert_eq!(distinct_warnings(out), 2);
+    }
 
     #[test]
     fn parts() {
