@@ -236,10 +236,10 @@ fn handout(lab: u32, solved: bool, out: &Path) -> Result<PathBuf, String> {
         let dst = out.join(f);
         match s {
             Some(s) => {
-                let text = if f == "README.md" {
-                    readme_banner(&s.text, lab, solved)
-                } else {
-                    s.text.clone()
+                let text = match f.as_str() {
+                    "README.md" => readme_banner(&s.text, lab, solved),
+                    "Cargo.lock" => drop_lock_package(&s.text, "kit"),
+                    _ => s.text.clone(),
                 };
                 w(&dst, text.as_bytes())?;
                 stubbed += s.stubbed.len();
@@ -284,6 +284,15 @@ fn handout(lab: u32, solved: bool, out: &Path) -> Result<PathBuf, String> {
         tarball.display()
     );
     Ok(out.to_path_buf())
+}
+
+/// Cargo.lock without package `name`'s entry (the kit is not in the handout's workspace;
+/// cargo would drop the entry itself at the first build, changing the student's lock file).
+fn drop_lock_package(lock: &str, name: &str) -> String {
+    let entry = format!("[[package]]\nname = \"{name}\"\n");
+    lock.split_inclusive("\n\n")
+        .filter(|block| !block.starts_with(&entry))
+        .collect()
 }
 
 /// The handout's README starts by saying what it is.
@@ -553,6 +562,20 @@ mod tests {
                    warning: unused variable: `va`\n  --> kern/pmap.rs:20:5\n\
                    warning: `kernel` (bin \"kernel\") generated 2 warnings\n";
         assert_eq!(distinct_warnings(out), 2);
+    }
+
+    #[test]
+    fn lock_entry_dropped() {
+        let lock = "version = 4\n\n[[package]]\nname = \"grade\"\nversion = \"0.1.0\"\n\n\
+                    [[package]]\nname = \"kit\"\nversion = \"0.1.0\"\n\n\
+                    [[package]]\nname = \"kitten\"\nversion = \"0.1.0\"\n";
+        let out = drop_lock_package(lock, "kit");
+        assert!(!out.contains("name = \"kit\"\n"));
+        assert!(out.contains("name = \"grade\"") && out.contains("name = \"kitten\""));
+        assert_eq!(
+            out.len(),
+            lock.len() - "[[package]]\nname = \"kit\"\nversion = \"0.1.0\"\n\n".len()
+        );
     }
 
     #[test]
