@@ -44,7 +44,9 @@ SYSROOT_BIN = $(shell rustc --print sysroot)/lib/rustlib/$(shell rustc -vV | sed
 OBJDIR := obj
 
 # A student handout says which lab it is (JOS's conf/lab.mk): `make grade` runs labs 1..LAB.
+# Only from there or the command line: a LAB in the environment must not shrink `make grade`.
 -include conf/lab.mk
+GRADE_LAB := $(if $(filter file command line,$(origin LAB)),$(LAB))
 
 # QEMU: as JOS, the first of `qemu` or `qemu-system-i386` on the PATH.
 QEMU ?= $(shell if which qemu >/dev/null 2>&1; then echo qemu; \
@@ -184,7 +186,7 @@ run-%: prep-% pre-qemu
 # ---- tests ----------------------------------------------------------------------------
 grade: all
 	$(V)$(CARGO) run --release -q -p grade -- --no-build $(if $(filter @,$(V)),,-v) \
-		$(if $(LAB),--lab $(LAB)) $(GRADEFLAGS)
+		$(if $(GRADE_LAB),--lab $(GRADE_LAB)) $(GRADEFLAGS)
 
 test: tools
 	$(CARGO) test -q

@@ -15,8 +15,8 @@
 //! `HINT:` and `STUB:` lines may only follow the BEGIN line directly. In a handout for lab n,
 //! a region of lab >= n becomes `// LAB 2: Your code here (page_alloc).`, the hints, and the
 //! stub lines (by default `todo!("LAB 2: page_alloc");`, which compiles anywhere a statement
-//! does, even as a block's last, and panics loudly when reached). Regions of earlier labs keep their
-//! body and lose their marker lines. Markers are comments, so the reference kernel compiles
+//! does, even as a block's last, and panics loudly when reached). Regions of earlier labs keep
+//! their body and lose their marker lines. Markers are comments, so the reference kernel compiles
 //! exactly as without them, and rustfmt leaves whole-line comments where they are.
 //!
 //! Regions nest when the inner one belongs to a later lab (a lab 4 line inside a lab 3
