@@ -318,6 +318,20 @@ pub fn stub(text: &str, cut: Cut) -> Result<Stubbed, Error> {
     Ok(out)
 }
 
+/// The lines that the reference holds only inside stubbed region bodies: what the handout
+/// must not contain.
+pub fn secrets(files: &[(String, Stubbed)]) -> HashSet<&str> {
+    let kept: HashSet<&str> = files
+        .iter()
+        .flat_map(|(_, s)| s.kept.iter().map(String::as_str))
+        .collect();
+    files
+        .iter()
+        .flat_map(|(_, s)| s.removed.iter().map(String::as_str))
+        .filter(|l| !kept.contains(l))
+        .collect()
+}
+
 /// A line of the handout that only a removed region body holds in the reference.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Leak {
@@ -331,15 +345,7 @@ pub struct Leak {
 /// inside stubbed region bodies (anywhere in the tree) must appear nowhere in the handout.
 /// `files` are (name, reference result) pairs.
 pub fn leaks(files: &[(String, Stubbed)]) -> Vec<Leak> {
-    let kept: HashSet<&str> = files
-        .iter()
-        .flat_map(|(_, s)| s.kept.iter().map(String::as_str))
-        .collect();
-    let secret: HashSet<&str> = files
-        .iter()
-        .flat_map(|(_, s)| s.removed.iter().map(String::as_str))
-        .filter(|l| !kept.contains(l))
-        .collect();
+    let secret = secrets(files);
     let mut found = Vec::new();
     for (name, s) in files {
         for (n, l) in s.text.lines().enumerate() {

@@ -204,6 +204,7 @@ fn handout(lab: u32, solved: bool, out: &Path) -> Result<PathBuf, String> {
         .iter()
         .filter_map(|(f, s)| s.as_ref().map(|s| (f.clone(), s.clone())))
         .collect();
+    let nsecret = kit::secrets(&texts).len();
     let leaks = kit::leaks(&texts);
     if !leaks.is_empty() {
         let list: Vec<String> = leaks
@@ -277,7 +278,8 @@ fn handout(lab: u32, solved: bool, out: &Path) -> Result<PathBuf, String> {
         return Err("tar failed".into());
     }
     println!(
-        "kit: lab {lab}{} handout in {} ({} files, {stubbed} regions stubbed), {}",
+        "kit: lab {lab}{} handout in {} ({} files, {stubbed} regions stubbed, none of their \
+         {nsecret} solution lines left), {}",
         if solved { " (solved)" } else { "" },
         out.display(),
         tree.len() + 1,
