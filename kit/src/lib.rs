@@ -22,6 +22,9 @@
 //! Regions nest when the inner one belongs to a later lab (a lab 4 line inside a lab 3
 //! function): the handout for lab 4 keeps the lab 3 body and stubs the lab 4 part.
 //!
+//! A `HANDOUT: <line>` comment is the other way round: a comment in the reference, `<line>` in
+//! every handout (the crate roots' `allow` of the warnings that stubs cause).
+//!
 //! `TEACHER: BEGIN` / `TEACHER: END` regions (the kit's own Makefile targets, the README's
 //! course-kit section) are dropped from every handout; their content is not parsed, so it may
 //! show marker examples.
@@ -81,6 +84,7 @@ enum Marker<'a> {
     End(u32, &'a str),
     Hint(&'a str),
     Stub(&'a str),
+    Handout(&'a str),
 }
 
 const LEADERS: [&str; 3] = ["//", "#", "<!--"];
@@ -108,6 +112,9 @@ fn marker(line: &str) -> Option<(Marker<'_>, &str, &'static str)> {
             indent,
             leader,
         ));
+    }
+    if let Some(s) = text.strip_prefix("HANDOUT:") {
+        return Some((Marker::Handout(s.trim()), indent, leader));
     }
     let (lab, rest) = if let Some(r) = text.strip_prefix("TEACHER:") {
         (0, r)
@@ -217,6 +224,7 @@ pub fn parse(text: &str) -> Result<Vec<Region>, Error> {
             Marker::Hint(_) | Marker::Stub(_) => {
                 return Err(err("HINT/STUB line not right after a BEGIN".into()));
             }
+            Marker::Handout(_) => {}
         }
         i += 1;
     }
@@ -309,7 +317,9 @@ pub fn stub(text: &str, cut: Cut) -> Result<Stubbed, Error> {
                 continue;
             }
         }
-        if !marker_lines.contains(&i) {
+        if let Some((Marker::Handout(line), indent, _)) = marker(lines[i]) {
+            emit(&mut out, &format!("{indent}{line}"));
+        } else if !marker_lines.contains(&i) {
             emit(&mut out, lines[i]);
             out.kept.push(lines[i].trim().to_string());
         }
@@ -497,6 +507,17 @@ secret text
         );
         // A TEACHER region goes even from a tree that stubs nothing.
         assert_eq!(stub(src, Cut { from: 9 }).unwrap().text, "a\nsecret text\n");
+    }
+
+    #[test]
+    fn handout_only_lines() {
+        let src = "#![no_std]\n// HANDOUT: #![allow(dead_code)]\nfn f() {}\n";
+        assert_eq!(parse(src).unwrap(), vec![]);
+        let s = stub(src, Cut { from: 1 }).unwrap();
+        assert_eq!(s.text, "#![no_std]\n#![allow(dead_code)]\nfn f() {}\n");
+        // Inside a stubbed region it goes with the body.
+        let src = "// LAB 1: BEGIN a\n// HANDOUT: x\n// LAB 1: END a\n";
+        assert!(!stub(src, Cut { from: 1 }).unwrap().text.contains('x'));
     }
 
     #[test]
