@@ -243,11 +243,11 @@ impl EnvTable {
             return None;
         }
         // LAB 4: BEGIN sched_yield
-        // HINT: Round robin: the first runnable env after `cur` (circularly), from the highest non-empty
-        // HINT: priority level (runq, levels); None to keep running `cur` if it continues at a priority
-        // HINT: at least that level. On every AGING_PERIOD-th timer tick, take the lowest level instead.
-        // STUB: // Until then, lab 3's one env at a time: the first runnable env, when this CPU runs
-        // STUB: // none.
+        // HINT: Round robin: the first runnable env after `cur` (circularly), from the highest
+        // HINT: non-empty priority level (runq, levels); None to keep `cur` running if it continues
+        // HINT: at a higher priority than that. On every AGING_PERIOD-th timer tick, take the
+        // HINT: lowest level instead.
+        // STUB: // Until then, as in lab 3: the first runnable env, when this CPU runs none.
         // STUB: if cur.is_none() {
         // STUB:     return (0..NENV).find(|&i| self.kern[i].state.runnable());
         // STUB: }
@@ -556,8 +556,8 @@ pub fn envid2env(t: &mut EnvTable, cpu: usize, envid: EnvId, checkperm: bool) ->
 /// kernel's part of kern_pgdir, with its own UVPT entry.
 fn env_setup_vm() -> Result<u32> {
     // LAB 3: BEGIN env_setup_vm
-    // HINT: A zeroed page for the page directory (count it): kern_pgdir's entries from UTOP up,
-    // HINT: and UVPT mapping the directory itself read-only for the user. Return its kernel address.
+    // HINT: A zeroed page for the page directory (count it): kern_pgdir's entries from UTOP up, and
+    // HINT: UVPT mapping the directory itself read-only for the user. Return its kernel address.
     let pp = pmap::page_alloc(true).ok_or(Error::NoMem)?;
     pmap::page_incref(pp)?;
     // SAFETY: a fresh, zeroed page we own, used from now on as this env's page directory.

@@ -150,8 +150,8 @@ fn read_word(va: u32) -> u32 {
 pub fn mon_backtrace(_args: &[&str], _tf: Option<(&Trapframe, u32)>) -> i32 {
     // LAB 1: BEGIN mon_backtrace
     // HINT: Print "Stack backtrace:", then one line per frame by following the saved %ebp chain
-    // HINT: (read_ebp, readable, read_word): "  ebp %08x  eip %08x  args %08x x5", and under it
-    // HINT: "         file:line: function+offset" from kdebug::debuginfo_eip(eip - 1). Return 0.
+    // HINT: (read_ebp, readable, read_word): `  ebp %08x  eip %08x  args %08x x5`, and under
+    // HINT: it `         file:line: function+offset` from kdebug::debuginfo_eip(eip - 1). Return 0.
     cprintf!("Stack backtrace:\n");
     let mut ebp = read_ebp();
     while ebp != 0 && readable(ebp, 28) {

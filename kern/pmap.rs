@@ -205,7 +205,8 @@ impl PageAlloc {
     #[track_caller]
     fn free_page(&mut self, pp: PageNum) {
         // LAB 2: BEGIN page_free
-        // HINT: Panic if the page is still referenced or already free; else push it on the free list.
+        // HINT: Panic if the page is still referenced or already free; else push it on the free
+        // HINT: list.
         let mut free = self.free;
         let pages = self.pages();
         if pages[pp].pp_ref != 0 || pages[pp].pp_link != 0 || free.head() == Some(pp) {
@@ -415,8 +416,8 @@ pub fn mem_init() {
     pgdir.set(pdx(UVPT), paddr(pgdir_kva) | (Pte::U | Pte::P).bits());
 
     // LAB 2: BEGIN mem_init-arrays
-    // HINT: Allocate with boot_alloc, and zero, the `pages` array (npages() PageInfo records) and the
-    // HINT: `envs` array (NENV Env records; store its address in ENVS_KVA).
+    // HINT: Allocate with boot_alloc, and zero, the `pages` array (npages() PageInfo records) and
+    // HINT: the `envs` array (NENV Env records; store its address in ENVS_KVA).
     // STUB: let (pages_sz, pages_kva, envs_sz, envs_kva): (u32, u32, u32, u32) =
     // STUB:     todo!("LAB 2: mem_init-arrays");
     // The `pages` array: one PageInfo per physical page.
@@ -507,7 +508,8 @@ pub fn mem_init() {
 fn mem_init_mp(pgdir: PageTable) {
     // LAB 2: BEGIN mem_init_mp
     // HINT: Map each CPU's stack (percpu_kstack_kva(i)) at kstacktop(i) - KSTKSIZE, kernel
-    // HINT: read/write; the KSTKGAP below each stays unmapped as a guard (check_kern_pgdir checks it).
+    // HINT: read/write; the KSTKGAP below each stays unmapped as a guard (check_kern_pgdir checks
+    // HINT: it).
     for i in 0..crate::cpu::NCPU {
         let kstacktop_i = kstacktop(i as u32);
         let stack = percpu_kstack_kva(i);
@@ -657,8 +659,8 @@ impl PteRef {
 /// and `create` is false, or the allocation failed.
 pub fn pgdir_walk(pgdir: PageTable, va: u32, create: bool) -> Option<PteRef> {
     // LAB 2: BEGIN pgdir_walk
-    // HINT: Look up the page table through the PDE for va; if absent and `create`, allocate a zeroed
-    // HINT: page (count it with page_incref) and install it with P|W|U. Return the PTE slot.
+    // HINT: Look up the page table through the PDE for va; if absent and `create`, allocate a
+    // HINT: zeroed page (count it with page_incref) and install it with P|W|U. Return the PTE slot.
     let pde = pgdir.get(pdx(va));
     let table = if pde & Pte::P.bits() != 0 {
         // SAFETY: a present PDE of a page directory points at one of its page tables.
@@ -839,8 +841,8 @@ pub fn tlb_shootdown_ipi() {
 /// write-through. Returns the base of the reserved region. Panics past MMIOLIM.
 pub fn mmio_map_region(pa: u32, size: u32) -> u32 {
     // LAB 2: BEGIN mmio_map_region
-    // HINT: Reserve the page-rounded size from MMIO_NEXT (panic past MMIOLIM) and map it there
-    // HINT: with PCD|PWT|W; return the address of pa in it (check_page tests this).
+    // HINT: Reserve the page-rounded size from MMIO_NEXT (panic past MMIOLIM) and map it there with
+    // HINT: PCD|PWT|W; return the address of pa in it (check_page tests this).
     let mut next = MMIO_NEXT.lock();
     let start = round_down(pa, PGSIZE);
     let size = round_up(pa - start + size, PGSIZE);

@@ -330,8 +330,8 @@ fn sys_page_unmap(t: &mut EnvTable, cpu: usize, envid: EnvId, va: u32) -> Result
 /// if the source is writable), all -E_INVAL otherwise.
 fn check_send_page(t: &mut EnvTable, src: usize, srcva: u32, perm: u32) -> Result<Option<Pte>> {
     // LAB 4: BEGIN check_send_page
-    // HINT: None when srcva >= UTOP; else aligned srcva, valid perm, a mapped page
-    // HINT: (writable if perm has W), each Inval otherwise.
+    // HINT: None when srcva >= UTOP; else aligned srcva, valid perm, a mapped page (writable if
+    // HINT: perm has W), each Inval otherwise.
     if srcva >= UTOP {
         return Ok(None);
     }

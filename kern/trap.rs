@@ -352,7 +352,8 @@ fn trap_from_user(cpu: usize, tf: &mut Trapframe) -> ! {
             sched::resume(k)
         }
         // LAB 4: BEGIN timer-irq
-        // HINT: The timer interrupt: acknowledge it (lapic_eoi, ktest::on_timer) and reschedule (sched_tick).
+        // HINT: The timer interrupt: acknowledge it (lapic_eoi, ktest::on_timer) and reschedule
+        // HINT: (sched_tick).
         // STUB: // (the timer interrupt goes here)
         n if n == IRQ_OFFSET + IRQ_TIMER => {
             // Handle clock interrupts: acknowledge, then schedule.

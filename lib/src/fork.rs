@@ -24,8 +24,9 @@ use crate::syscall::{
 /// Anything else (a read of an unmapped page, a write to a read-only page) is a real fault.
 fn cow_pgfault(utf: &mut UTrapframe) {
     // LAB 4: BEGIN pgfault
-    // HINT: Only a write (Fec::WR) to a copy-on-write page (Pte::COW, via uvpt) is ours, else panic;
-    // HINT: give the page a private writable copy (sys_page_copy, or PFTEMP and three calls as JOS).
+    // HINT: Only a write (Fec::WR) to a copy-on-write page (Pte::COW, via uvpt) is ours, else
+    // HINT: panic; give the page a private writable copy (sys_page_copy, or PFTEMP and three calls
+    // HINT: as JOS).
     let addr = utf.utf_fault_va;
     let err = Fec::from_bits_retain(utf.utf_err);
     let pte = Pte::from_bits_retain(uvpt(pgnum(addr)));
@@ -93,8 +94,8 @@ fn duppage(envid: EnvId, pn: usize, pte: Pte) -> Result<()> {
 fn fork_raw() -> i32 {
     // LAB 4: BEGIN fork
     // HINT: Install the handler, sys_exofork (the child fixes thisenv and returns 0), duppage every
-    // HINT: present user page below USTACKTOP (uvpd/uvpt), then start_child (exception stack, upcall,
-    // HINT: runnable).
+    // HINT: present user page below USTACKTOP (uvpd/uvpt), then start_child (exception stack,
+    // HINT: upcall, runnable).
     set_pgfault_handler(cow_pgfault);
     let envid = match sys_exofork() {
         Ok(0) => {

@@ -469,9 +469,10 @@ impl<'a> DebugInfo<'a> {
     /// the covering row has no line (line 0).
     pub fn line(&self, eip: u32) -> Option<(&'a str, u32)> {
         // LAB 1: BEGIN debuginfo-line
-        // HINT: The line table (see `encode`) is split in blocks of ROWS_PER_BLOCK rows, each starting
-        // HINT: at an address given in `blocks`: binary-search the block (partition_point), then decode
-        // HINT: its rows (uleb address deltas, zigzag line deltas, a new file when bit 0 is set) up to eip.
+        // HINT: The line table (see `encode`) is split in blocks of ROWS_PER_BLOCK rows, each
+        // HINT: starting at an address given in `blocks`: binary-search the block
+        // HINT: (partition_point), then decode its rows (uleb address deltas, zigzag line deltas, a
+        // HINT: new file when bit 0 is set) up to eip.
         // STUB: let _ = eip;
         // STUB: todo!("LAB 1: debuginfo-line")
         let block_addr = |b: usize| read_u32(self.blocks, b * BLOCK_LEN);
