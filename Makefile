@@ -5,11 +5,16 @@
 #   make qemu[-nox]-gdb  boot it halted, waiting for `make gdb`
 #   make run-<prog>[-nox][-gdb]   boot with user program <prog> as the first env
 #                        (several: run-yield+yield+yield)
-#   make grade           the grading harness (grade/)
+#   make grade           the grading harness (grade/); LAB=n: only labs 1..n (JOS's
+#                        grade-labN; a handout's conf/lab.mk sets LAB)
 #   make bench           kernel cost in guest instructions per operation (CPUS=n for the
 #                        main table; the SMP rows always run with 1, 2 and 4 CPUs)
 #   make test            host unit tests + make grade
 #   make clean           remove obj/ (cargo's target/ stays: `make realclean` removes it)
+# TEACHER: BEGIN course kit help
+#   make handout LAB=n   the lab n student handout: obj/handout/labn/ and labn.tar.gz (kit/)
+#   make check-handouts  cut, build and grade every handout: earlier labs pass, its own fails
+# TEACHER: END
 
 V ?= @
 ifeq ($(V),1)
@@ -37,6 +42,11 @@ HOST_OUT := target/release
 SYSROOT_BIN = $(shell rustc --print sysroot)/lib/rustlib/$(shell rustc -vV | sed -n 's/^host: //p')/bin
 
 OBJDIR := obj
+
+# A student handout says which lab it is (JOS's conf/lab.mk): `make grade` runs labs 1..LAB.
+# Only from there or the command line: a LAB in the environment must not shrink `make grade`.
+-include conf/lab.mk
+GRADE_LAB := $(if $(filter file command line,$(origin LAB)),$(LAB))
 
 # QEMU: as JOS, the first of `qemu` or `qemu-system-i386` on the PATH.
 QEMU ?= $(shell if which qemu >/dev/null 2>&1; then echo qemu; \
@@ -175,7 +185,8 @@ run-%: prep-% pre-qemu
 
 # ---- tests ----------------------------------------------------------------------------
 grade: all
-	$(V)$(CARGO) run --release -q -p grade -- --no-build $(if $(filter @,$(V)),,-v) $(GRADEFLAGS)
+	$(V)$(CARGO) run --release -q -p grade -- --no-build $(if $(filter @,$(V)),,-v) \
+		$(if $(GRADE_LAB),--lab $(GRADE_LAB)) $(GRADEFLAGS)
 
 test: tools
 	$(CARGO) test -q
@@ -185,6 +196,20 @@ test: tools
 # instructions; see README.md), then `benchsmp` with 1, 2 and 4 CPUs; grade prints the tables.
 bench: all
 	$(V)$(CARGO) run --release -q -p grade -- --bench --no-build $(if $(filter @,$(V)),,-v) --cpus $(CPUS)
+
+# TEACHER: BEGIN course kit targets
+# ---- course kit (kit/, README "Course kit"): student handouts cut from this tree ----------
+.PHONY: handout check-handouts
+handout:
+	$(V)test -n "$(LAB)" || { echo "usage: make handout LAB=n (n = 1..4)"; false; }
+	$(V)$(CARGO) build --release -q -p kit
+	$(V)$(HOST_OUT)/kit handout --lab $(LAB)
+
+# Slow (every handout is built and graded): not part of `make test`.
+check-handouts:
+	$(V)$(CARGO) build --release -q -p kit
+	$(V)$(HOST_OUT)/kit check-handouts $(KITFLAGS)
+# TEACHER: END
 
 .PHONY: all gdb pre-qemu qemu qemu-nox qemu-gdb qemu-nox-gdb print-qemu print-gdbport clean \
 	realclean grade test bench FORCE

@@ -251,6 +251,16 @@ impl EnvTable {
         if self.levels == 0 {
             return None;
         }
+        // LAB 4: BEGIN sched_yield
+        // HINT: Round robin: the first runnable env after `cur` (circularly), from the highest
+        // HINT: non-empty priority level (runq, levels); None to keep `cur` running if it continues
+        // HINT: at a higher priority than that. On every AGING_PERIOD-th timer tick, take the
+        // HINT: lowest level instead.
+        // STUB: // Until then, as in lab 3: the first runnable env, when this CPU runs none.
+        // STUB: if cur.is_none() {
+        // STUB:     return (0..NENV).find(|&i| self.kern[i].state.runnable());
+        // STUB: }
+        // STUB: todo!("LAB 4: sched_yield");
         let start = cur.map_or(0, |c| c + 1);
         let mut level = 7 - self.levels.leading_zeros() as usize;
         if timer {
@@ -268,6 +278,7 @@ impl EnvTable {
             return None;
         }
         self.runq[level].next_from(start)
+        // LAB 4: END sched_yield
     }
 
     /// Env `i`'s scheduling priority.
@@ -513,11 +524,15 @@ pub fn nfree_envs() -> usize {
 /// free list, in order: the first call to env_alloc() returns envs[0].
 pub fn env_init(k: &mut Kernel) {
     let t = table(k);
+    // LAB 3: BEGIN env_init
+    // HINT: Point the table at the envs array (pmap::envs_kva()) and put every slot, id 0, on the
+    // HINT: free list (push_free) so that the first env_alloc returns envs[0].
     t.envs = pmap::envs_kva() as *mut Env;
     for i in (0..NENV).rev() {
         t.env(i).env_id = 0;
         t.push_free(i);
     }
+    // LAB 3: END env_init
     gdt_init();
     // Per-CPU part of the initialization.
     env_init_percpu();
@@ -549,6 +564,9 @@ pub fn envid2env(t: &mut EnvTable, cpu: usize, envid: EnvId, checkperm: bool) ->
 /// Initialize the kernel virtual memory layout for a new env: a page directory sharing the
 /// kernel's part of kern_pgdir, with its own UVPT entry.
 fn env_setup_vm() -> Result<u32> {
+    // LAB 3: BEGIN env_setup_vm
+    // HINT: A zeroed page for the page directory (count it): kern_pgdir's entries from UTOP up, and
+    // HINT: UVPT mapping the directory itself read-only for the user. Return its kernel address.
     let pp = pmap::page_alloc(true).ok_or(Error::NoMem)?;
     pmap::page_incref(pp)?;
     // SAFETY: a fresh, zeroed page we own, used from now on as this env's page directory.
@@ -562,6 +580,7 @@ fn env_setup_vm() -> Result<u32> {
     // UVPT maps the env's own page table read-only.
     pgdir.set(pdx(UVPT), pgdir.pa() | (Pte::P | Pte::U).bits());
     Ok(pmap::page2kva(pp))
+    // LAB 3: END env_setup_vm
 }
 
 /// Allocate and initialize a new environment: a child of the env running on CPU `cpu` (none
@@ -592,8 +611,12 @@ pub fn env_alloc(t: &mut EnvTable, cpu: usize, suspended: bool) -> Result<usize>
     e.env_tf.tf_ss = GD_UD | 3;
     e.env_tf.tf_esp = USTACKTOP;
     e.env_tf.tf_cs = GD_UT | 3;
+    // LAB 4: BEGIN env_alloc-interrupts
+    // HINT: Timer preemption: user code must run with interrupts enabled (FL_IF).
+    // STUB: // (until then user code runs with interrupts off: no preemption)
     // Enable interrupts while in user mode.
     e.env_tf.tf_eflags = FL_IF;
+    // LAB 4: END env_alloc-interrupts
 
     // Clear the page fault handler until user installs one.
     e.env_pgfault_upcall = 0;
@@ -636,6 +659,8 @@ fn fpu_area(i: usize) -> *mut FpuArea {
 /// Allocate `len` bytes of physical memory for env `pgdir` and map it at `va` (user
 /// writable). Pages already mapped are kept.
 fn region_alloc(pgdir: UserPgdir, va: u32, len: u32) -> Result<()> {
+    // LAB 3: BEGIN region_alloc
+    // HINT: Map a fresh zeroed, user-writable page at every page of [va, va+len) not mapped yet.
     let start = round_down(va, PGSIZE);
     let end = round_up(va.checked_add(len).ok_or(Error::Inval)?, PGSIZE);
     let mut a = start;
@@ -650,12 +675,16 @@ fn region_alloc(pgdir: UserPgdir, va: u32, len: u32) -> Result<()> {
         a += PGSIZE;
     }
     Ok(())
+    // LAB 3: END region_alloc
 }
 
 /// Set up the initial program binary, stack, and processor flags for a user process: load
 /// each ELF segment at its address (the ELF was validated: segments lie in the file and
 /// below UTOP), map one stack page, start at the entry point.
 fn load_icode(t: &mut EnvTable, i: usize, binary: &[u8]) -> Result<()> {
+    // LAB 3: BEGIN load_icode
+    // HINT: Parse the ELF (jos_inc::elf::Elf), region_alloc and copy_to_user each loadable segment,
+    // HINT: map one stack page below USTACKTOP, and start the env at the entry point.
     let elf = Elf::parse(binary, UTOP).map_err(|_| Error::Inval)?;
     let pgdir = t.pgdir(i);
     for (ph, data) in elf.load_segments() {
@@ -668,11 +697,14 @@ fn load_icode(t: &mut EnvTable, i: usize, binary: &[u8]) -> Result<()> {
     region_alloc(pgdir, USTACKTOP - PGSIZE, PGSIZE)?;
     t.env(i).env_tf.tf_eip = elf.entry;
     Ok(())
+    // LAB 3: END load_icode
 }
 
 /// Allocate a new env with env_alloc, load the named ELF binary into it, and mark it
 /// runnable. A bad binary is reported and the env freed: never a panic.
 pub fn env_create(k: &mut Kernel, name: &str, binary: &[u8]) -> Result<EnvId> {
+    // LAB 3: BEGIN env_create
+    // HINT: env_alloc, then load_icode; a binary that does not load is reported and the env freed.
     let cpu = k.cpu();
     let t = table(k);
     let i = env_alloc(t, cpu, false)?;
@@ -685,6 +717,7 @@ pub fn env_create(k: &mut Kernel, name: &str, binary: &[u8]) -> Result<EnvId> {
             Err(err)
         }
     }
+    // LAB 3: END env_create
 }
 
 /// Release env `i`'s memory: every user page, the page tables, the page directory.
@@ -845,6 +878,9 @@ pub fn deschedule_current(k: &mut Kernel) {
 /// itself is `switch_to`, out of line.
 #[inline(always)]
 pub fn env_run(mut k: Kernel, i: usize) -> ! {
+    // LAB 3: BEGIN env_run
+    // HINT: Switch to env i if it is not this CPU's env already (switch_to), count the run, release
+    // HINT: the big lock, and pop its trap frame (this CPU's live frame) with env_pop_tf.
     let cpu = k.cpu();
     // Step 1: if this is a context switch, the current env leaves the CPU and env i takes it.
     // Resuming the env that trapped (every system call) skips all of it.
@@ -857,11 +893,15 @@ pub fn env_run(mut k: Kernel, i: usize) -> ! {
     pmap::leaving_for_user(cpu);
     // SAFETY: the live frame holds env i's user-mode registers.
     unsafe { env_pop_tf(live_frame(cpu)) }
+    // LAB 3: END env_run
 }
 
 /// CPU `cpu` switches from its env (if any) to env `i`: registers, address space, FPU state.
 #[inline(never)]
 fn switch_to(t: &mut EnvTable, cpu: usize, i: usize) {
+    // LAB 3: BEGIN switch_to
+    // HINT: The current env (if any) leaves the CPU (deschedule); env i takes it: the Dispatch
+    // HINT: event, this CPU's env, its registers into the live frame, its page directory, its FPU.
     let this = cpu::cpu(cpu);
     if let Some(c) = this.env() {
         deschedule(t, cpu, c);
@@ -882,6 +922,7 @@ fn switch_to(t: &mut EnvTable, cpu: usize, i: usize) {
     unsafe { fpu::restore(fpu_area(i)) };
     // The first user instruction comes through here (no env ran on this CPU before).
     crate::bench::before_user_return();
+    // LAB 3: END switch_to
 }
 
 /// Address of env `i`'s saved trapframe (what JOS's trapframe dump prints).
@@ -925,6 +966,8 @@ pub fn set_message(t: &mut EnvTable, i: usize, from: EnvId, value: u32, perm: i3
 /// keeps running until its CPU next enters the kernel; a receiver stays blocked in its
 /// receive. -E_BAD_ENV for a dying env.
 pub fn set_status(t: &mut EnvTable, cpu: usize, i: usize, runnable: bool) -> Result<()> {
+    // LAB 4: BEGIN set_status
+    // HINT: Apply the SetStatus event (a refusal is BadEnv); free the env if that finished it.
     let s = t
         .apply(i, Event::SetStatus { runnable })
         .map_err(|_| Error::BadEnv)?;
@@ -932,11 +975,15 @@ pub fn set_status(t: &mut EnvTable, cpu: usize, i: usize, runnable: bool) -> Res
         env_free(t, cpu, i);
     }
     Ok(())
+    // LAB 4: END set_status
 }
 
 /// sys_exofork's child of the env running on `cpu`: its registers (returning 0) and FPU
 /// state, an empty address space, NOT_RUNNABLE.
 pub fn exofork(t: &mut EnvTable, cpu: usize) -> Result<EnvId> {
+    // LAB 4: BEGIN exofork
+    // HINT: A suspended child (env_alloc) with the parent's registers (live_frame(cpu)) but eax 0,
+    // HINT: the parent's FPU state (fpu::snapshot) and its exception upcall.
     let child = env_alloc(t, cpu, true)?;
     let e = t.env(child);
     // SAFETY: the parent runs on `cpu`; its registers are in the live frame.
@@ -951,4 +998,5 @@ pub fn exofork(t: &mut EnvTable, cpu: usize) -> Result<EnvId> {
         t.kern[child].exc_upcall = t.kern[p].exc_upcall;
     }
     Ok(id)
+    // LAB 4: END exofork
 }

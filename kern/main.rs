@@ -3,6 +3,9 @@
 //! printf.rs).
 #![no_std]
 #![no_main]
+// Course handouts: their stubs leave parameters, helpers and imports unused, and the warnings
+// would bury the real ones. This `allow` is a comment in the reference tree (see kit/).
+// HANDOUT: #![allow(unused_variables, unused_imports, unused_mut, dead_code, unreachable_code)]
 
 mod bench;
 mod console;
@@ -77,6 +80,19 @@ pub extern "C" fn i386_init() -> ! {
 
     cprintf!("6828 decimal is {:o} octal!\n", 6828);
 
+    // What to run: the program(s) named by `make run-<prog>` (several joined with '+'), a
+    // kernel test, or the default. Read now (fw_cfg is port I/O), because lab 1's backtrace
+    // test runs here, before the rest of the kernel is set up, as in JOS's lab 1 kernel: a
+    // course handout whose later labs are stubs (README "Course kit") still passes it.
+    let mut buf = [0u8; 256];
+    let test = fwcfg::read_file("opt/jos/test", &mut buf)
+        .and_then(|b| core::str::from_utf8(b).ok())
+        .map(|s| s.trim_matches(|c: char| c == '\0' || c.is_whitespace()))
+        .filter(|s| !s.is_empty());
+    if test == Some("test_backtrace") {
+        test_backtrace(5);
+    }
+
     // Lab 2 memory management initialization functions
     pmap::mem_init();
 
@@ -102,24 +118,11 @@ pub extern "C" fn i386_init() -> ! {
     // Starting non-boot CPUs
     boot_aps();
 
-    // What to run: the program(s) named by `make run-<prog>` (several joined with '+'), a
-    // kernel test, or the default.
-    let mut buf = [0u8; 256];
-    let test = fwcfg::read_file("opt/jos/test", &mut buf)
-        .and_then(|b| core::str::from_utf8(b).ok())
-        .map(|s| s.trim_matches(|c: char| c == '\0' || c.is_whitespace()))
-        .filter(|s| !s.is_empty());
     monitor::record_baseline();
     match test {
-        Some("test_monitor") => loop {
+        Some("test_monitor" | "test_backtrace") => loop {
             monitor::monitor(None);
         },
-        Some("test_backtrace") => {
-            test_backtrace(5);
-            loop {
-                monitor::monitor(None);
-            }
-        }
         Some(list) => {
             for name in list.split('+') {
                 if !ktest::arm(name) {

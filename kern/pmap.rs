@@ -212,11 +212,15 @@ impl PageAlloc {
         // The last reference: free it (page_free's checks but the count, just seen to be 0;
         // done here on the record in hand, since this is on every unmap).
         if zero {
+            // LAB 2: BEGIN page_decref-free
+            // HINT: The last reference is gone: free the page (page_free's work, inline here).
+            // STUB: self.free_page(pp);
             if page.pp_link != 0 || free.is_head(pp) {
                 already_free(pp);
             }
             free.push(pages, pp);
             self.free = free;
+            // LAB 2: END page_decref-free
         }
     }
 
@@ -224,6 +228,9 @@ impl PageAlloc {
     #[inline(always)]
     #[track_caller]
     fn free_page(&mut self, pp: PageNum) {
+        // LAB 2: BEGIN page_free
+        // HINT: Panic if the page is still referenced or already free; else push it on the free
+        // HINT: list.
         let mut free = self.free;
         let pages = self.pages();
         if pages[pp].pp_ref != 0 || pages[pp].pp_link != 0 || free.is_head(pp) {
@@ -231,6 +238,7 @@ impl PageAlloc {
         }
         free.push(pages, pp);
         self.free = free;
+        // LAB 2: END page_free
     }
 
     #[inline]
@@ -398,6 +406,9 @@ fn boot_alloc(n: u32) -> u32 {
     unsafe extern "C" {
         static end: u8;
     }
+    // LAB 2: BEGIN boot_alloc
+    // HINT: The first call starts at the page after `end`; return the next free address and move it
+    // HINT: past n bytes, rounded up to a page; panic past the 4 MiB mapped at boot.
     let mut next = BOOT_NEXTFREE.lock();
     if *next == 0 {
         // `end` is the first virtual address past the kernel's bss.
@@ -410,6 +421,7 @@ fn boot_alloc(n: u32) -> u32 {
     }
     *next = new;
     result
+    // LAB 2: END boot_alloc
 }
 
 fn zero_kva(kva: u32, len: u32) {
@@ -434,6 +446,11 @@ pub fn mem_init() {
     // virtual address UVPT.
     pgdir.set(pdx(UVPT), paddr(pgdir_kva) | (Pte::U | Pte::P).bits());
 
+    // LAB 2: BEGIN mem_init-arrays
+    // HINT: Allocate with boot_alloc, and zero, the `pages` array (npages() PageInfo records) and
+    // HINT: the `envs` array (NENV Env records; store its address in ENVS_KVA).
+    // STUB: let (pages_sz, pages_kva, envs_sz, envs_kva): (u32, u32, u32, u32) =
+    // STUB:     todo!("LAB 2: mem_init-arrays");
     // The `pages` array: one PageInfo per physical page.
     let npages = npages();
     let pages_sz = (npages * core::mem::size_of::<PageInfo>()) as u32;
@@ -445,6 +462,7 @@ pub fn mem_init() {
     let envs_kva = boot_alloc(envs_sz);
     zero_kva(envs_kva, envs_sz);
     ENVS_KVA.store(envs_kva, Ordering::Relaxed);
+    // LAB 2: END mem_init-arrays
 
     // The envs' FPU save areas: kernel-only, initialized per env by env_alloc.
     FPU_AREAS_KVA.store(boot_alloc(crate::fpu::AREAS_SIZE), Ordering::Relaxed);
@@ -463,6 +481,9 @@ pub fn mem_init() {
     check::check_page_alloc();
     check::check_page();
 
+    // LAB 2: BEGIN mem_init-map
+    // HINT: Map `pages` at UPAGES and `envs` at UENVS (user read-only), and all of physical memory
+    // HINT: at KERNBASE (kernel read/write), with boot_map_region.
     // Map 'pages' read-only by the user at linear address UPAGES.
     boot_map_region(
         pgdir,
@@ -481,6 +502,7 @@ pub fn mem_init() {
     );
     // Map all of physical memory at KERNBASE (4 KiB pages: no PSE, as JOS).
     boot_map_region(pgdir, KERNBASE, 0u32.wrapping_sub(KERNBASE), 0, Pte::W);
+    // LAB 2: END mem_init-map
     // Initialize the SMP-related parts of the memory map.
     mem_init_mp(pgdir);
 
@@ -515,6 +537,10 @@ pub fn mem_init() {
 
 /// Map each CPU's kernel stack below KSTACKTOP, separated by unmapped guard pages.
 fn mem_init_mp(pgdir: PageTable) {
+    // LAB 2: BEGIN mem_init_mp
+    // HINT: Map each CPU's stack (percpu_kstack_kva(i)) at kstacktop(i) - KSTKSIZE, kernel
+    // HINT: read/write; the KSTKGAP below each stays unmapped as a guard (check_kern_pgdir checks
+    // HINT: it).
     for i in 0..crate::cpu::NCPU {
         let kstacktop_i = kstacktop(i as u32);
         let stack = percpu_kstack_kva(i);
@@ -526,6 +552,7 @@ fn mem_init_mp(pgdir: PageTable) {
             Pte::W,
         );
     }
+    // LAB 2: END mem_init_mp
 }
 
 /// Kernel virtual address (in the kernel image) of CPU `i`'s stack.
@@ -556,6 +583,9 @@ fn rcr3() -> u32 {
 /// BIOS structures), the AP entry code page, the IO hole, the kernel and everything
 /// boot_alloc handed out are in use; the rest is free.
 fn page_init() {
+    // LAB 2: BEGIN page_init
+    // HINT: Put every free physical page on the free list (FreeList::push_range_desc): not page 0,
+    // HINT: not MPENTRY_PADDR, not the IO hole, the kernel or what boot_alloc handed out.
     let npages_basemem = NPAGES_BASEMEM.load(Ordering::Relaxed);
     let first_free_pa = paddr(boot_alloc(0));
     let mut pa = PAGES.lock();
@@ -575,10 +605,14 @@ fn page_init() {
     free.push_range_desc(pages, mpentry + 1..npages_basemem);
     free.push_range_desc(pages, 1..mpentry);
     pa.free = free;
+    // LAB 2: END page_init
 }
 
 /// Allocate a physical page, zeroed if `zero`. Does not increment the reference count.
 pub fn page_alloc(zero: bool) -> Option<PageNum> {
+    // LAB 2: BEGIN page_alloc
+    // HINT: Pop a page off the free list (under the PAGES lock); None if it is empty. Zero its
+    // HINT: memory (page2kva) if `zero`. Do not touch its reference count.
     let pp = {
         let mut pa = PAGES.lock();
         let mut free = pa.free;
@@ -591,6 +625,7 @@ pub fn page_alloc(zero: bool) -> Option<PageNum> {
         unsafe { crate::fpu::zero_page(page2kva(pp) as *mut u8) }
     }
     Some(pp)
+    // LAB 2: END page_alloc
 }
 
 /// Copy physical page `src` into physical page `dst` (through KERNBASE).
@@ -652,6 +687,9 @@ impl PteRef {
 /// page-table page when `create` (JOS's pgdir_walk). `None` when the table doesn't exist
 /// and `create` is false, or the allocation failed.
 pub fn pgdir_walk(pgdir: PageTable, va: u32, create: bool) -> Option<PteRef> {
+    // LAB 2: BEGIN pgdir_walk
+    // HINT: Look up the page table through the PDE for va; if absent and `create`, allocate a
+    // HINT: zeroed page (count it with page_incref) and install it with P|W|U. Return the PTE slot.
     let pde = pgdir.get(pdx(va));
     let table = if pde & Pte::P.bits() != 0 {
         // SAFETY: a present PDE of a page directory points at one of its page tables.
@@ -672,11 +710,14 @@ pub fn pgdir_walk(pgdir: PageTable, va: u32, create: bool) -> Option<PteRef> {
         table,
         idx: ptx(va),
     })
+    // LAB 2: END pgdir_walk
 }
 
 /// Map [va, va+size) of virtual address space to physical [pa, pa+size) in `pgdir` with
 /// permissions `perm | P`. Only for static mappings above UTOP, set up at boot.
 pub fn boot_map_region(pgdir: PageTable, va: u32, size: u32, pa: u32, perm: Pte) {
+    // LAB 2: BEGIN boot_map_region
+    // HINT: Map each page of [va, va+size) to [pa, pa+size) with perm|P (pgdir_walk with create).
     let npg = size / PGSIZE;
     let bits = (perm | Pte::P).bits();
     // A page table at a time: one walk per table, then a plain loop over its entries (JOS
@@ -692,6 +733,7 @@ pub fn boot_map_region(pgdir: PageTable, va: u32, size: u32, pa: u32, perm: Pte)
             .fill(first.idx, n, pa.wrapping_add(i * PGSIZE) | bits);
         i += n as u32;
     }
+    // LAB 2: END boot_map_region
 }
 
 /// A user env's page directory, as handed out by the env table (`EnvTable::pgdir`). The env
@@ -748,6 +790,10 @@ pub fn page_remove(pgdir: UserPgdir, va: u32) {
 /// `page_insert` in any page directory: for the boot CPU's self-checks on kern_pgdir (before
 /// any other CPU or env exists) and for `page_insert`.
 pub(crate) fn insert(pgdir: PageTable, pp: PageNum, va: u32, perm: Pte) -> Result<()> {
+    // LAB 2: BEGIN page_insert
+    // HINT: Walk (creating) to the PTE; take a reference to pp and drop the old page's (the corner
+    // HINT: case: the same page at the same va, see kern_logic::refcount::remap); write the PTE;
+    // HINT: invalidate the TLB entry. Err(NoMem) if no page table or the count is saturated.
     let pte = pgdir_walk(pgdir, va, true).ok_or(Error::NoMem)?;
     let old = pte.get();
     let old_pp = (old & Pte::P.bits() != 0).then(|| pa2page(pte_addr(old)));
@@ -762,27 +808,34 @@ pub(crate) fn insert(pgdir: PageTable, pp: PageNum, va: u32, perm: Pte) -> Resul
     pte.set(page2pa(pp) | (perm | Pte::P).bits());
     tlb_invalidate(pgdir, va);
     Ok(())
+    // LAB 2: END page_insert
 }
 
 /// `page_remove` in any page directory (see [`insert`]).
 #[inline]
 pub(crate) fn remove(pgdir: PageTable, va: u32) {
+    // LAB 2: BEGIN page_remove
+    // HINT: If a page is mapped at va: drop its reference, clear the PTE, invalidate the TLB.
     if let Some((pp, pte)) = page_lookup(pgdir, va) {
         PAGES.lock().decref(pp);
         pte.set(0);
         tlb_invalidate(pgdir, va);
     }
+    // LAB 2: END page_remove
 }
 
 /// The page mapped at `va`, with its PTE.
 #[inline]
 pub fn page_lookup(pgdir: impl Into<PageTable>, va: u32) -> Option<(PageNum, PteRef)> {
+    // LAB 2: BEGIN page_lookup
+    // HINT: The page mapped at va and its PTE, or None (no page table, or PTE not present).
     let pte = pgdir_walk(pgdir.into(), va, false)?;
     let e = pte.get();
     if e & Pte::P.bits() == 0 {
         return None;
     }
     Some((pa2page(pte_addr(e)), pte))
+    // LAB 2: END page_lookup
 }
 
 /// Invalidate a TLB entry, but only if the page tables being edited are the ones currently
@@ -855,6 +908,9 @@ pub fn tlb_shootdown_ipi() {
 /// Reserve `size` bytes in the MMIO region and map [pa, pa+size) there, cache-disabled and
 /// write-through. Returns the base of the reserved region. Panics past MMIOLIM.
 pub fn mmio_map_region(pa: u32, size: u32) -> u32 {
+    // LAB 2: BEGIN mmio_map_region
+    // HINT: Reserve the page-rounded size from MMIO_NEXT (panic past MMIOLIM) and map it there with
+    // HINT: PCD|PWT|W; return the address of pa in it (check_page tests this).
     let mut next = MMIO_NEXT.lock();
     let start = round_down(pa, PGSIZE);
     let size = round_up(pa - start + size, PGSIZE);
@@ -871,6 +927,7 @@ pub fn mmio_map_region(pa: u32, size: u32) -> u32 {
     );
     *next += size;
     base + (pa - start)
+    // LAB 2: END mmio_map_region
 }
 
 /// The first address in [va, va+len) that an env with page directory `pgdir` may not access

@@ -105,12 +105,17 @@ fn live_env(t: &mut EnvTable, cpu: usize, envid: EnvId, checkperm: bool) -> Resu
 /// Allocate a new environment: a copy of the current env's registers (returning 0 in the
 /// child) and FPU state, an empty address space, not runnable.
 fn sys_exofork(t: &mut EnvTable, cpu: usize) -> Result<i32> {
+    // LAB 4: BEGIN sys_exofork
+    // HINT: env::exofork, returning the child's id.
     env::exofork(t, cpu)
+    // LAB 4: END sys_exofork
 }
 
 /// Set envid's status to ENV_RUNNABLE or ENV_NOT_RUNNABLE. See env::set_status: a running
 /// env is never made to run twice, nor a receive cancelled.
 fn sys_env_set_status(t: &mut EnvTable, cpu: usize, envid: EnvId, status: u32) -> Result<i32> {
+    // LAB 4: BEGIN sys_env_set_status
+    // HINT: ENV_RUNNABLE or ENV_NOT_RUNNABLE (else Inval), for the caller or a child (live_env).
     let runnable = match status {
         ENV_RUNNABLE => true,
         ENV_NOT_RUNNABLE => false,
@@ -119,6 +124,7 @@ fn sys_env_set_status(t: &mut EnvTable, cpu: usize, envid: EnvId, status: u32) -
     let e = live_env(t, cpu, envid, true)?;
     env::set_status(t, cpu, e, runnable)?;
     Ok(0)
+    // LAB 4: END sys_env_set_status
 }
 
 /// Set the page fault upcall for 'envid'.
@@ -128,9 +134,12 @@ fn sys_env_set_pgfault_upcall(
     envid: EnvId,
     func: u32,
 ) -> Result<i32> {
+    // LAB 4: BEGIN sys_env_set_pgfault_upcall
+    // HINT: Record func as the env's env_pgfault_upcall.
     let e = live_env(t, cpu, envid, true)?;
     t.env(e).env_pgfault_upcall = func;
     Ok(0)
+    // LAB 4: END sys_env_set_pgfault_upcall
 }
 
 /// Set `envid`'s scheduling priority (not in JOS: a lab 4 challenge). The caller may change
@@ -190,6 +199,9 @@ fn shootdown(t: &EnvTable, cpu: usize, e: usize) {
 /// Allocate a page of memory and map it at 'va' with permission 'perm' in the address space
 /// of 'envid'. If a page is already mapped at 'va', that page is unmapped as a side effect.
 fn sys_page_alloc(t: &mut EnvTable, cpu: usize, envid: EnvId, va: u32, perm: u32) -> Result<i32> {
+    // LAB 4: BEGIN sys_page_alloc
+    // HINT: Check env, va (check_va) and perm (check_perm); map a zeroed page (page_insert, freeing
+    // HINT: the page if that fails); shootdown stale TLB entries on other CPUs.
     let e = live_env(t, cpu, envid, true)?;
     check_va(va)?;
     let perm = check_perm(perm)?;
@@ -200,6 +212,7 @@ fn sys_page_alloc(t: &mut EnvTable, cpu: usize, envid: EnvId, va: u32, perm: u32
     }
     shootdown(t, cpu, e);
     Ok(0)
+    // LAB 4: END sys_page_alloc
 }
 
 /// Map at `dstva` in `envid`'s address space a new page holding a copy of the page now mapped
@@ -242,6 +255,9 @@ fn sys_page_map(
     cpu: usize,
     (srcenvid, srcva, dstenvid, dstva, perm): (u32, u32, u32, u32, u32),
 ) -> Result<i32> {
+    // LAB 4: BEGIN sys_page_map
+    // HINT: Check both envs, both addresses and perm; map the source page (page_map_checked: no
+    // HINT: writable mapping of a read-only page); shootdown.
     let src = live_env(t, cpu, srcenvid as EnvId, true)?;
     let dst = live_env(t, cpu, dstenvid as EnvId, true)?;
     check_va(srcva)?;
@@ -250,6 +266,7 @@ fn sys_page_map(
     page_map_checked(t.pgdir(src), srcva, t.pgdir(dst), dstva, perm)?;
     shootdown(t, cpu, dst);
     Ok(0)
+    // LAB 4: END sys_page_map
 }
 
 /// The part of page_map shared with IPC: srcva must be mapped, and a writable mapping needs
@@ -277,17 +294,23 @@ fn source_page(src: UserPgdir, srcva: u32, perm: Pte) -> Result<pmap::PageNum> {
 /// Unmap the page of memory at 'va' in the address space of 'envid'. If no page is mapped,
 /// the function silently succeeds.
 fn sys_page_unmap(t: &mut EnvTable, cpu: usize, envid: EnvId, va: u32) -> Result<i32> {
+    // LAB 4: BEGIN sys_page_unmap
+    // HINT: page_remove after the checks; shootdown.
     let e = live_env(t, cpu, envid, true)?;
     check_va(va)?;
     pmap::page_remove(t.pgdir(e), va);
     shootdown(t, cpu, e);
     Ok(0)
+    // LAB 4: END sys_page_unmap
 }
 
 /// The page part of a send from env `src`: `None` when no page is offered (srcva >= UTOP);
 /// else the permissions, once srcva is aligned, perm valid and the page mapped (with W only
 /// if the source is writable), all -E_INVAL otherwise.
 fn check_send_page(t: &mut EnvTable, src: usize, srcva: u32, perm: u32) -> Result<Option<Pte>> {
+    // LAB 4: BEGIN check_send_page
+    // HINT: None when srcva >= UTOP; else aligned srcva, valid perm, a mapped page (writable if
+    // HINT: perm has W), each Inval otherwise.
     if srcva >= UTOP {
         return Ok(None);
     }
@@ -297,6 +320,7 @@ fn check_send_page(t: &mut EnvTable, src: usize, srcva: u32, perm: u32) -> Resul
     let p = check_perm(perm)?;
     source_page(t.pgdir(src), srcva, p)?;
     Ok(Some(p))
+    // LAB 4: END check_send_page
 }
 
 /// Move a message's page from env `src` to env `dst`, which receives at `dstva`: only when
@@ -311,6 +335,8 @@ fn transfer_page(
     dst: usize,
     dstva: u32,
 ) -> Result<i32> {
+    // LAB 4: BEGIN transfer_page
+    // HINT: Map the page into the receiver at dstva when both sides want one; the perm it gets.
     match perm {
         Some(p) if dstva < UTOP => {
             page_map_checked(t.pgdir(src), srcva, t.pgdir(dst), dstva, p)?;
@@ -318,6 +344,7 @@ fn transfer_page(
         }
         _ => Ok(0),
     }
+    // LAB 4: END transfer_page
 }
 
 /// Try to send 'value' to the target env 'envid'. If srcva < UTOP, then also send the page
@@ -330,6 +357,8 @@ fn sys_ipc_try_send(
     cur: usize,
     [envid, value, srcva, perm]: [u32; 4],
 ) -> Result<i32> {
+    // LAB 4: BEGIN sys_ipc_try_send
+    // HINT: IpcNotRecv unless the target is receiving; check and transfer the page; env::deliver.
     let dst = live_env(t, cpu, envid as EnvId, false)?;
     if !t.state(dst).recving() {
         return Err(Error::IpcNotRecv);
@@ -340,6 +369,7 @@ fn sys_ipc_try_send(
     let from = t.id(cur);
     env::deliver(t, cpu, dst, from, value, sent);
     Ok(0)
+    // LAB 4: END sys_ipc_try_send
 }
 
 /// Send as sys_ipc_try_send does, but if the target is not receiving yet, block until it is
@@ -352,6 +382,8 @@ fn sys_ipc_send(
     cur: usize,
     [envid, value, srcva, perm]: [u32; 4],
 ) -> (Kernel, Result<i32>) {
+    // LAB 4: BEGIN sys_ipc_send
+    // HINT: As try_send if the target receives; else queue (env::block_send), hand off, block.
     let cpu = k.cpu();
     let t = env::table(&mut k);
     let dst = match live_env(t, cpu, envid as EnvId, false) {
@@ -376,6 +408,7 @@ fn sys_ipc_send(
     // Let the receiver run next, if it can: the sender is waiting for it.
     t.set_handoff(cpu, dst);
     block(k)
+    // LAB 4: END sys_ipc_send
 }
 
 /// Block until a value is ready. Record that you want to receive using the env_ipc_recving
@@ -386,6 +419,9 @@ fn sys_ipc_send(
 /// is taken, the sender is woken, and we return 0 without blocking. A queued sender whose page
 /// is no longer sendable gets its error and the next one is tried.
 fn sys_ipc_recv(mut k: Kernel, cur: usize, dstva: u32) -> (Kernel, Result<i32>) {
+    // LAB 4: BEGIN sys_ipc_recv
+    // HINT: Take a queued sender's message if there is one (env::take_sender, finish_send); else
+    // HINT: block receiving at dstva (env::block_recv, block).
     if dstva < UTOP && !dstva.is_multiple_of(PGSIZE) {
         return (k, Err(Error::Inval));
     }
@@ -405,6 +441,7 @@ fn sys_ipc_recv(mut k: Kernel, cur: usize, dstva: u32) -> (Kernel, Result<i32>) 
     }
     env::block_recv(t, cur, dstva);
     block(k)
+    // LAB 4: END sys_ipc_recv
 }
 
 /// The current env has blocked: run the env it just woke with a message, if that can run
@@ -428,6 +465,10 @@ pub fn syscall(mut k: Kernel, cur: usize, tf: &mut Trapframe) -> ! {
     let r = &tf.tf_regs;
     let (a1, a2, a3, a4) = (|| r.reg_edx, || r.reg_ecx, || r.reg_ebx, || r.reg_edi);
     let a5 = || r.reg_esi;
+    // LAB 3: BEGIN syscall
+    // HINT: Dispatch on the system call number (eax) to the sys_* functions with their arguments
+    // HINT: (edx, ecx, ebx, edi, esi); an unknown number is Error::Inval.
+    // STUB: let ret: Result<i32> = todo!("LAB 3: syscall");
     let ret: Result<i32> = match r.reg_eax {
         SYS_CPUTS => {
             k = sys_cputs(k, cur, a1(), a2());
@@ -468,6 +509,7 @@ pub fn syscall(mut k: Kernel, cur: usize, tf: &mut Trapframe) -> ! {
             }
         }
     };
+    // LAB 3: END syscall
     // The current env gets the result in eax (if it was destroyed, nobody reads the frame).
     tf.tf_regs.reg_eax = to_abi(ret) as u32;
     sched::resume(k)

@@ -123,6 +123,9 @@ unsafe impl Sync for Tss {}
 static TSS: Tss = Tss(UnsafeCell::new([TaskStateSegment::new(); NCPU]));
 
 pub fn trap_init() {
+    // LAB 3: BEGIN trap_init
+    // HINT: Install an interrupt gate (kernel code segment GD_KT) for every [vector, handler] pair
+    // HINT: of trap_vectors (NTRAPVEC of them); DPL 3 for T_BRKPT, T_SYSCALL and T_OFLOW only.
     // SAFETY: trap_vectors is the asm table above, NTRAPVEC pairs in .rodata, never written.
     let vectors = unsafe { &trap_vectors };
     for &[num, handler] in vectors {
@@ -145,6 +148,7 @@ pub fn trap_init() {
         // SAFETY: see `Idt`.
         unsafe { (*IDT.0.get())[num as usize] = gate };
     }
+    // LAB 3: END trap_init
     // Per-CPU setup.
     trap_init_percpu();
 }
@@ -328,6 +332,10 @@ fn trap_from_user(cpu: usize, tf: &mut Trapframe) -> ! {
         sched::sched_yield(k);
     }
 
+    // LAB 3: BEGIN trap_dispatch
+    // HINT: Dispatch on tf.tf_trapno: T_SYSCALL to syscall::syscall, T_PGFLT to page_fault_handler,
+    // HINT: T_BRKPT to the monitor (then sched::resume), keyboard/serial/spurious interrupts; any
+    // HINT: other trap prints the frame (print_user_trapframe) and destroys the env.
     // Dispatch based on what type of trap occurred. System calls first: the common case.
     if tf.tf_trapno == T_SYSCALL {
         syscall::syscall(k, cur, tf);
@@ -349,12 +357,17 @@ fn trap_from_user(cpu: usize, tf: &mut Trapframe) -> ! {
             monitor::monitor(Some((&*tf, addr)));
             sched::resume(k)
         }
+        // LAB 4: BEGIN timer-irq
+        // HINT: The timer interrupt: acknowledge it (lapic_eoi, ktest::on_timer) and reschedule
+        // HINT: (sched_tick).
+        // STUB: // (the timer interrupt goes here)
         n if n == IRQ_OFFSET + IRQ_TIMER => {
             // Handle clock interrupts: acknowledge, then schedule.
             lapic::lapic_eoi();
             crate::ktest::on_timer(cpu);
             sched::sched_tick(k)
         }
+        // LAB 4: END timer-irq
         n if n == IRQ_OFFSET + IRQ_KBD => {
             console::kbd_intr();
             lapic::lapic_eoi();
@@ -374,6 +387,7 @@ fn trap_from_user(cpu: usize, tf: &mut Trapframe) -> ! {
         }
         _ => user_exception(k, cur, tf),
     }
+    // LAB 3: END trap_dispatch
 }
 
 /// An exception env `cur` raised that the kernel does not handle itself: its user handler
@@ -490,6 +504,10 @@ fn kernel_fault(tf: &Trapframe, addr: u32) -> ! {
 /// word for the upcall's return address; an exception stack that is missing, not writable or
 /// overflowed destroys the env (`user_mem_check assertion failure`).
 fn deliver_upcall(mut k: Kernel, cur: usize, tf: &mut Trapframe, upcall: u32, word0: u32) -> ! {
+    // LAB 4: BEGIN page_fault_upcall
+    // HINT: Push a UTrapframe on the user exception stack (below UXSTACKTOP, or below the trap-time
+    // HINT: esp with a scratch word if already on it), checked with user_mem_assert; resume the env
+    // HINT: at the upcall with esp pointing at it.
     let cpu = k.cpu();
     let t = env::table(&mut k);
     let esp = tf.tf_esp;
@@ -529,6 +547,7 @@ fn deliver_upcall(mut k: Kernel, cur: usize, tf: &mut Trapframe, upcall: u32, wo
     // forever. The frame keeps them; the upcall's popfl restores what the handler leaves.
     tf.tf_eflags &= !(FL_TF | FL_AC);
     sched::resume(k)
+    // LAB 4: END page_fault_upcall
 }
 
 fn page_fault_handler(mut k: Kernel, cur: usize, tf: &mut Trapframe) -> ! {

@@ -118,8 +118,12 @@ pub fn thisenv() -> &'static UEnv {
 /// Point `thisenv` at the caller's slot, as libmain does and as a freshly forked child must
 /// (its stack starts as a copy of its parent's).
 pub fn set_thisenv() {
+    // LAB 3: BEGIN thisenv
+    // HINT: Store the caller's envs[] index (envx of sys_getenvid()) in THISENV_SLOT, the word
+    // HINT: thisenv() reads (a plain global would be shared after sfork).
     // SAFETY: as for `thisenv`; the word is the env's own.
     unsafe { ptr::write_volatile(THISENV_SLOT as *mut usize, envx(sys_getenvid())) }
+    // LAB 3: END thisenv
 }
 
 /// The page directory entry `pdx` of the caller's address space (JOS's `uvpd[pdx]`),

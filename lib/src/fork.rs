@@ -23,6 +23,10 @@ use crate::syscall::{
 /// The page-fault handler fork installs: copy a copy-on-write page on the first write.
 /// Anything else (a read of an unmapped page, a write to a read-only page) is a real fault.
 fn cow_pgfault(utf: &mut UTrapframe) {
+    // LAB 4: BEGIN pgfault
+    // HINT: Only a write (Fec::WR) to a copy-on-write page (Pte::COW, via uvpt) is ours, else
+    // HINT: panic; give the page a private writable copy (sys_page_copy, or PFTEMP and three calls
+    // HINT: as JOS).
     let addr = utf.utf_fault_va;
     let err = Fec::from_bits_retain(utf.utf_err);
     let pte = Pte::from_bits_retain(uvpt(pgnum(addr)));
@@ -44,12 +48,16 @@ fn cow_pgfault(utf: &mut UTrapframe) {
     if let Err(e) = unsafe { sys_page_copy(0, page, page, Pte::P | Pte::U | Pte::W) } {
         panic!("fork: sys_page_copy: {}", e);
     }
+    // LAB 4: END pgfault
 }
 
 /// Map our page number `pn`, whose PTE is `pte`, into `envid` at the same address (JOS's
 /// `duppage`).
 #[inline(always)]
 fn duppage(envid: EnvId, pn: usize, pte: Pte) -> Result<()> {
+    // LAB 4: BEGIN duppage
+    // HINT: Map page pn into the child at the same address: shared pages as they are, writable or
+    // HINT: copy-on-write pages copy-on-write in both (the child first), read-only pages read-only.
     let va = (pn as u32) << 12;
     // SAFETY: (all branches) the child is not running; for ourselves, the only change is
     // losing the W bit on the same physical page, so our memory reads the same and the next
@@ -73,6 +81,7 @@ fn duppage(envid: EnvId, pn: usize, pte: Pte) -> Result<()> {
             sys_page_map(0, va, envid, va, Pte::P | Pte::U)
         }
     }
+    // LAB 4: END duppage
 }
 
 /// The fork proper, returning the raw id (child id, 0 in the child, or -E_*) in EAX.
@@ -83,6 +92,10 @@ fn duppage(envid: EnvId, pn: usize, pte: Pte) -> Result<()> {
 /// of this frame may hold the parent's later values by then.
 #[inline(never)]
 fn fork_raw() -> i32 {
+    // LAB 4: BEGIN fork
+    // HINT: Install the handler, sys_exofork (the child fixes thisenv and returns 0), duppage every
+    // HINT: present user page below USTACKTOP (uvpd/uvpt), then start_child (exception stack,
+    // HINT: upcall, runnable).
     set_pgfault_handler(cow_pgfault);
     let envid = match sys_exofork() {
         Ok(0) => {
@@ -114,6 +127,7 @@ fn fork_raw() -> i32 {
     });
 
     start_child(envid, "fork")
+    // LAB 4: END fork
 }
 
 /// Copy-on-write fork: `Ok(child id)` in the parent, `Ok(0)` in the child. Errors from

@@ -24,6 +24,10 @@ pub struct IpcMsg {
 /// # Safety
 /// As for `sys_ipc_recv`.
 unsafe fn recv_at(dstva: u32) -> Result<IpcMsg> {
+    // LAB 4: BEGIN ipc_recv
+    // HINT: sys_ipc_recv(dstva), then the message from thisenv (value, from, perm).
+    // STUB: let _ = dstva;
+    // STUB: todo!("LAB 4: ipc_recv");
     // SAFETY: passed on to our caller.
     unsafe { sys_ipc_recv(dstva)? };
     let me = thisenv();
@@ -32,6 +36,7 @@ unsafe fn recv_at(dstva: u32) -> Result<IpcMsg> {
         from: me.env_ipc_from(),
         perm: Pte::from_bits_retain(me.env_ipc_perm() as u32),
     })
+    // LAB 4: END ipc_recv
 }
 
 /// Wait for a message without accepting a page (JOS's `ipc_recv(from, 0, perm)`, which
@@ -58,9 +63,12 @@ pub unsafe fn ipc_recv_page(pg: u32) -> Result<IpcMsg> {
 /// receiving, a system call and a scheduler pass per retry. This one sleeps in the kernel
 /// (`sys_ipc_send`) until the receiver is ready: no polling, and the receiver runs next.
 pub fn ipc_send(to: EnvId, val: u32, pg: Option<u32>, perm: Pte) {
+    // LAB 4: BEGIN ipc_send
+    // HINT: Send with sys_ipc_send (UTOP for no page); any error is fatal (panic).
     if let Err(e) = sys_ipc_send(to, val, pg.unwrap_or(UTOP), perm) {
         panic!("ipc_send: {}", e);
     }
+    // LAB 4: END ipc_send
 }
 
 /// The id of the first live environment of type `env_type`, if any. (JOS's version also

@@ -103,6 +103,9 @@ extern "C" fn pgfault_dispatch(utf: *mut UTrapframe) {
 /// the exception stack and registers `_pgfault_upcall` with the kernel; a failure there is
 /// fatal (panic), as in JOS.
 pub fn set_pgfault_handler(handler: fn(&mut UTrapframe)) {
+    // LAB 4: BEGIN set_pgfault_handler
+    // HINT: Store the handler (HANDLER); the first time, allocate the exception stack page below
+    // HINT: UXSTACKTOP and register pgfault_upcall() with sys_env_set_pgfault_upcall.
     // Store the handler first: a fault between registration and storing must find it.
     let first = HANDLER
         .swap(handler as *mut (), Ordering::Relaxed)
@@ -119,4 +122,5 @@ pub fn set_pgfault_handler(handler: fn(&mut UTrapframe)) {
             panic!("set_pgfault_handler: registering the upcall: {}", e);
         }
     }
+    // LAB 4: END set_pgfault_handler
 }

@@ -468,6 +468,13 @@ impl<'a> DebugInfo<'a> {
     /// The source location of `eip`: the line row covering it. None if no row covers it or
     /// the covering row has no line (line 0).
     pub fn line(&self, eip: u32) -> Option<(&'a str, u32)> {
+        // LAB 1: BEGIN debuginfo-line
+        // HINT: The line table (see `encode`) is split in blocks of ROWS_PER_BLOCK rows, each
+        // HINT: starting at an address given in `blocks`: binary-search the block
+        // HINT: (partition_point), then decode its rows (uleb address deltas, zigzag line deltas, a
+        // HINT: new file when bit 0 is set) up to eip.
+        // STUB: let _ = eip;
+        // STUB: todo!("LAB 1: debuginfo-line")
         let block_addr = |b: usize| read_u32(self.blocks, b * BLOCK_LEN);
         let n = partition_point(self.nblocks, |b| block_addr(b).is_some_and(|a| a <= eip));
         let b = n.checked_sub(1)?;
@@ -505,6 +512,7 @@ impl<'a> DebugInfo<'a> {
             },
             line,
         ))
+        // LAB 1: END debuginfo-line
     }
 
     /// JOS's `debuginfo_eip`: everything known about `eip`, with `"<unknown>"` fallbacks for

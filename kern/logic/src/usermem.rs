@@ -9,6 +9,11 @@ use jos_inc::mmu::{PGSIZE, Pte, round_down};
 /// `perm | P`. A range that wraps around the address space faults at ULIM or below: it
 /// necessarily crosses into kernel space.
 pub fn first_bad(va: u32, len: u32, perm: Pte, pte: impl Fn(u32) -> u32) -> Option<u32> {
+    // LAB 3: BEGIN user_mem_check
+    // HINT: Each page of [va, va+len) must lie below ULIM and have perm|P in its PTE; report the
+    // HINT: first bad address (va itself for the first page).
+    // STUB: let _ = (va, len, perm, pte);
+    // STUB: todo!("LAB 3: user_mem_check");
     if len == 0 {
         return None;
     }
@@ -22,6 +27,7 @@ pub fn first_bad(va: u32, len: u32, perm: Pte, pte: impl Fn(u32) -> u32) -> Opti
         a += PGSIZE; // cannot overflow: a < ULIM
     }
     None
+    // LAB 3: END user_mem_check
 }
 
 #[cfg(test)]
