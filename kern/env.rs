@@ -33,7 +33,7 @@ use x86::segmentation::{
 use crate::cprintf;
 use crate::cpu::{self, NCPU};
 use crate::fpu::{self, FpuArea};
-use crate::pmap::{self, PageTable, UserPgdir};
+use crate::pmap::{self, Entry, PageTable, UserPgdir};
 use crate::spinlock::{BigLocked, Kernel};
 
 // ---- the global descriptor table --------------------------------------------------------
@@ -578,7 +578,7 @@ fn env_setup_vm() -> Result<u32> {
         pgdir.set(i, kern.get(i));
     }
     // UVPT maps the env's own page table read-only.
-    pgdir.set(pdx(UVPT), pgdir.pa() | (Pte::P | Pte::U).bits());
+    pgdir.set(pdx(UVPT), Entry::new(pgdir.pa(), Pte::P | Pte::U));
     Ok(pmap::page2kva(pp))
     // LAB 3: END env_setup_vm
 }
@@ -733,15 +733,15 @@ fn release_memory(t: &mut EnvTable, i: usize) {
     pgdir.for_each_present(pdx(UTOP), |pdeno, pde| {
         // SAFETY: a present PDE below UTOP of a live env points at a page table that
         // pgdir_walk allocated for it.
-        let table = unsafe { PageTable::from_pa(pte_addr(pde)) };
+        let table = unsafe { PageTable::from_pa(pde.frame()) };
         // Unmap all PTEs in this page table.
         table.for_each_present(NPTENTRIES, |pteno, pte| {
-            table.set(pteno, 0);
-            pmap::page_decref(pmap::pa2page(pte_addr(pte)));
+            table.set(pteno, Entry::EMPTY);
+            pmap::page_decref(pmap::pa2page(pte.frame()));
         });
         // Free the page table itself.
-        pgdir.set(pdeno, 0);
-        pmap::page_decref(pmap::pa2page(pte_addr(pde)));
+        pgdir.set(pdeno, Entry::EMPTY);
+        pmap::page_decref(pmap::pa2page(pde.frame()));
     });
     // Free the page directory.
     pmap::page_decref(pmap::pa2page(pgdir.pa()));

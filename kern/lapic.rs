@@ -159,7 +159,10 @@ pub fn lapic_init() {
     // lapicaddr is the physical address of the LAPIC's 4K MMIO region. Map it in to
     // virtual memory so we can access it (once: all CPUs share the mapping).
     if LAPIC.load(Ordering::Relaxed) == 0 {
-        LAPIC.store(crate::pmap::mmio_map_region(pa, 4096), Ordering::Relaxed);
+        LAPIC.store(
+            crate::pmap::mmio_map_region(kern_logic::addr::PhysAddr::new(pa), 4096),
+            Ordering::Relaxed,
+        );
     }
 
     // Enable local APIC; set spurious interrupt vector.

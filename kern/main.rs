@@ -163,7 +163,7 @@ fn boot_aps() {
     unsafe {
         core::ptr::copy_nonoverlapping(
             code.as_ptr(),
-            pmap::kaddr(MPENTRY_PADDR) as *mut u8,
+            pmap::kaddr(pmap::PhysAddr::new(MPENTRY_PADDR)) as *mut u8,
             code.len(),
         );
     }

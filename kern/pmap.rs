@@ -18,6 +18,7 @@ use jos_inc::env::{Env, NENV};
 use jos_inc::error::{Error, Result};
 use jos_inc::memlayout::*;
 use jos_inc::mmu::*;
+pub use kern_logic::addr::{Entry, PageNum, PhysAddr};
 use kern_logic::pagelist::FreeList;
 use kern_logic::refcount::{self, Remap};
 use spin::Mutex as BootMutex;
@@ -31,28 +32,28 @@ mod check;
 
 /// Physical address of a kernel virtual address (JOS's PADDR).
 #[track_caller]
-pub fn paddr(kva: u32) -> u32 {
+pub fn paddr(kva: u32) -> PhysAddr {
     if kva < KERNBASE {
         panic!("PADDR called with invalid kva {:08x}", kva);
     }
-    kva - KERNBASE
+    PhysAddr::new(kva - KERNBASE)
 }
 
 /// Kernel virtual address of a physical address (JOS's KADDR).
 #[track_caller]
-pub fn kaddr(pa: u32) -> u32 {
+pub fn kaddr(pa: PhysAddr) -> u32 {
     let npages = npages();
-    if npages != 0 && pgnum(pa) >= npages {
+    if npages != 0 && pa.page_number() >= npages {
         panic!("KADDR called with invalid pa {:08x}", pa);
     }
-    pa + KERNBASE
+    pa.get() + KERNBASE
 }
 
 /// A page directory or page table: a physical page of 1024 entries, accessed through the
 /// KERNBASE mapping. This is the one place that reads and writes page-table memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageTable {
-    pa: u32,
+    pa: PhysAddr,
 }
 
 impl PageTable {
@@ -63,10 +64,10 @@ impl PageTable {
     /// as one by page_alloc or boot_alloc, or kern_pgdir) for as long as the result is used:
     /// through it the kernel writes that page as entries the MMU obeys, so any other page
     /// (kernel data, a user's page) would become a page table its owner controls.
-    pub const unsafe fn from_pa(pa: u32) -> PageTable {
+    pub const unsafe fn from_pa(pa: PhysAddr) -> PageTable {
         PageTable { pa }
     }
-    pub fn pa(self) -> u32 {
+    pub fn pa(self) -> PhysAddr {
         self.pa
     }
     #[inline]
@@ -74,24 +75,24 @@ impl PageTable {
         assert!(i < NPDENTRIES);
         // `pa` is below 256 MiB (page-table pages are physical memory the kernel maps at
         // KERNBASE), so OR-ing in KERNBASE is exact and the sum cannot overflow.
-        ((self.pa | KERNBASE) + 4 * i as u32) as *mut u32
+        ((self.pa.get() | KERNBASE) + 4 * i as u32) as *mut u32
     }
     #[inline]
-    pub fn get(self, i: usize) -> u32 {
+    pub fn get(self, i: usize) -> Entry {
         // SAFETY: `pa` is a page-table page of physical memory below 256 MiB (allocated by
         // page_alloc or boot_alloc), mapped at KERNBASE; `i` < 1024. Volatile because the
         // MMU (accessed/dirty bits) and user space (through UVPT) see this memory too.
-        unsafe { ptr::read_volatile(self.slot(i)) }
+        Entry::from_bits(unsafe { ptr::read_volatile(self.slot(i)) })
     }
     #[inline]
-    pub fn set(self, i: usize, v: u32) {
+    pub fn set(self, i: usize, v: Entry) {
         // SAFETY: as in `get`; the caller holds the lock that owns this address space.
-        unsafe { ptr::write_volatile(self.slot(i), v) }
+        unsafe { ptr::write_volatile(self.slot(i), v.bits()) }
     }
 
     /// Call `f(i, entry)` for each present entry among the first `n`, skipping empty entries
     /// four at a time (env_free's walk: most entries of an env's tables are empty).
-    pub fn for_each_present(self, n: usize, mut f: impl FnMut(usize, u32)) {
+    pub fn for_each_present(self, n: usize, mut f: impl FnMut(usize, Entry)) {
         assert!(n <= NPTENTRIES);
         let base = self.slot(0);
         let mut i = 0;
@@ -110,8 +111,8 @@ impl PageTable {
                 }
             }
             // SAFETY: as in `get`; i < n <= 1024.
-            let e = unsafe { ptr::read_volatile(base.add(i)) };
-            if e & Pte::P.bits() != 0 {
+            let e = Entry::from_bits(unsafe { ptr::read_volatile(base.add(i)) });
+            if e.present() {
                 f(i, e);
             }
             i += 1;
@@ -121,7 +122,8 @@ impl PageTable {
     /// The OR of `entry(first + k) ^ (want + k * PGSIZE)` over `k < n`: zero iff entries
     /// `first..first+n` are exactly consecutive pages from `want` (check_kern_pgdir's loop).
     #[inline]
-    fn diff_from_run(self, first: usize, n: usize, want: u32) -> u32 {
+    fn diff_from_run(self, first: usize, n: usize, want: Entry) -> u32 {
+        let want = want.bits();
         assert!(first + n <= NPTENTRIES);
         let base = self.slot(first);
         // Wrapping arithmetic, as in `fill`.
@@ -149,7 +151,8 @@ impl PageTable {
 
     /// Entries `first..first+n` map consecutive pages from `entry` (a frame address with
     /// its permission bits) on: boot_map_region's inner loop.
-    fn fill(self, first: usize, n: usize, entry: u32) {
+    fn fill(self, first: usize, n: usize, entry: Entry) {
+        let entry = entry.bits();
         assert!(first + n <= NPTENTRIES);
         let base = self.slot(first);
         // Four entries per iteration: boot maps 65,536 pages at KERNBASE this way. The
@@ -193,7 +196,7 @@ impl PageAlloc {
     /// wrapped it: see kern_logic::refcount).
     #[inline]
     fn incref(&mut self, pp: PageNum) -> Result<()> {
-        let page = &mut self.pages()[pp];
+        let page = &mut self.pages()[pp.index()];
         page.pp_ref = refcount::incref(page.pp_ref).map_err(|_| Error::NoMem)?;
         Ok(())
     }
@@ -204,7 +207,7 @@ impl PageAlloc {
     fn decref(&mut self, pp: PageNum) {
         let mut free = self.free;
         let pages = self.pages();
-        let page = &mut pages[pp];
+        let page = &mut pages[pp.index()];
         let Some((n, zero)) = refcount::decref(page.pp_ref) else {
             panic!("page_decref: page {:#x} has no references", pp);
         };
@@ -215,10 +218,10 @@ impl PageAlloc {
             // LAB 2: BEGIN page_decref-free
             // HINT: The last reference is gone: free the page (page_free's work, inline here).
             // STUB: self.free_page(pp);
-            if page.pp_link != 0 || free.is_head(pp) {
+            if page.pp_link != 0 || free.is_head(pp.index()) {
                 already_free(pp);
             }
-            free.push(pages, pp);
+            free.push(pages, pp.index());
             self.free = free;
             // LAB 2: END page_decref-free
         }
@@ -233,10 +236,11 @@ impl PageAlloc {
         // HINT: list.
         let mut free = self.free;
         let pages = self.pages();
-        if pages[pp].pp_ref != 0 || pages[pp].pp_link != 0 || free.is_head(pp) {
+        let i = pp.index();
+        if pages[i].pp_ref != 0 || pages[i].pp_link != 0 || free.is_head(i) {
             already_free(pp);
         }
-        free.push(pages, pp);
+        free.push(pages, i);
         self.free = free;
         // LAB 2: END page_free
     }
@@ -292,20 +296,17 @@ struct KStacks([[u8; KSTKSIZE as usize]; crate::cpu::NCPU]);
 #[unsafe(link_section = ".kstacks")]
 static mut PERCPU_KSTACKS: KStacks = KStacks([[0; KSTKSIZE as usize]; crate::cpu::NCPU]);
 
-/// A physical page, by page number.
-pub type PageNum = usize;
-
-pub fn page2pa(pp: PageNum) -> u32 {
-    (pp as u32) << PGSHIFT
+pub fn page2pa(pp: PageNum) -> PhysAddr {
+    pp.addr()
 }
 
 #[track_caller]
-pub fn pa2page(pa: u32) -> PageNum {
-    let n = pgnum(pa);
+pub fn pa2page(pa: PhysAddr) -> PageNum {
+    let n = pa.page_number();
     if n >= npages() {
         panic!("pa2page called with invalid pa");
     }
-    n
+    PageNum::new(n)
 }
 
 pub fn page2kva(pp: PageNum) -> u32 {
@@ -444,7 +445,7 @@ pub fn mem_init() {
 
     // Recursively insert PD in itself as a page table, to form a virtual page table at
     // virtual address UVPT.
-    pgdir.set(pdx(UVPT), paddr(pgdir_kva) | (Pte::U | Pte::P).bits());
+    pgdir.set(pdx(UVPT), Entry::new(paddr(pgdir_kva), Pte::U | Pte::P));
 
     // LAB 2: BEGIN mem_init-arrays
     // HINT: Allocate with boot_alloc, and zero, the `pages` array (npages() PageInfo records) and
@@ -501,7 +502,13 @@ pub fn mem_init() {
         Pte::U,
     );
     // Map all of physical memory at KERNBASE (4 KiB pages: no PSE, as JOS).
-    boot_map_region(pgdir, KERNBASE, 0u32.wrapping_sub(KERNBASE), 0, Pte::W);
+    boot_map_region(
+        pgdir,
+        KERNBASE,
+        0u32.wrapping_sub(KERNBASE),
+        PhysAddr::new(0),
+        Pte::W,
+    );
     // LAB 2: END mem_init-map
     // Initialize the SMP-related parts of the memory map.
     mem_init_mp(pgdir);
@@ -566,12 +573,12 @@ pub fn load_pgdir(pgdir: impl Into<PageTable>) {
     let pgdir: PageTable = pgdir.into();
     // SAFETY: `pgdir` maps the kernel (every page directory is built from kern_pgdir's
     // upper half), so execution continues at the same addresses.
-    unsafe { x86::controlregs::cr3_write(pgdir.pa() as u64) }
+    unsafe { x86::controlregs::cr3_write(u64::from(pgdir.pa().get())) }
 }
 
 /// The physical address of the page directory this CPU uses now.
-pub fn current_pgdir() -> u32 {
-    rcr3()
+pub fn current_pgdir() -> PhysAddr {
+    PhysAddr::new(rcr3())
 }
 
 fn rcr3() -> u32 {
@@ -600,7 +607,7 @@ fn page_init() {
     // code's page; extended memory past what boot_alloc handed out. The IO hole and the
     // kernel are in between.
     let mpentry = pgnum(MPENTRY_PADDR);
-    let first_free = pgnum(first_free_pa);
+    let first_free = first_free_pa.page_number();
     free.push_range_desc(pages, first_free..npages);
     free.push_range_desc(pages, mpentry + 1..npages_basemem);
     free.push_range_desc(pages, 1..mpentry);
@@ -618,7 +625,7 @@ pub fn page_alloc(zero: bool) -> Option<PageNum> {
         let mut free = pa.free;
         let r = free.pop(pa.pages());
         pa.free = free;
-        r?
+        PageNum::new(r?)
     };
     if zero {
         // SAFETY: the page just left the free list: nobody else refers to it.
@@ -654,11 +661,11 @@ pub fn page_decref(pp: PageNum) {
 }
 
 pub fn page_ref(pp: PageNum) -> u16 {
-    PAGES.lock().pages()[pp].pp_ref
+    PAGES.lock().pages()[pp.index()].pp_ref
 }
 
 fn set_page_ref(pp: PageNum, r: u16) {
-    PAGES.lock().pages()[pp].pp_ref = r;
+    PAGES.lock().pages()[pp.index()].pp_ref = r;
 }
 
 /// A page-table entry's location: table + index.
@@ -670,16 +677,16 @@ pub struct PteRef {
 
 impl PteRef {
     #[inline]
-    pub fn get(self) -> u32 {
+    pub fn get(self) -> Entry {
         self.table.get(self.idx)
     }
     #[inline]
-    pub fn set(self, v: u32) {
+    pub fn set(self, v: Entry) {
         self.table.set(self.idx, v)
     }
     /// Kernel virtual address of the entry (what JOS's pgdir_walk returns).
     pub fn kva(self) -> u32 {
-        self.table.pa + KERNBASE + 4 * self.idx as u32
+        self.table.pa.get() + KERNBASE + 4 * self.idx as u32
     }
 }
 
@@ -691,9 +698,9 @@ pub fn pgdir_walk(pgdir: PageTable, va: u32, create: bool) -> Option<PteRef> {
     // HINT: Look up the page table through the PDE for va; if absent and `create`, allocate a
     // HINT: zeroed page (count it with page_incref) and install it with P|W|U. Return the PTE slot.
     let pde = pgdir.get(pdx(va));
-    let table = if pde & Pte::P.bits() != 0 {
+    let table = if pde.present() {
         // SAFETY: a present PDE of a page directory points at one of its page tables.
-        unsafe { PageTable::from_pa(pte_addr(pde)) }
+        unsafe { PageTable::from_pa(pde.frame()) }
     } else {
         if !create {
             return None;
@@ -702,7 +709,7 @@ pub fn pgdir_walk(pgdir: PageTable, va: u32, create: bool) -> Option<PteRef> {
         // A fresh page: its count goes from 0 to 1 and cannot saturate.
         page_incref(pp).ok()?;
         // Permissions at the directory level are permissive; the PTEs restrict.
-        pgdir.set(pdx(va), page2pa(pp) | (Pte::P | Pte::W | Pte::U).bits());
+        pgdir.set(pdx(va), Entry::new(page2pa(pp), Pte::P | Pte::W | Pte::U));
         // SAFETY: the fresh, zeroed page is from now on this directory's page table.
         unsafe { PageTable::from_pa(page2pa(pp)) }
     };
@@ -715,11 +722,11 @@ pub fn pgdir_walk(pgdir: PageTable, va: u32, create: bool) -> Option<PteRef> {
 
 /// Map [va, va+size) of virtual address space to physical [pa, pa+size) in `pgdir` with
 /// permissions `perm | P`. Only for static mappings above UTOP, set up at boot.
-pub fn boot_map_region(pgdir: PageTable, va: u32, size: u32, pa: u32, perm: Pte) {
+pub fn boot_map_region(pgdir: PageTable, va: u32, size: u32, pa: PhysAddr, perm: Pte) {
     // LAB 2: BEGIN boot_map_region
     // HINT: Map each page of [va, va+size) to [pa, pa+size) with perm|P (pgdir_walk with create).
     let npg = size / PGSIZE;
-    let bits = (perm | Pte::P).bits();
+    let flags = perm | Pte::P;
     // A page table at a time: one walk per table, then a plain loop over its entries (JOS
     // walks from the directory for every page: 65,536 walks to map 256 MiB at KERNBASE).
     let mut i = 0;
@@ -728,9 +735,9 @@ pub fn boot_map_region(pgdir: PageTable, va: u32, size: u32, pa: u32, perm: Pte)
         let first =
             pgdir_walk(pgdir, a, true).unwrap_or_else(|| panic!("boot_map_region: out of memory"));
         let n = (NPTENTRIES - ptx(a)).min((npg - i) as usize);
-        first
-            .table
-            .fill(first.idx, n, pa.wrapping_add(i * PGSIZE) | bits);
+        // (Wrapping: the mapping at KERNBASE runs to the top of the address space.)
+        let frame = PhysAddr::new(pa.get().wrapping_add(i * PGSIZE));
+        first.table.fill(first.idx, n, Entry::new(frame, flags));
         i += n as u32;
     }
     // LAB 2: END boot_map_region
@@ -796,7 +803,7 @@ pub(crate) fn insert(pgdir: PageTable, pp: PageNum, va: u32, perm: Pte) -> Resul
     // HINT: invalidate the TLB entry. Err(NoMem) if no page table or the count is saturated.
     let pte = pgdir_walk(pgdir, va, true).ok_or(Error::NoMem)?;
     let old = pte.get();
-    let old_pp = (old & Pte::P.bits() != 0).then(|| pa2page(pte_addr(old)));
+    let old_pp = old.present().then(|| pa2page(old.frame()));
     if let Remap::Replace { old } = refcount::remap(old_pp, pp) {
         // One hold of the allocator's lock for both counts.
         let mut pa = PAGES.lock();
@@ -805,7 +812,7 @@ pub(crate) fn insert(pgdir: PageTable, pp: PageNum, va: u32, perm: Pte) -> Resul
             pa.decref(o);
         }
     }
-    pte.set(page2pa(pp) | (perm | Pte::P).bits());
+    pte.set(Entry::new(page2pa(pp), perm | Pte::P));
     tlb_invalidate(pgdir, va);
     Ok(())
     // LAB 2: END page_insert
@@ -818,7 +825,7 @@ pub(crate) fn remove(pgdir: PageTable, va: u32) {
     // HINT: If a page is mapped at va: drop its reference, clear the PTE, invalidate the TLB.
     if let Some((pp, pte)) = page_lookup(pgdir, va) {
         PAGES.lock().decref(pp);
-        pte.set(0);
+        pte.set(Entry::EMPTY);
         tlb_invalidate(pgdir, va);
     }
     // LAB 2: END page_remove
@@ -831,17 +838,17 @@ pub fn page_lookup(pgdir: impl Into<PageTable>, va: u32) -> Option<(PageNum, Pte
     // HINT: The page mapped at va and its PTE, or None (no page table, or PTE not present).
     let pte = pgdir_walk(pgdir.into(), va, false)?;
     let e = pte.get();
-    if e & Pte::P.bits() == 0 {
+    if !e.present() {
         return None;
     }
-    Some((pa2page(pte_addr(e)), pte))
+    Some((pa2page(e.frame()), pte))
     // LAB 2: END page_lookup
 }
 
 /// Invalidate a TLB entry, but only if the page tables being edited are the ones currently
 /// in use by the processor.
 pub fn tlb_invalidate(pgdir: PageTable, va: u32) {
-    if rcr3() == pgdir.pa() {
+    if current_pgdir() == pgdir.pa() {
         // SAFETY: invlpg only drops a cached translation.
         unsafe { x86::tlb::flush(va as usize) }
     }
@@ -907,7 +914,8 @@ pub fn tlb_shootdown_ipi() {
 
 /// Reserve `size` bytes in the MMIO region and map [pa, pa+size) there, cache-disabled and
 /// write-through. Returns the base of the reserved region. Panics past MMIOLIM.
-pub fn mmio_map_region(pa: u32, size: u32) -> u32 {
+pub fn mmio_map_region(pa: PhysAddr, size: u32) -> u32 {
+    let pa = pa.get();
     // LAB 2: BEGIN mmio_map_region
     // HINT: Reserve the page-rounded size from MMIO_NEXT (panic past MMIOLIM) and map it there with
     // HINT: PCD|PWT|W; return the address of pa in it (check_page tests this).
@@ -922,7 +930,7 @@ pub fn mmio_map_region(pa: u32, size: u32) -> u32 {
         kern_pgdir(),
         base,
         size,
-        start,
+        PhysAddr::new(start),
         Pte::PCD | Pte::PWT | Pte::W,
     );
     *next += size;
@@ -940,7 +948,7 @@ pub fn user_mem_check(
 ) -> core::result::Result<(), u32> {
     let pgdir = pgdir.into();
     match kern_logic::usermem::first_bad(va, len, perm, |a| {
-        pgdir_walk(pgdir, a, false).map_or(0, |p| p.get())
+        pgdir_walk(pgdir, a, false).map_or(0, |p| p.get().bits())
     }) {
         None => Ok(()),
         Some(bad) => Err(bad),

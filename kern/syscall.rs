@@ -232,7 +232,7 @@ fn sys_page_copy(
     let perm = check_perm(perm)?;
     let pgdir = t.pgdir(e);
     let (src, pte) = pmap::page_lookup(pgdir, srcva).ok_or(Error::Inval)?;
-    if pte.get() & Pte::U.bits() == 0 {
+    if !pte.get().contains(Pte::U) {
         return Err(Error::Inval);
     }
     // Not zeroed: every byte is overwritten by the copy before anyone can see it.
@@ -285,7 +285,7 @@ fn page_map_checked(
 /// The page at `srcva` of `src`, if it may be mapped elsewhere with `perm`.
 fn source_page(src: UserPgdir, srcva: u32, perm: Pte) -> Result<pmap::PageNum> {
     let (pp, pte) = pmap::page_lookup(src, srcva).ok_or(Error::Inval)?;
-    if perm.contains(Pte::W) && pte.get() & Pte::W.bits() == 0 {
+    if perm.contains(Pte::W) && !pte.get().contains(Pte::W) {
         return Err(Error::Inval);
     }
     Ok(pp)

@@ -23,11 +23,11 @@ pub(super) fn check_page_free_list(only_low_memory: bool) {
     // pages themselves, so filling them cannot disturb it) and, the first time, also checks
     // that low pages already come first. Only if they do not (page_init builds the list that
     // way) is the list reordered, as JOS always does, and walked again.
-    let first_free_pp = pgnum(first_free_pa);
+    let first_free_pp = first_free_pa.page_number();
     // Everything on the list but extended memory past the kernel (the common case, a single
     // compare) is checked here; true for a base-memory page.
     let check_other = |pp: usize| -> bool {
-        let a = page2pa(pp);
+        let a = PageNum::new(pp).addr().get();
         // Check that we didn't corrupt the free list itself.
         assert!(pp < npages);
         // A few pages that shouldn't be on the free list.
@@ -109,8 +109,8 @@ fn fill(kva: u32, v: u8, len: usize) {
 /// KADDR of a page number known to be below npages (so its physical address lies below
 /// 256 MiB and OR-ing in KERNBASE is exact: no overflow check, no npages lookup).
 #[inline(always)]
-fn page2kva_fast(pp: PageNum) -> u32 {
-    page2pa(pp) | KERNBASE
+fn page2kva_fast(pp: usize) -> u32 {
+    PageNum::new(pp).addr().get() | KERNBASE
 }
 
 /// Fill the first 128 bytes at `kva` with the word `v`: check_page_free_list's marking of
@@ -155,9 +155,9 @@ pub(super) fn check_page_alloc() {
     assert!(pp1 != pp0);
     assert!(pp2 != pp1 && pp2 != pp0);
     let np = npages() as u32;
-    assert!(page2pa(pp0) < np * PGSIZE);
-    assert!(page2pa(pp1) < np * PGSIZE);
-    assert!(page2pa(pp2) < np * PGSIZE);
+    assert!(page2pa(pp0) < PhysAddr::new(np * PGSIZE));
+    assert!(page2pa(pp1) < PhysAddr::new(np * PGSIZE));
+    assert!(page2pa(pp2) < PhysAddr::new(np * PGSIZE));
 
     // Temporarily steal the rest of the free pages.
     let fl = take_free_list();
@@ -201,46 +201,42 @@ pub(super) fn check_page_alloc() {
     crate::cprintf!("check_page_alloc() succeeded!\n");
 }
 
-/// The physical address `va` maps to in `pgdir`, or !0 (JOS's check_va2pa).
-fn check_va2pa(pgdir: PageTable, va: u32) -> u32 {
+/// The physical address `va` maps to in `pgdir`, if any (JOS's check_va2pa, whose ~0 is
+/// `None`).
+fn check_va2pa(pgdir: PageTable, va: u32) -> Option<PhysAddr> {
     let pde = pgdir.get(pdx(va));
-    if pde & Pte::P.bits() == 0 {
-        return !0;
+    if !pde.present() {
+        return None;
     }
     // SAFETY: a present PDE of a page directory points at one of its page tables.
-    let pte = unsafe { PageTable::from_pa(pte_addr(pde)) }.get(ptx(va));
-    if pte & Pte::P.bits() == 0 {
-        return !0;
-    }
-    pte_addr(pte)
+    let pte = unsafe { PageTable::from_pa(pde.frame()) }.get(ptx(va));
+    pte.present().then(|| pte.frame())
 }
 
-/// `check_va2pa(pgdir, va + off) == pa + off` for every page of [va, va+len), reading each
-/// page table once instead of walking from the directory for every page.
-fn check_va2pa_range(pgdir: PageTable, va: u32, pa: u32, len: u32) {
+/// `check_va2pa(pgdir, va + off) == Some(pa + off)` for every page of [va, va+len), reading
+/// each page table once instead of walking from the directory for every page (JOS's
+/// check_kern_pgdir loops call check_va2pa per page; this is the same check, a table at a
+/// time).
+fn check_va2pa_range(pgdir: PageTable, va: u32, pa: PhysAddr, len: u32) {
     let mut off = 0;
     while off < len {
         let a = va + off;
         let pde = pgdir.get(pdx(a));
-        assert!(
-            pde & Pte::P.bits() != 0,
-            "check_va2pa({:08x}): no page table",
-            a
-        );
+        assert!(pde.present(), "check_va2pa({:08x}): no page table", a);
         // SAFETY: a present PDE of a page directory points at one of its page tables.
-        let table = unsafe { PageTable::from_pa(pte_addr(pde)) };
+        let table = unsafe { PageTable::from_pa(pde.frame()) };
         let n = (NPTENTRIES - ptx(a)).min(((len - off) / PGSIZE) as usize);
         let first = ptx(a);
         // Present, and the frame is the one expected. Differences are OR-ed over a whole
         // table and only looked at per entry if one is wrong (32,768 pages checked at boot).
         // (Masking commutes with XOR and OR, so the mask is applied once, to the result.)
         let mask = 0xFFFF_F000 | Pte::P.bits();
-        let want = (pa + off) | Pte::P.bits();
+        let want = Entry::new(pa + off, Pte::P);
         let diff = table.diff_from_run(first, n, want);
         if diff & mask != 0 {
             for k in 0..n {
-                let w = want + k as u32 * PGSIZE;
-                if table.get(first + k) & mask != w {
+                let w = want.bits() + k as u32 * PGSIZE;
+                if table.get(first + k).bits() & mask != w {
                     let va = a + (k as u32) * PGSIZE;
                     panic!("check_va2pa({:08x}) is not {:08x}", va, w & !1);
                 }
@@ -276,14 +272,14 @@ pub(super) fn check_page() {
     // Free pp0 and try again: pp0 should be used for page table.
     page_free(pp0);
     assert!(insert(kern_pgdir, pp1, 0x0, Pte::W).is_ok());
-    assert_eq!(pte_addr(kern_pgdir.get(0)), page2pa(pp0));
-    assert_eq!(check_va2pa(kern_pgdir, 0x0), page2pa(pp1));
+    assert_eq!(kern_pgdir.get(0).frame(), page2pa(pp0));
+    assert_eq!(check_va2pa(kern_pgdir, 0x0), Some(page2pa(pp1)));
     assert_eq!(page_ref(pp1), 1);
     assert_eq!(page_ref(pp0), 1);
 
     // Should be able to map pp2 at PGSIZE because pp0 is already allocated for page table.
     assert!(insert(kern_pgdir, pp2, PGSIZE, Pte::W).is_ok());
-    assert_eq!(check_va2pa(kern_pgdir, PGSIZE), page2pa(pp2));
+    assert_eq!(check_va2pa(kern_pgdir, PGSIZE), Some(page2pa(pp2)));
     assert_eq!(page_ref(pp2), 1);
 
     // Should be no free memory.
@@ -291,7 +287,7 @@ pub(super) fn check_page() {
 
     // Should be able to map pp2 at PGSIZE because it's already there.
     assert!(insert(kern_pgdir, pp2, PGSIZE, Pte::W).is_ok());
-    assert_eq!(check_va2pa(kern_pgdir, PGSIZE), page2pa(pp2));
+    assert_eq!(check_va2pa(kern_pgdir, PGSIZE), Some(page2pa(pp2)));
     assert_eq!(page_ref(pp2), 1);
 
     // pp2 should NOT be on the free list; could happen if ref counts are handled sloppily
@@ -300,32 +296,35 @@ pub(super) fn check_page() {
 
     // Check that pgdir_walk returns a pointer to the pte.
     // SAFETY: pgdir_walk made that PDE point at a page table.
-    let ptep = unsafe { PageTable::from_pa(pte_addr(kern_pgdir.get(pdx(PGSIZE)))) };
+    let ptep = unsafe { PageTable::from_pa(kern_pgdir.get(pdx(PGSIZE)).frame()) };
     let walked = pgdir_walk(kern_pgdir, PGSIZE, false).expect("walk");
-    assert_eq!(walked.kva(), ptep.pa() + KERNBASE + 4 * ptx(PGSIZE) as u32);
+    assert_eq!(
+        walked.kva(),
+        ptep.pa().get() + KERNBASE + 4 * ptx(PGSIZE) as u32
+    );
 
     // Should be able to change permissions too.
     assert!(insert(kern_pgdir, pp2, PGSIZE, Pte::W | Pte::U).is_ok());
-    assert_eq!(check_va2pa(kern_pgdir, PGSIZE), page2pa(pp2));
+    assert_eq!(check_va2pa(kern_pgdir, PGSIZE), Some(page2pa(pp2)));
     assert_eq!(page_ref(pp2), 1);
-    assert!(walked.get() & Pte::U.bits() != 0);
-    assert!(kern_pgdir.get(0) & Pte::U.bits() != 0);
+    assert!(walked.get().contains(Pte::U));
+    assert!(kern_pgdir.get(0).contains(Pte::U));
 
     // Should be able to remap with fewer permissions.
     assert!(insert(kern_pgdir, pp2, PGSIZE, Pte::W).is_ok());
-    assert!(walked.get() & Pte::W.bits() != 0);
-    assert!(walked.get() & Pte::U.bits() == 0);
+    assert!(walked.get().contains(Pte::W));
+    assert!(!walked.get().contains(Pte::U));
 
     // Should not be able to map at PTSIZE because need free page for page table.
     assert!(insert(kern_pgdir, pp0, PTSIZE, Pte::W).is_err());
 
     // Insert pp1 at PGSIZE (replacing pp2).
     assert!(insert(kern_pgdir, pp1, PGSIZE, Pte::W).is_ok());
-    assert!(walked.get() & Pte::U.bits() == 0);
+    assert!(!walked.get().contains(Pte::U));
 
     // Should have pp1 at both 0 and PGSIZE, pp2 nowhere, ...
-    assert_eq!(check_va2pa(kern_pgdir, 0), page2pa(pp1));
-    assert_eq!(check_va2pa(kern_pgdir, PGSIZE), page2pa(pp1));
+    assert_eq!(check_va2pa(kern_pgdir, 0), Some(page2pa(pp1)));
+    assert_eq!(check_va2pa(kern_pgdir, PGSIZE), Some(page2pa(pp1)));
     // ... and ref counts should reflect this.
     assert_eq!(page_ref(pp1), 2);
     assert_eq!(page_ref(pp2), 0);
@@ -335,8 +334,8 @@ pub(super) fn check_page() {
 
     // Unmapping pp1 at 0 should keep pp1 at PGSIZE.
     remove(kern_pgdir, 0x0);
-    assert_eq!(check_va2pa(kern_pgdir, 0x0), !0);
-    assert_eq!(check_va2pa(kern_pgdir, PGSIZE), page2pa(pp1));
+    assert_eq!(check_va2pa(kern_pgdir, 0x0), None);
+    assert_eq!(check_va2pa(kern_pgdir, PGSIZE), Some(page2pa(pp1)));
     assert_eq!(page_ref(pp1), 1);
     assert_eq!(page_ref(pp2), 0);
 
@@ -346,8 +345,8 @@ pub(super) fn check_page() {
 
     // Unmapping pp1 at PGSIZE should free it.
     remove(kern_pgdir, PGSIZE);
-    assert_eq!(check_va2pa(kern_pgdir, 0x0), !0);
-    assert_eq!(check_va2pa(kern_pgdir, PGSIZE), !0);
+    assert_eq!(check_va2pa(kern_pgdir, 0x0), None);
+    assert_eq!(check_va2pa(kern_pgdir, PGSIZE), None);
     assert_eq!(page_ref(pp1), 0);
     assert_eq!(page_ref(pp2), 0);
 
@@ -358,8 +357,8 @@ pub(super) fn check_page() {
     assert!(page_alloc(false).is_none());
 
     // Forcibly take pp0 back.
-    assert_eq!(pte_addr(kern_pgdir.get(0)), page2pa(pp0));
-    kern_pgdir.set(0, 0);
+    assert_eq!(kern_pgdir.get(0).frame(), page2pa(pp0));
+    kern_pgdir.set(0, Entry::EMPTY);
     assert_eq!(page_ref(pp0), 1);
     set_page_ref(pp0, 0);
 
@@ -368,9 +367,9 @@ pub(super) fn check_page() {
     let va = PGSIZE * NPDENTRIES as u32 + PGSIZE;
     let ptep = pgdir_walk(kern_pgdir, va, true).expect("walk");
     // SAFETY: as above.
-    let ptep1 = unsafe { PageTable::from_pa(pte_addr(kern_pgdir.get(pdx(va)))) };
-    assert_eq!(ptep.kva(), ptep1.pa() + KERNBASE + 4 * ptx(va) as u32);
-    kern_pgdir.set(pdx(va), 0);
+    let ptep1 = unsafe { PageTable::from_pa(kern_pgdir.get(pdx(va)).frame()) };
+    assert_eq!(ptep.kva(), ptep1.pa().get() + KERNBASE + 4 * ptx(va) as u32);
+    kern_pgdir.set(pdx(va), Entry::EMPTY);
     set_page_ref(pp0, 0);
 
     // Check that new page tables get cleared.
@@ -380,9 +379,9 @@ pub(super) fn check_page() {
     // SAFETY: pgdir_walk just made pp0 this directory's page table.
     let table = unsafe { PageTable::from_pa(page2pa(pp0)) };
     for i in 0..NPTENTRIES {
-        assert!(table.get(i) & Pte::P.bits() == 0);
+        assert!(!table.get(i).present());
     }
-    kern_pgdir.set(0, 0);
+    kern_pgdir.set(0, Entry::EMPTY);
     set_page_ref(pp0, 0);
 
     // Give free list back.
@@ -396,8 +395,8 @@ pub(super) fn check_page() {
     assert_eq!(nfree_pages(), nfree);
 
     // Test mmio_map_region.
-    let mm1 = mmio_map_region(0, 4097);
-    let mm2 = mmio_map_region(0, 4096);
+    let mm1 = mmio_map_region(PhysAddr::new(0), 4097);
+    let mm2 = mmio_map_region(PhysAddr::new(0), 4096);
     // Check that they're in the right region.
     assert!(mm1 >= MMIOBASE && mm1 + 8192 < MMIOLIM);
     assert!(mm2 >= MMIOBASE && mm2 + 8192 < MMIOLIM);
@@ -406,20 +405,27 @@ pub(super) fn check_page() {
     // Check that they don't overlap.
     assert!(mm1 + 8192 <= mm2);
     // Check page mappings.
-    assert_eq!(check_va2pa(kern_pgdir, mm1), 0);
-    assert_eq!(check_va2pa(kern_pgdir, mm1 + PGSIZE), PGSIZE);
-    assert_eq!(check_va2pa(kern_pgdir, mm2), 0);
-    assert_eq!(check_va2pa(kern_pgdir, mm2 + PGSIZE), !0);
+    assert_eq!(check_va2pa(kern_pgdir, mm1), Some(PhysAddr::new(0)));
+    assert_eq!(
+        check_va2pa(kern_pgdir, mm1 + PGSIZE),
+        Some(PhysAddr::new(PGSIZE))
+    );
+    assert_eq!(check_va2pa(kern_pgdir, mm2), Some(PhysAddr::new(0)));
+    assert_eq!(check_va2pa(kern_pgdir, mm2 + PGSIZE), None);
     // Check permissions.
     let e = pgdir_walk(kern_pgdir, mm1, false).expect("walk").get();
-    assert!(e & (Pte::W | Pte::PWT | Pte::PCD).bits() == (Pte::W | Pte::PWT | Pte::PCD).bits());
-    assert!(e & Pte::U.bits() == 0);
+    assert!(e.contains(Pte::W | Pte::PWT | Pte::PCD));
+    assert!(!e.contains(Pte::U));
     // Clear the mappings.
-    pgdir_walk(kern_pgdir, mm1, false).expect("walk").set(0);
+    pgdir_walk(kern_pgdir, mm1, false)
+        .expect("walk")
+        .set(Entry::EMPTY);
     pgdir_walk(kern_pgdir, mm1 + PGSIZE, false)
         .expect("walk")
-        .set(0);
-    pgdir_walk(kern_pgdir, mm2, false).expect("walk").set(0);
+        .set(Entry::EMPTY);
+    pgdir_walk(kern_pgdir, mm2, false)
+        .expect("walk")
+        .set(Entry::EMPTY);
 
     crate::cprintf!("check_page() succeeded!\n");
 }
@@ -432,36 +438,23 @@ pub(super) fn check_kern_pgdir() {
 
     // Check pages array.
     let n = round_up(npages * core::mem::size_of::<PageInfo>() as u32, PGSIZE);
-    let mut i = 0;
-    while i < n {
-        assert_eq!(check_va2pa(pgdir, UPAGES + i), paddr(pages_kva) + i);
-        i += PGSIZE;
-    }
+    check_va2pa_range(pgdir, UPAGES, paddr(pages_kva), n);
 
     // Check envs array (new test for lab 3).
     let n = round_up((NENV * core::mem::size_of::<Env>()) as u32, PGSIZE);
-    let envs = envs_kva();
-    let mut i = 0;
-    while i < n {
-        assert_eq!(check_va2pa(pgdir, UENVS + i), paddr(envs) + i);
-        i += PGSIZE;
-    }
+    check_va2pa_range(pgdir, UENVS, paddr(envs_kva()), n);
 
-    // Check phys mem (a table at a time: the same check as check_va2pa per page).
-    check_va2pa_range(pgdir, KERNBASE, 0, npages * PGSIZE);
+    // Check phys mem.
+    check_va2pa_range(pgdir, KERNBASE, PhysAddr::new(0), npages * PGSIZE);
 
     // Check kernel stack (updated in lab 4 to check per-CPU kernel stacks).
     for n in 0..crate::cpu::NCPU {
         let base = kstacktop(n as u32) - KSTKSIZE - KSTKGAP;
         let stack = paddr(percpu_kstack_kva(n));
-        let mut i = 0;
-        while i < KSTKSIZE {
-            assert_eq!(check_va2pa(pgdir, base + KSTKGAP + i), stack + i);
-            i += PGSIZE;
-        }
+        check_va2pa_range(pgdir, base + KSTKGAP, stack, KSTKSIZE);
         let mut i = 0;
         while i < KSTKGAP {
-            assert_eq!(check_va2pa(pgdir, base + i), !0);
+            assert_eq!(check_va2pa(pgdir, base + i), None);
             i += PGSIZE;
         }
     }
@@ -476,12 +469,11 @@ pub(super) fn check_kern_pgdir() {
             || i == pdx(UENVS)
             || i == pdx(MMIOBASE)
         {
-            assert!(e & Pte::P.bits() != 0);
+            assert!(e.present());
         } else if va >= KERNBASE {
-            assert!(e & Pte::P.bits() != 0);
-            assert!(e & Pte::W.bits() != 0);
+            assert!(e.contains(Pte::P | Pte::W));
         } else {
-            assert_eq!(e, 0);
+            assert_eq!(e, Entry::EMPTY);
         }
     }
     crate::cprintf!("check_kern_pgdir() succeeded!\n");
@@ -518,8 +510,8 @@ pub(super) fn check_page_installed_pgdir() {
     assert_eq!(page_ref(pp2), 0);
 
     // Forcibly take pp0 back.
-    assert_eq!(pte_addr(kern_pgdir.get(0)), page2pa(pp0));
-    kern_pgdir.set(0, 0);
+    assert_eq!(kern_pgdir.get(0).frame(), page2pa(pp0));
+    kern_pgdir.set(0, Entry::EMPTY);
     assert_eq!(page_ref(pp0), 1);
     set_page_ref(pp0, 0);
 

@@ -7,6 +7,7 @@
 // would bury the real ones. This `allow` is a comment in the reference tree (see kit/).
 // HANDOUT: #![allow(unused_variables, unused_imports, unused_mut, dead_code, unreachable_code)]
 
+pub mod addr;
 pub mod elf;
 pub mod envid;
 pub mod kdebug;

@@ -7,6 +7,8 @@
 //! refused, and the kernel turns that into -E_NO_MEM (the kernel cannot record another
 //! reference: a resource limit, like running out of pages for a page table).
 
+use crate::addr::PageNum;
+
 /// The most references one page can have.
 pub const MAX_REFS: u16 = u16::MAX;
 
@@ -34,10 +36,10 @@ pub enum Remap {
     Same,
     /// Take a reference on the new page first (it may be refused), then drop the old page's
     /// reference if there was one.
-    Replace { old: Option<usize> },
+    Replace { old: Option<PageNum> },
 }
 
-pub fn remap(old: Option<usize>, new: usize) -> Remap {
+pub fn remap(old: Option<PageNum>, new: PageNum) -> Remap {
     match old {
         Some(o) if o == new => Remap::Same,
         _ => Remap::Replace { old },
@@ -80,8 +82,9 @@ mod tests {
 
     #[test]
     fn remapping_the_same_page_changes_no_count() {
-        assert_eq!(remap(Some(7), 7), Remap::Same);
-        assert_eq!(remap(Some(7), 8), Remap::Replace { old: Some(7) });
-        assert_eq!(remap(None, 8), Remap::Replace { old: None });
+        let p = PageNum::new;
+        assert_eq!(remap(Some(p(7)), p(7)), Remap::Same);
+        assert_eq!(remap(Some(p(7)), p(8)), Remap::Replace { old: Some(p(7)) });
+        assert_eq!(remap(None, p(8)), Remap::Replace { old: None });
     }
 }
