@@ -11,12 +11,35 @@ use jos_inc::memlayout::{KSTACKTOP, KSTKGAP, KSTKSIZE};
 /// Maximum number of CPUs.
 pub const NCPU: usize = 8;
 
-/// `cpu_status` values.
-pub const CPU_UNUSED: u32 = 0;
-pub const CPU_STARTED: u32 = 1;
-pub const CPU_HALTED: u32 = 2;
-/// Stopped for good by another CPU's panic (not in JOS).
-pub const CPU_STOPPED: u32 = 3;
+/// JOS's `cpu_status` values, as a type (kept in an `AtomicU32`, converted on the way in and
+/// out).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum CpuStatus {
+    Unused = 0,
+    Started = 1,
+    Halted = 2,
+    /// Stopped for good by another CPU's panic (not in JOS).
+    Stopped = 3,
+}
+
+impl CpuStatus {
+    /// The status stored as `v` (only this module stores, and only `CpuStatus` values).
+    fn from_stored(v: u32) -> CpuStatus {
+        match v {
+            0 => CpuStatus::Unused,
+            1 => CpuStatus::Started,
+            2 => CpuStatus::Halted,
+            3 => CpuStatus::Stopped,
+            _ => unreachable!("cpu_status {v}"),
+        }
+    }
+}
+
+pub const CPU_UNUSED: CpuStatus = CpuStatus::Unused;
+pub const CPU_STARTED: CpuStatus = CpuStatus::Started;
+pub const CPU_HALTED: CpuStatus = CpuStatus::Halted;
+pub const CPU_STOPPED: CpuStatus = CpuStatus::Stopped;
 
 /// No env is running on the CPU.
 const NO_ENV: usize = usize::MAX;
@@ -38,21 +61,21 @@ pub struct CpuInfo {
 impl CpuInfo {
     const fn new() -> CpuInfo {
         CpuInfo {
-            status: AtomicU32::new(CPU_UNUSED),
+            status: AtomicU32::new(CPU_UNUSED as u32),
             env: AtomicUsize::new(NO_ENV),
             in_user: AtomicBool::new(false),
             tlb_stale: AtomicBool::new(false),
         }
     }
-    pub fn status(&self) -> u32 {
-        self.status.load(Ordering::Acquire)
+    pub fn status(&self) -> CpuStatus {
+        CpuStatus::from_stored(self.status.load(Ordering::Acquire))
     }
-    pub fn set_status(&self, s: u32) {
-        self.status.store(s, Ordering::Release)
+    pub fn set_status(&self, s: CpuStatus) {
+        self.status.store(s as u32, Ordering::Release)
     }
     /// Atomically exchange the status (JOS's `xchg(&thiscpu->cpu_status, ...)`).
-    pub fn swap_status(&self, s: u32) -> u32 {
-        self.status.swap(s, Ordering::AcqRel)
+    pub fn swap_status(&self, s: CpuStatus) -> CpuStatus {
+        CpuStatus::from_stored(self.status.swap(s as u32, Ordering::AcqRel))
     }
     /// The envs[] slot running on this CPU (JOS's `curenv`).
     pub fn env(&self) -> Option<usize> {

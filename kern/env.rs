@@ -349,7 +349,7 @@ impl EnvTable {
             }
         }
         let e = self.env(i);
-        e.env_status = new.status();
+        e.env_status = new.status().into();
         e.env_ipc_recving = new.recving();
         Ok(new)
     }
@@ -389,7 +389,7 @@ impl EnvTable {
     fn push_free(&mut self, i: usize) {
         let link = self.free.map_or(0, |f| self.kva(f));
         let e = self.env(i);
-        e.env_status = ENV_FREE;
+        e.env_status = EnvStatus::Free.into();
         e.env_link = link;
         e.env_pgdir = 0;
         self.free = Some(i);
@@ -549,7 +549,7 @@ pub fn envid2env(t: &mut EnvTable, cpu: usize, envid: EnvId, checkperm: bool) ->
     }
     let i = envx(envid);
     let e = t.env(i);
-    if e.env_status == ENV_FREE || e.env_id != envid {
+    if e.env_status == u32::from(EnvStatus::Free) || e.env_id != envid {
         return Err(Error::BadEnv);
     }
     if checkperm && Some(i) != cur {

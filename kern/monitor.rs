@@ -221,7 +221,6 @@ fn mon_cpus(_args: &[&str], _tf: Option<(&Trapframe, u32)>) -> i32 {
             cpu::CPU_STARTED => "running",
             cpu::CPU_HALTED => "halted",
             cpu::CPU_STOPPED => "stopped",
-            _ => "?",
         };
         let this = if i == me { " (this CPU)" } else { "" };
         match c.env() {

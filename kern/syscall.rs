@@ -116,9 +116,9 @@ fn sys_exofork(t: &mut EnvTable, cpu: usize) -> Result<i32> {
 fn sys_env_set_status(t: &mut EnvTable, cpu: usize, envid: EnvId, status: u32) -> Result<i32> {
     // LAB 4: BEGIN sys_env_set_status
     // HINT: ENV_RUNNABLE or ENV_NOT_RUNNABLE (else Inval), for the caller or a child (live_env).
-    let runnable = match status {
-        ENV_RUNNABLE => true,
-        ENV_NOT_RUNNABLE => false,
+    let runnable = match EnvStatus::try_from(status) {
+        Ok(EnvStatus::Runnable) => true,
+        Ok(EnvStatus::NotRunnable) => false,
         _ => return Err(Error::Inval),
     };
     let e = live_env(t, cpu, envid, true)?;

@@ -21,6 +21,40 @@ pub const ENV_RUNNABLE: u32 = 2;
 pub const ENV_RUNNING: u32 = 3;
 pub const ENV_NOT_RUNNABLE: u32 = 4;
 
+/// `env_status` as a type. The `Env` record keeps the `u32` (its layout is the ABI user space
+/// reads at UENVS); values cross into this type with `TryFrom`, which refuses the numbers that
+/// are no status (a `sys_env_set_status` argument, say).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum EnvStatus {
+    Free = ENV_FREE,
+    Dying = ENV_DYING,
+    Runnable = ENV_RUNNABLE,
+    Running = ENV_RUNNING,
+    NotRunnable = ENV_NOT_RUNNABLE,
+}
+
+impl TryFrom<u32> for EnvStatus {
+    /// The value that is no status.
+    type Error = u32;
+    fn try_from(v: u32) -> Result<EnvStatus, u32> {
+        Ok(match v {
+            ENV_FREE => EnvStatus::Free,
+            ENV_DYING => EnvStatus::Dying,
+            ENV_RUNNABLE => EnvStatus::Runnable,
+            ENV_RUNNING => EnvStatus::Running,
+            ENV_NOT_RUNNABLE => EnvStatus::NotRunnable,
+            _ => return Err(v),
+        })
+    }
+}
+
+impl From<EnvStatus> for u32 {
+    fn from(s: EnvStatus) -> u32 {
+        s as u32
+    }
+}
+
 /// Scheduling priorities (not in JOS; a lab 4 challenge): `0..NPRIO`, higher runs first. Every
 /// env starts at its parent's priority, kernel-created ones at `ENV_PRIO_DEFAULT`, the highest:
 /// an env may lower itself or its children, never raise anyone above itself.
@@ -86,3 +120,17 @@ const _: () = {
     assert!(offset_of!(Env, env_ipc_from) == 116);
     assert!(offset_of!(Env, env_ipc_perm) == 120);
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_status_round_trips() {
+        for v in 0..5u32 {
+            assert_eq!(u32::from(EnvStatus::try_from(v).unwrap()), v);
+        }
+        assert_eq!(EnvStatus::try_from(5), Err(5));
+        assert_eq!(EnvStatus::try_from(u32::MAX), Err(u32::MAX));
+    }
+}

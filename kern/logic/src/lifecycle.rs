@@ -26,7 +26,7 @@
 //! Every (state, event) pair is either a transition or a refusal; `tests` enumerates them all.
 
 use bit_field::BitField;
-use jos_inc::env::{ENV_DYING, ENV_FREE, ENV_NOT_RUNNABLE, ENV_RUNNABLE, ENV_RUNNING};
+use jos_inc::env::EnvStatus;
 
 /// Whether the slot holds an environment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -151,13 +151,13 @@ impl EnvState {
 
     /// JOS's `env_status`, as user space reads it in `envs[]`.
     #[inline]
-    pub fn status(&self) -> u32 {
+    pub fn status(&self) -> EnvStatus {
         match self.life() {
-            Life::Free => ENV_FREE,
-            Life::Dying => ENV_DYING,
-            Life::Live if self.cpu().is_some() => ENV_RUNNING,
-            Life::Live if self.continues() => ENV_RUNNABLE,
-            Life::Live => ENV_NOT_RUNNABLE,
+            Life::Free => EnvStatus::Free,
+            Life::Dying => EnvStatus::Dying,
+            Life::Live if self.cpu().is_some() => EnvStatus::Running,
+            Life::Live if self.continues() => EnvStatus::Runnable,
+            Life::Live => EnvStatus::NotRunnable,
         }
     }
 
@@ -165,7 +165,10 @@ impl EnvState {
     /// RUNNING or DYING).
     #[inline]
     pub fn active(&self) -> bool {
-        matches!(self.status(), ENV_RUNNABLE | ENV_RUNNING | ENV_DYING)
+        matches!(
+            self.status(),
+            EnvStatus::Runnable | EnvStatus::Running | EnvStatus::Dying
+        )
     }
 }
 
@@ -518,7 +521,7 @@ mod tests {
             for runnable in [true, false] {
                 let n = step(s, Event::SetStatus { runnable }).unwrap();
                 assert_eq!(n.cpu(), Some(OTHER));
-                assert_eq!(n.status(), ENV_RUNNING);
+                assert_eq!(n.status(), EnvStatus::Running);
                 assert!(!n.runnable());
                 assert_eq!(
                     step(n, Event::Dispatch { cpu: THIS }),
@@ -540,7 +543,7 @@ mod tests {
         .unwrap();
         s = step(s, Event::Dispatch { cpu: OTHER }).unwrap();
         s = step(s, Event::Destroy { by: THIS }).unwrap();
-        assert_eq!((s.life(), s.status()), (Life::Dying, ENV_DYING));
+        assert_eq!((s.life(), s.status()), (Life::Dying, EnvStatus::Dying));
         // The second destroy changes nothing: in JOS it freed the env at once.
         assert_eq!(step(s, Event::Destroy { by: THIS }), Ok(s));
         // Nobody may touch a dying env.
@@ -566,7 +569,7 @@ mod tests {
         s = step(s, Event::Dispatch { cpu: THIS }).unwrap();
         s = step(s, Event::Recv).unwrap();
         s = step(s, Event::Deschedule).unwrap();
-        assert_eq!(s.status(), ENV_NOT_RUNNABLE);
+        assert_eq!(s.status(), EnvStatus::NotRunnable);
         // "Waking" it with set_status leaves it blocked in the receive.
         s = step(s, Event::SetStatus { runnable: true }).unwrap();
         assert!(s.recving() && !s.runnable());
@@ -594,7 +597,7 @@ mod tests {
         assert!(!s.continues());
         assert_eq!(step(s, Event::Recv), Err(Refusal::Illegal));
         s = step(s, Event::Deschedule).unwrap();
-        assert_eq!(s.status(), ENV_NOT_RUNNABLE);
+        assert_eq!(s.status(), EnvStatus::NotRunnable);
         assert!(!s.runnable());
         s = step(s, Event::SendDone).unwrap();
         assert!(s.runnable());
@@ -634,7 +637,7 @@ mod tests {
     #[test]
     fn jos_statuses() {
         let mut s = EnvState::FREE;
-        assert_eq!(s.status(), ENV_FREE);
+        assert_eq!(s.status(), EnvStatus::Free);
         s = step(
             s,
             Event::Alloc {
@@ -643,12 +646,12 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(s.status(), ENV_NOT_RUNNABLE);
+        assert_eq!(s.status(), EnvStatus::NotRunnable);
         s = step(s, Event::SetStatus { runnable: true }).unwrap();
-        assert_eq!(s.status(), ENV_RUNNABLE);
+        assert_eq!(s.status(), EnvStatus::Runnable);
         assert!(s.runnable() && s.active());
         s = step(s, Event::Dispatch { cpu: THIS }).unwrap();
-        assert_eq!(s.status(), ENV_RUNNING);
+        assert_eq!(s.status(), EnvStatus::Running);
         assert!(!s.runnable() && s.active() && s.continues());
     }
 }
