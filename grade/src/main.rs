@@ -82,28 +82,6 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
     Ok(o)
 }
 
-/// gradelib's filter: a test runs if any word is a case-insensitive substring of its title
-/// (or, here, of its part, so `grade "lab 4"` works).
-fn selected(case: &Case, filters: &[String]) -> bool {
-    let name = case.name.to_lowercase();
-    let part = case.part.to_lowercase();
-    filters.is_empty()
-        || filters.iter().any(|f| {
-            let f = f.to_lowercase();
-            name.contains(&f) || part.contains(&f)
-        })
-}
-
-/// The lab a part belongs to ("Lab 4 Part B" -> 4); the Project and Hostile parts have none,
-/// so `--lab` leaves them out.
-fn part_lab(part: &str) -> Option<u32> {
-    part.strip_prefix("Lab ")?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
 /// Output file for a test; characters unfriendly to shells become `_`.
 fn out_path(name: &str) -> String {
     let safe: String = name
@@ -186,14 +164,7 @@ fn main() -> ExitCode {
     if opts.bench {
         return run_bench(&opts);
     }
-    let mut cases: Vec<Case> = tests::cases()
-        .into_iter()
-        .filter(|c| selected(c, &opts.filters))
-        .filter(|c| {
-            opts.lab
-                .is_none_or(|n| part_lab(c.part).is_some_and(|l| l <= n))
-        })
-        .collect();
+    let mut cases = tests::select(&opts.filters, opts.lab);
     if let Some(n) = opts.cpus {
         cases.iter_mut().for_each(|c| c.cpus = n);
     }
@@ -388,69 +359,6 @@ mod unit {
         assert_eq!((o.lab, o.results.as_deref()), (Some(2), Some("r.txt")));
         assert!(parse_args(&args("--lab 0")).is_err());
         assert!(parse_args(&args("--results")).is_err());
-    }
-
-    #[test]
-    fn filters() {
-        let cases = tests::cases();
-        let pick = |words: &str| -> Vec<String> {
-            let f = args(words);
-            cases
-                .iter()
-                .filter(|c| selected(c, &f))
-                .map(|c| c.name.clone())
-                .collect()
-        };
-        assert_eq!(pick("").len(), cases.len());
-        assert_eq!(
-            pick("PRIMES"),
-            [
-                "primes",
-                "primes_cpus1",
-                "primes_cpus2",
-                "primes_cpus4_mttcg"
-            ]
-        );
-        assert_eq!(
-            pick("pingpong spin"),
-            [
-                "spin",
-                "pingpong",
-                "pingpongs",
-                "pingpong_cpus1",
-                "pingpong_cpus4_mttcg",
-                "pingpongs_cpus2",
-                "pingpongs_cpus4"
-            ]
-        );
-        // Part names match too: "Part A" selects lab 4 part A's only test.
-        assert_eq!(pick("4_part_a"), Vec::<String>::new());
-        assert_eq!(
-            cases
-                .iter()
-                .filter(|c| selected(c, &["part a".into()]))
-                .count(),
-            1
-        );
-        assert!(pick("hello").contains(&"hello_smp".to_string()));
-    }
-
-    #[test]
-    fn lab_selection() {
-        assert_eq!(part_lab("Lab 4 Part C"), Some(4));
-        assert_eq!(part_lab("Lab 2"), Some(2));
-        assert_eq!((part_lab("Project"), part_lab("Hostile")), (None, None));
-        // Every test of the four labs has its lab; the rest are Project or Hostile.
-        for c in tests::cases() {
-            let lab = part_lab(c.part);
-            assert!(
-                lab.is_some_and(|l| (1..=4).contains(&l))
-                    || [tests::PROJECT, tests::HOSTILE].contains(&c.part),
-                "{}: part {}",
-                c.name,
-                c.part
-            );
-        }
     }
 
     #[test]
