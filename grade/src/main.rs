@@ -14,14 +14,13 @@ mod report;
 mod runner;
 mod tests;
 
-use report::Paint;
+use report::{Paint, Report};
 use runner::{Outcome, RunSpec};
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use tests::Case;
 
 const USAGE: &str =
     "usage: grade [-v] [--list] [--no-build] [--cpus N] [--mttcg] [--jobs N] [--lab N]
@@ -82,21 +81,6 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
     Ok(o)
 }
 
-/// Output file for a test; characters unfriendly to shells become `_`.
-fn out_path(name: &str) -> String {
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.+".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("obj/grade/{safe}.out")
-}
-
 fn build() -> bool {
     match Command::new("make").arg("-s").output() {
         Ok(out) if out.status.success() => true,
@@ -111,42 +95,6 @@ fn build() -> bool {
             false
         }
     }
-}
-
-/// Running totals, printed at part boundaries and at the end.
-#[derive(Default)]
-struct Tally {
-    got: u32,
-    possible: u32,
-    passed: usize,
-    failed: usize,
-}
-
-/// Judges one case against its run's output, saves the output, and prints the result. Returns
-/// the recap line for a failure, `None` for a pass.
-fn report_case(case: &Case, out: &Outcome, command: Option<&str>, paint: Paint) -> Option<String> {
-    let text = String::from_utf8_lossy(&out.output);
-    let lines = matcher::splitlines(&text);
-    let t = case.test;
-    let mut verdict = matcher::check(&lines, t.expect, t.no, t.count);
-    matcher::check_same(&lines, t.same, &mut verdict);
-    let path = out_path(&case.name);
-    let saved = match std::fs::write(&path, &out.output) {
-        Ok(()) => path,
-        Err(e) => format!("nowhere ({path}: {e})"),
-    };
-    if let Some(cmd) = command {
-        println!("$ {cmd}");
-    }
-    let ok = verdict.passed();
-    println!("{}", report::status_line(&case.name, ok, out.secs, paint));
-    if ok {
-        return None;
-    }
-    for line in report::failure_details(&lines, &verdict, out.timed_out, &saved, paint) {
-        println!("{line}");
-    }
-    Some(report::recap_line(&case.name, &verdict, out.timed_out))
 }
 
 fn main() -> ExitCode {
@@ -222,10 +170,7 @@ fn main() -> ExitCode {
     let jobs = opts.jobs.unwrap_or(default_jobs).clamp(1, procs::SLOTS - 1);
     let paint = Paint(std::io::stdout().is_terminal());
 
-    let mut tally = Tally::default();
-    let mut part = Tally::default();
-    let mut recap: Vec<String> = Vec::new();
-    let mut results = String::new();
+    let mut report = Report::new(paint);
     let next = AtomicUsize::new(0);
     std::thread::scope(|s| {
         let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
@@ -255,49 +200,26 @@ fn main() -> ExitCode {
                 let command = opts
                     .verbose
                     .then(|| format!("{qemu} {}", specs[run_of[cursor]].args().join(" ")));
-                let failure = report_case(case, out, command.as_deref(), paint);
-                let ok = failure.is_none();
-                let status = if ok { "OK" } else { "FAIL" };
-                results.push_str(&format!("{status}\t{}\t{}\n", case.part, case.name));
-                recap.extend(failure);
-                for t in [&mut tally, &mut part] {
-                    t.possible += case.points;
-                    if ok {
-                        t.got += case.points;
-                        t.passed += 1;
-                    } else {
-                        t.failed += 1;
-                    }
-                }
+                let saved = report::save_output(&case.name, &out.output);
                 cursor += 1;
-                if cases.get(cursor).is_none_or(|n| n.part != case.part) {
-                    println!(
-                        "{}\n",
-                        report::part_score(case.part, part.got, part.possible)
-                    );
-                    part = Tally::default();
+                let end_of_part = cases.get(cursor).is_none_or(|n| n.part != case.part);
+                for line in report.case(case, out, command.as_deref(), &saved, end_of_part) {
+                    println!("{line}");
                 }
             }
         }
     });
 
     if let Some(path) = &opts.results
-        && let Err(e) = std::fs::write(path, &results)
+        && let Err(e) = std::fs::write(path, report.results())
     {
         println!("grade: cannot write {path}: {e}");
         return ExitCode::FAILURE;
     }
-    if !recap.is_empty() {
-        println!("Failed:");
-        for line in &recap {
-            println!("{line}");
-        }
-        println!();
-    }
-    for line in report::summary(tally.got, tally.possible, tally.passed, tally.failed) {
+    for line in report.closing() {
         println!("{line}");
     }
-    if tally.failed > 0 || cases.is_empty() {
+    if !report.all_passed() || cases.is_empty() {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
@@ -359,14 +281,5 @@ mod unit {
         assert_eq!((o.lab, o.results.as_deref()), (Some(2), Some("r.txt")));
         assert!(parse_args(&args("--lab 0")).is_err());
         assert!(parse_args(&args("--results")).is_err());
-    }
-
-    #[test]
-    fn output_paths() {
-        assert_eq!(out_path("primes"), "obj/grade/primes.out");
-        assert_eq!(
-            out_path("Page management 2"),
-            "obj/grade/Page_management_2.out"
-        );
     }
 }
