@@ -15,12 +15,8 @@ mod runner;
 mod tests;
 
 use report::{Paint, Report};
-use runner::{Outcome, RunSpec};
-use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::process::{Command, ExitCode};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 
 const USAGE: &str =
     "usage: grade [-v] [--list] [--no-build] [--cpus N] [--mttcg] [--jobs N] [--lab N]
@@ -151,62 +147,21 @@ fn main() -> ExitCode {
     }
     let qemu = std::env::var("QEMU").unwrap_or_else(|_| "qemu-system-i386".to_string());
 
-    // Tests with identical run settings share one QEMU run (gradelib's parent tests, e.g. lab 2's
-    // four checks of one boot). Runs start in table order so results can print early.
-    let mut specs: Vec<RunSpec> = Vec::new();
-    let mut index: HashMap<RunSpec, usize> = HashMap::new();
-    let run_of: Vec<usize> = cases
-        .iter()
-        .map(|c| {
-            let spec = RunSpec::of(c);
-            *index.entry(spec.clone()).or_insert_with(|| {
-                specs.push(spec);
-                specs.len() - 1
-            })
-        })
-        .collect();
     let default_jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     // Fewer workers than cleanup slots, so every live QEMU is known to the signal handler.
     let jobs = opts.jobs.unwrap_or(default_jobs).clamp(1, procs::SLOTS - 1);
     let paint = Paint(std::io::stdout().is_terminal());
 
     let mut report = Report::new(paint);
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
-        for _ in 0..jobs.min(specs.len()) {
-            let (tx, next, specs, qemu) = (tx.clone(), &next, &specs, &qemu);
-            s.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(spec) = specs.get(i) else { break };
-                    if tx.send((i, runner::run(qemu, spec))).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-
-        // Print strictly in table order, each case as soon as its run (and all before it) is in.
-        let mut done: Vec<Option<Outcome>> = specs.iter().map(|_| None).collect();
-        let mut cursor = 0;
-        for (i, outcome) in rx {
-            done[i] = Some(outcome);
-            while let Some(case) = cases.get(cursor) {
-                let Some(out) = &done[run_of[cursor]] else {
-                    break;
-                };
-                let command = opts
-                    .verbose
-                    .then(|| format!("{qemu} {}", specs[run_of[cursor]].args().join(" ")));
-                let saved = report::save_output(&case.name, &out.output);
-                cursor += 1;
-                let end_of_part = cases.get(cursor).is_none_or(|n| n.part != case.part);
-                for line in report.case(case, out, command.as_deref(), &saved, end_of_part) {
-                    println!("{line}");
-                }
-            }
+    runner::run_in_order(&qemu, &cases, jobs, |i, spec, out| {
+        let case = &cases[i];
+        let command = opts
+            .verbose
+            .then(|| format!("{qemu} {}", spec.args().join(" ")));
+        let saved = report::save_output(&case.name, &out.output);
+        let end_of_part = cases.get(i + 1).is_none_or(|n| n.part != case.part);
+        for line in report.case(case, out, command.as_deref(), &saved, end_of_part) {
+            println!("{line}");
         }
     });
 
