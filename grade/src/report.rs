@@ -1,5 +1,6 @@
 //! The report, in gradelib's format: `name: OK (0.5s) `, failure details indented four spaces,
-//! per-part and total scores; plus the closing `N passed, M failed` line.
+//! per-part and total scores; plus the closing `N passed, M failed` line. `Report` builds it
+//! case by case, keeping the totals, the recap of failures and the `--results` lines.
 #![forbid(unsafe_code)]
 
 use crate::matcher::{self, Verdict};
