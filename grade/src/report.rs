@@ -1,4 +1,4 @@
-//! The report, in gradelib's format: `name: OK (0.5s) `, failure details indented four spaces,
+//! The report, in gradelib's format: `name: OK (1.2s) `, failure details indented four spaces,
 //! per-part and total scores; plus the closing `N passed, M failed` line. `Report` builds it
 //! case by case, keeping the totals, the recap of failures and the `--results` lines.
 #![forbid(unsafe_code)]
@@ -27,7 +27,7 @@ impl Paint {
     }
 }
 
-/// `name: OK (0.5s) `: the time only past 0.1 s, and a trailing space after each item.
+/// `name: OK (1.2s) `: the time only past 0.1 s, and a trailing space after each item.
 pub fn status_line(name: &str, ok: bool, secs: f64, paint: Paint) -> String {
     let status = if ok {
         paint.green("OK")
