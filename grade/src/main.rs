@@ -4,6 +4,10 @@
 //! Usage: grade [-v] [--list] [--no-build] [--cpus N] [--mttcg] [--jobs N] [--lab N]
 //!              [--results FILE] [filter words...]
 //!        grade --bench [-v] [--no-build] [--cpus N]   (`make bench`: see bench.rs)
+//!
+//! `main` reads the options (`parse_args`), picks the cases (`select`, over tests.rs's table),
+//! grades them (`run`: runner.rs boots QEMU, report.rs judges each case and says what to print)
+//! and ends the report (`finish`), whose exit code says whether everything passed.
 #![deny(unsafe_code)]
 
 mod bench;
@@ -14,13 +18,9 @@ mod report;
 mod runner;
 mod tests;
 
-use report::Paint;
-use runner::{Outcome, RunSpec};
-use std::collections::HashMap;
+use report::{Paint, Report};
 use std::io::IsTerminal;
 use std::process::{Command, ExitCode};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use tests::Case;
 
 const USAGE: &str =
@@ -28,6 +28,7 @@ const USAGE: &str =
              [--results FILE] [filter words...]
        grade --bench [-v] [--no-build] [--cpus N]";
 
+/// The command line, as `parse_args` reads it.
 #[derive(Debug, Default, PartialEq)]
 struct Options {
     verbose: bool,
@@ -46,6 +47,8 @@ struct Options {
     filters: Vec<String>,
 }
 
+/// Reads the command line (without the program name). `Err` holds what is wrong, or nothing for
+/// -h; options may come before, after and between the filter words.
 fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut o = Options::default();
     let mut it = args.iter();
@@ -82,43 +85,88 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
     Ok(o)
 }
 
-/// gradelib's filter: a test runs if any word is a case-insensitive substring of its title
-/// (or, here, of its part, so `grade "lab 4"` works).
-fn selected(case: &Case, filters: &[String]) -> bool {
-    let name = case.name.to_lowercase();
-    let part = case.part.to_lowercase();
-    filters.is_empty()
-        || filters.iter().any(|f| {
-            let f = f.to_lowercase();
-            name.contains(&f) || part.contains(&f)
-        })
+/// `grade`: parse the options, pick the cases, then list them, benchmark, or grade them.
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opts = match parse_args(&args) {
+        Ok(o) => o,
+        Err(e) => return usage(&e),
+    };
+    if opts.bench {
+        return run_bench(&opts);
+    }
+    let cases = select(&opts);
+    if cases.is_empty() {
+        eprintln!("grade: no test matches {:?} (see --list)", opts.filters);
+    }
+    if opts.list {
+        list(&cases);
+        return ExitCode::SUCCESS;
+    }
+    let Some(qemu) = prepare(opts.no_build) else {
+        return ExitCode::FAILURE;
+    };
+    if let Err(e) = std::fs::create_dir_all("obj/grade") {
+        println!("grade: cannot create obj/grade: {e}");
+        return ExitCode::FAILURE;
+    }
+    let report = run(&opts, &qemu, &cases);
+    finish(&opts, &report, &cases)
 }
 
-/// The lab a part belongs to ("Lab 4 Part B" -> 4); the Project and Hostile parts have none,
-/// so `--lab` leaves them out.
-fn part_lab(part: &str) -> Option<u32> {
-    part.strip_prefix("Lab ")?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+/// A command-line mistake (or -h, with an empty message): the message, the usage, status 2.
+fn usage(message: &str) -> ExitCode {
+    if !message.is_empty() {
+        eprintln!("grade: {message}");
+    }
+    eprintln!("{USAGE}");
+    ExitCode::from(2)
 }
 
-/// Output file for a test; characters unfriendly to shells become `_`.
-fn out_path(name: &str) -> String {
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.+".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("obj/grade/{safe}.out")
+/// The cases to grade: those the filter words and --lab pick (`tests::select`), re-shaped by
+/// --cpus and --mttcg.
+fn select(opts: &Options) -> Vec<Case> {
+    let mut cases = tests::select(&opts.filters, opts.lab);
+    if let Some(n) = opts.cpus {
+        cases.iter_mut().for_each(|c| c.cpus = n);
+    }
+    if opts.mttcg {
+        cases.iter_mut().for_each(|c| c.tcg = tests::Tcg::Multi);
+    }
+    cases
 }
 
+/// `grade --list`: one line per case, with what shapes its run.
+fn list(cases: &[Case]) {
+    for c in cases {
+        println!(
+            "{:<24} {:<14} {:>3} pts  cpus {}  {:<17}  {}",
+            c.name,
+            c.part,
+            c.points,
+            c.cpus,
+            c.tcg.accel(),
+            c.test.test
+        );
+    }
+}
+
+/// Gets ready to boot QEMU: the cleanup that keeps any QEMU from outliving the harness, the
+/// build (unless --no-build), and the kernel image. Returns the QEMU to run ($QEMU, by default
+/// qemu-system-i386), or `None` after saying what is wrong.
+fn prepare(no_build: bool) -> Option<String> {
+    procs::install_cleanup();
+    if !no_build && !build() {
+        return None;
+    }
+    if !std::path::Path::new(runner::IMAGE).exists() {
+        println!("grade: {} not found; run make first", runner::IMAGE);
+        return None;
+    }
+    Some(std::env::var("QEMU").unwrap_or_else(|_| "qemu-system-i386".to_string()))
+}
+
+/// `make -s`, its output shown only when it fails.
 fn build() -> bool {
     match Command::new("make").arg("-s").output() {
         Ok(out) if out.status.success() => true,
@@ -135,198 +183,40 @@ fn build() -> bool {
     }
 }
 
-/// Running totals, printed at part boundaries and at the end.
-#[derive(Default)]
-struct Tally {
-    got: u32,
-    possible: u32,
-    passed: usize,
-    failed: usize,
-}
-
-/// Judges one case against its run's output, saves the output, and prints the result. Returns
-/// the recap line for a failure, `None` for a pass.
-fn report_case(case: &Case, out: &Outcome, command: Option<&str>, paint: Paint) -> Option<String> {
-    let text = String::from_utf8_lossy(&out.output);
-    let lines = matcher::splitlines(&text);
-    let t = case.test;
-    let mut verdict = matcher::check(&lines, t.expect, t.no, t.count);
-    matcher::check_same(&lines, t.same, &mut verdict);
-    let path = out_path(&case.name);
-    let saved = match std::fs::write(&path, &out.output) {
-        Ok(()) => path,
-        Err(e) => format!("nowhere ({path}: {e})"),
-    };
-    if let Some(cmd) = command {
-        println!("$ {cmd}");
-    }
-    let ok = verdict.passed();
-    println!("{}", report::status_line(&case.name, ok, out.secs, paint));
-    if ok {
-        return None;
-    }
-    for line in report::failure_details(&lines, &verdict, out.timed_out, &saved, paint) {
-        println!("{line}");
-    }
-    Some(report::recap_line(&case.name, &verdict, out.timed_out))
-}
-
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let opts = match parse_args(&args) {
-        Ok(o) => o,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("grade: {e}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    if opts.bench {
-        return run_bench(&opts);
-    }
-    let mut cases: Vec<Case> = tests::cases()
-        .into_iter()
-        .filter(|c| selected(c, &opts.filters))
-        .filter(|c| {
-            opts.lab
-                .is_none_or(|n| part_lab(c.part).is_some_and(|l| l <= n))
-        })
-        .collect();
-    if let Some(n) = opts.cpus {
-        cases.iter_mut().for_each(|c| c.cpus = n);
-    }
-    if opts.mttcg {
-        cases.iter_mut().for_each(|c| c.tcg = tests::Tcg::Multi);
-    }
-    if cases.is_empty() {
-        eprintln!("grade: no test matches {:?} (see --list)", opts.filters);
-    }
-    if opts.list {
-        for c in &cases {
-            let t = c.test;
-            println!(
-                "{:<24} {:<14} {:>3} pts  cpus {}  {:<17}  {}",
-                c.name,
-                c.part,
-                c.points,
-                c.cpus,
-                c.tcg.accel(),
-                t.test
-            );
-        }
-        return ExitCode::SUCCESS;
-    }
-    procs::install_cleanup();
-    if !opts.no_build && !build() {
-        return ExitCode::FAILURE;
-    }
-    if !std::path::Path::new(runner::IMAGE).exists() {
-        println!("grade: {} not found; run make first", runner::IMAGE);
-        return ExitCode::FAILURE;
-    }
-    if let Err(e) = std::fs::create_dir_all("obj/grade") {
-        println!("grade: cannot create obj/grade: {e}");
-        return ExitCode::FAILURE;
-    }
-    let qemu = std::env::var("QEMU").unwrap_or_else(|_| "qemu-system-i386".to_string());
-
-    // Tests with identical run settings share one QEMU run (gradelib's parent tests, e.g. lab 2's
-    // four checks of one boot). Runs start in table order so results can print early.
-    let mut specs: Vec<RunSpec> = Vec::new();
-    let mut index: HashMap<RunSpec, usize> = HashMap::new();
-    let run_of: Vec<usize> = cases
-        .iter()
-        .map(|c| {
-            let spec = RunSpec::of(c);
-            *index.entry(spec.clone()).or_insert_with(|| {
-                specs.push(spec);
-                specs.len() - 1
-            })
-        })
-        .collect();
+/// Grades the cases: their QEMU runs in parallel, each case's result printed (and its output
+/// saved) as soon as it and every case before it are in.
+fn run(opts: &Options, qemu: &str, cases: &[Case]) -> Report {
     let default_jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     // Fewer workers than cleanup slots, so every live QEMU is known to the signal handler.
     let jobs = opts.jobs.unwrap_or(default_jobs).clamp(1, procs::SLOTS - 1);
-    let paint = Paint(std::io::stdout().is_terminal());
-
-    let mut tally = Tally::default();
-    let mut part = Tally::default();
-    let mut recap: Vec<String> = Vec::new();
-    let mut results = String::new();
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
-        for _ in 0..jobs.min(specs.len()) {
-            let (tx, next, specs, qemu) = (tx.clone(), &next, &specs, &qemu);
-            s.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(spec) = specs.get(i) else { break };
-                    if tx.send((i, runner::run(qemu, spec))).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-
-        // Print strictly in table order, each case as soon as its run (and all before it) is in.
-        let mut done: Vec<Option<Outcome>> = specs.iter().map(|_| None).collect();
-        let mut cursor = 0;
-        for (i, outcome) in rx {
-            done[i] = Some(outcome);
-            while let Some(case) = cases.get(cursor) {
-                let Some(out) = &done[run_of[cursor]] else {
-                    break;
-                };
-                let command = opts
-                    .verbose
-                    .then(|| format!("{qemu} {}", specs[run_of[cursor]].args().join(" ")));
-                let failure = report_case(case, out, command.as_deref(), paint);
-                let ok = failure.is_none();
-                let status = if ok { "OK" } else { "FAIL" };
-                results.push_str(&format!("{status}\t{}\t{}\n", case.part, case.name));
-                recap.extend(failure);
-                for t in [&mut tally, &mut part] {
-                    t.possible += case.points;
-                    if ok {
-                        t.got += case.points;
-                        t.passed += 1;
-                    } else {
-                        t.failed += 1;
-                    }
-                }
-                cursor += 1;
-                if cases.get(cursor).is_none_or(|n| n.part != case.part) {
-                    println!(
-                        "{}\n",
-                        report::part_score(case.part, part.got, part.possible)
-                    );
-                    part = Tally::default();
-                }
-            }
+    let mut report = Report::new(Paint(std::io::stdout().is_terminal()));
+    runner::run_in_order(qemu, cases, jobs, |i, spec, out| {
+        let case = &cases[i];
+        let command = opts
+            .verbose
+            .then(|| format!("{qemu} {}", spec.args().join(" ")));
+        let saved = report::save_output(&case.name, &out.output);
+        let end_of_part = cases.get(i + 1).is_none_or(|n| n.part != case.part);
+        for line in report.case(case, out, command.as_deref(), &saved, end_of_part) {
+            println!("{line}");
         }
     });
+    report
+}
 
+/// The end of a grade: the --results file, then the recap of failures and the totals. Fails
+/// unless every case passed, and when there was none (a filter that matches nothing).
+fn finish(opts: &Options, report: &Report, cases: &[Case]) -> ExitCode {
     if let Some(path) = &opts.results
-        && let Err(e) = std::fs::write(path, &results)
+        && let Err(e) = std::fs::write(path, report.results())
     {
         println!("grade: cannot write {path}: {e}");
         return ExitCode::FAILURE;
     }
-    if !recap.is_empty() {
-        println!("Failed:");
-        for line in &recap {
-            println!("{line}");
-        }
-        println!();
-    }
-    for line in report::summary(tally.got, tally.possible, tally.passed, tally.failed) {
+    for line in report.closing() {
         println!("{line}");
     }
-    if tally.failed > 0 || cases.is_empty() {
+    if !report.all_passed() || cases.is_empty() {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
@@ -342,19 +232,11 @@ fn run_bench(opts: &Options) -> ExitCode {
         || opts.results.is_some()
         || !opts.filters.is_empty()
     {
-        eprintln!("grade: --bench takes only -v, --no-build and --cpus");
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
+        return usage("--bench takes only -v, --no-build and --cpus");
     }
-    procs::install_cleanup();
-    if !opts.no_build && !build() {
+    let Some(qemu) = prepare(opts.no_build) else {
         return ExitCode::FAILURE;
-    }
-    if !std::path::Path::new(runner::IMAGE).exists() {
-        println!("grade: {} not found; run make first", runner::IMAGE);
-        return ExitCode::FAILURE;
-    }
-    let qemu = std::env::var("QEMU").unwrap_or_else(|_| "qemu-system-i386".to_string());
+    };
     bench::run(&qemu, opts.cpus.unwrap_or(1), opts.verbose)
 }
 
@@ -391,74 +273,71 @@ mod unit {
     }
 
     #[test]
-    fn filters() {
-        let cases = tests::cases();
-        let pick = |words: &str| -> Vec<String> {
-            let f = args(words);
-            cases
-                .iter()
-                .filter(|c| selected(c, &f))
-                .map(|c| c.name.clone())
-                .collect()
-        };
-        assert_eq!(pick("").len(), cases.len());
+    fn command_line_mistakes_and_help() {
         assert_eq!(
-            pick("PRIMES"),
-            [
-                "primes",
-                "primes_cpus1",
-                "primes_cpus2",
-                "primes_cpus4_mttcg"
-            ]
+            parse_args(&args("--bogus")),
+            Err("unknown option --bogus".to_string())
         );
         assert_eq!(
-            pick("pingpong spin"),
-            [
-                "spin",
-                "pingpong",
-                "pingpongs",
-                "pingpong_cpus1",
-                "pingpong_cpus4_mttcg",
-                "pingpongs_cpus2",
-                "pingpongs_cpus4"
-            ]
+            parse_args(&args("hello -x")),
+            Err("unknown option -x".to_string())
         );
-        // Part names match too: "Part A" selects lab 4 part A's only test.
-        assert_eq!(pick("4_part_a"), Vec::<String>::new());
+        // -h and --help ask for the usage alone, which main prints after an empty message.
+        assert_eq!(parse_args(&args("-h")), Err(String::new()));
+        assert_eq!(parse_args(&args("primes --help")), Err(String::new()));
         assert_eq!(
-            cases
-                .iter()
-                .filter(|c| selected(c, &["part a".into()]))
-                .count(),
-            1
+            parse_args(&args("--lab two")),
+            Err("--lab needs a positive number".to_string())
         );
-        assert!(pick("hello").contains(&"hello_smp".to_string()));
+        assert_eq!(
+            parse_args(&args("--jobs=-1")),
+            Err("--jobs needs a positive number".to_string())
+        );
+        assert_eq!(
+            parse_args(&args("--cpus 5000000000")),
+            Err("--cpus too big".to_string())
+        );
+        // `=` splits only long options; a single-dash option with one is unknown.
+        assert!(parse_args(&args("-j=2")).is_err());
+        let o = parse_args(&args("spin -j 2 --lab=3 --verbose x=y")).unwrap();
+        assert_eq!(
+            (o.jobs, o.lab, o.verbose, o.filters),
+            (Some(2), Some(3), true, vec!["spin".into(), "x=y".into()])
+        );
     }
 
     #[test]
-    fn lab_selection() {
-        assert_eq!(part_lab("Lab 4 Part C"), Some(4));
-        assert_eq!(part_lab("Lab 2"), Some(2));
-        assert_eq!((part_lab("Project"), part_lab("Hostile")), (None, None));
-        // Every test of the four labs has its lab; the rest are Project or Hostile.
-        for c in tests::cases() {
-            let lab = part_lab(c.part);
-            assert!(
-                lab.is_some_and(|l| (1..=4).contains(&l))
-                    || [tests::PROJECT, tests::HOSTILE].contains(&c.part),
-                "{}: part {}",
-                c.name,
-                c.part
-            );
-        }
-    }
-
-    #[test]
-    fn output_paths() {
-        assert_eq!(out_path("primes"), "obj/grade/primes.out");
-        assert_eq!(
-            out_path("Page management 2"),
-            "obj/grade/Page_management_2.out"
+    fn options_select_and_reshape() {
+        let pick = |line: &str| select(&parse_args(&args(line)).unwrap());
+        // --lab 2: labs 1 and 2 only, in their own shape.
+        let lab2 = pick("--lab 2");
+        assert_eq!(lab2.len(), tests::select(&[], Some(2)).len());
+        assert!(lab2.iter().all(|c| ["Lab 1", "Lab 2"].contains(&c.part)));
+        assert!(
+            lab2.iter()
+                .all(|c| c.cpus == 1 && c.tcg == tests::Tcg::Single)
         );
+        // --cpus and --mttcg re-shape every selected case.
+        let smp = pick("--lab 2 --cpus 3 --mttcg");
+        assert_eq!(smp.len(), lab2.len());
+        assert!(
+            smp.iter()
+                .all(|c| c.cpus == 3 && c.tcg == tests::Tcg::Multi)
+        );
+        // Words and --lab together: lab 1's four backtrace checks.
+        let names: Vec<String> = pick("backtrace --lab 1")
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "backtrace count",
+                "backtrace arguments",
+                "backtrace symbols",
+                "backtrace lines"
+            ]
+        );
+        assert!(pick("--lab 1 no-such-test").is_empty());
     }
 }

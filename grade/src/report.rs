@@ -1,8 +1,11 @@
 //! The report, in gradelib's format: `name: OK (1.2s) `, failure details indented four spaces,
-//! per-part and total scores; plus the closing `N passed, M failed` line.
+//! per-part and total scores; plus the closing `N passed, M failed` line. `Report` builds it
+//! case by case, keeping the totals, the recap of failures and the `--results` lines.
 #![forbid(unsafe_code)]
 
-use crate::matcher::Verdict;
+use crate::matcher::{self, Verdict};
+use crate::runner::Outcome;
+use crate::tests::Case;
 
 /// ANSI colouring, on only when stdout is a terminal (as gradelib's `--color auto`).
 #[derive(Clone, Copy)]
@@ -136,10 +139,139 @@ pub fn summary(got: u32, possible: u32, passed: usize, failed: usize) -> [String
     ]
 }
 
+/// Running totals, printed at part boundaries and at the end.
+#[derive(Default)]
+struct Tally {
+    got: u32,
+    possible: u32,
+    passed: usize,
+    failed: usize,
+}
+
+/// The report as it is built, case by case in table order: the lines each case prints, the
+/// recap of failures and the totals printed at the end, and the `--results` file's lines.
+pub struct Report {
+    paint: Paint,
+    total: Tally,
+    part: Tally,
+    recap: Vec<String>,
+    results: String,
+}
+
+impl Report {
+    pub fn new(paint: Paint) -> Report {
+        Report {
+            paint,
+            total: Tally::default(),
+            part: Tally::default(),
+            recap: Vec::new(),
+            results: String::new(),
+        }
+    }
+
+    /// Judges one case against its run's output and returns the lines to print: the QEMU
+    /// command (with -v), the status line, a failure's details, and after a part's last case
+    /// the part's score and a blank line. `saved` says where the output is (`save_output`).
+    pub fn case(
+        &mut self,
+        case: &Case,
+        out: &Outcome,
+        command: Option<&str>,
+        saved: &str,
+        end_of_part: bool,
+    ) -> Vec<String> {
+        let text = String::from_utf8_lossy(&out.output);
+        let lines = matcher::splitlines(&text);
+        let t = case.test;
+        let mut verdict = matcher::check(&lines, t.expect, t.no, t.count);
+        matcher::check_same(&lines, t.same, &mut verdict);
+        let mut print: Vec<String> = command.map(|cmd| format!("$ {cmd}")).into_iter().collect();
+        let ok = verdict.passed();
+        print.push(status_line(&case.name, ok, out.secs, self.paint));
+        if !ok {
+            print.extend(failure_details(
+                &lines,
+                &verdict,
+                out.timed_out,
+                saved,
+                self.paint,
+            ));
+            self.recap
+                .push(recap_line(&case.name, &verdict, out.timed_out));
+        }
+        let status = if ok { "OK" } else { "FAIL" };
+        self.results
+            .push_str(&format!("{status}\t{}\t{}\n", case.part, case.name));
+        for t in [&mut self.total, &mut self.part] {
+            t.possible += case.points;
+            if ok {
+                t.got += case.points;
+                t.passed += 1;
+            } else {
+                t.failed += 1;
+            }
+        }
+        if end_of_part {
+            print.push(part_score(case.part, self.part.got, self.part.possible));
+            print.push(String::new());
+            self.part = Tally::default();
+        }
+        print
+    }
+
+    /// The `--results` file: one `OK|FAIL<TAB>part<TAB>name` line per case (for the course kit).
+    pub fn results(&self) -> &str {
+        &self.results
+    }
+
+    /// The lines after the last case: the recap of failures, if any, then the totals.
+    pub fn closing(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if !self.recap.is_empty() {
+            lines.push("Failed:".to_string());
+            lines.extend(self.recap.iter().cloned());
+            lines.push(String::new());
+        }
+        let t = &self.total;
+        lines.extend(summary(t.got, t.possible, t.passed, t.failed));
+        lines
+    }
+
+    pub fn all_passed(&self) -> bool {
+        self.total.failed == 0
+    }
+}
+
+/// Saves a run's output for the student to read (obj/grade/<name>.out) and returns where it
+/// went, for the failure details; a failed save is reported there instead of ending the grade.
+pub fn save_output(name: &str, output: &[u8]) -> String {
+    let path = out_path(name);
+    match std::fs::write(&path, output) {
+        Ok(()) => path,
+        Err(e) => format!("nowhere ({path}: {e})"),
+    }
+}
+
+/// Output file for a test; characters unfriendly to shells become `_`.
+fn out_path(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.+".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("obj/grade/{safe}.out")
+}
+
 #[cfg(test)]
 mod unit {
     use super::*;
     use crate::matcher::check;
+    use crate::tests::{DEFAULT, Tcg, Test};
 
     const PLAIN: Paint = Paint(false);
 
@@ -246,5 +378,91 @@ mod unit {
             summary(75, 80, 15, 1),
             ["Score: 75/80", "15 passed, 1 failed"]
         );
+    }
+
+    #[test]
+    fn output_paths() {
+        assert_eq!(out_path("primes"), "obj/grade/primes.out");
+        assert_eq!(
+            out_path("Page management 2"),
+            "obj/grade/Page_management_2.out"
+        );
+    }
+
+    static HELLO: Test = Test {
+        name: "hello",
+        part: "Lab 9",
+        points: 5,
+        expect: &["hello, world"],
+        ..DEFAULT
+    };
+
+    fn case(name: &str, part: &'static str) -> Case {
+        Case {
+            name: name.to_string(),
+            part,
+            points: HELLO.points,
+            cpus: 1,
+            tcg: Tcg::Single,
+            test: &HELLO,
+        }
+    }
+
+    fn outcome(text: &str) -> Outcome {
+        Outcome {
+            output: text.as_bytes().to_vec(),
+            secs: 0.5,
+            timed_out: false,
+        }
+    }
+
+    #[test]
+    fn report_of_a_run() {
+        let mut r = Report::new(PLAIN);
+        let good = outcome("booting\nhello, world\n");
+        // A pass prints its status line, with the QEMU command first under -v.
+        assert_eq!(
+            r.case(&case("a", "Lab 9"), &good, Some("qemu -smp 1"), "o", false),
+            ["$ qemu -smp 1", "a: OK (0.5s) "]
+        );
+        // A failure prints its details; the part's last case its score and a blank line.
+        let lines = r.case(&case("b", "Lab 9"), &outcome("booting\n"), None, "o", true);
+        assert_eq!(lines[0], "b: FAIL (0.5s) ");
+        assert!(lines.contains(&"    MISSING 'hello, world'".to_string()));
+        assert_eq!(lines[lines.len() - 2..], ["Lab 9 score: 5/10", ""]);
+        // The next part starts from zero; the totals do not.
+        assert_eq!(
+            r.case(&case("c", "Project"), &good, None, "o", true),
+            ["c: OK (0.5s) ", "Project score: 5/5", ""]
+        );
+        assert_eq!(
+            r.results(),
+            "OK\tLab 9\ta\nFAIL\tLab 9\tb\nOK\tProject\tc\n"
+        );
+        assert!(!r.all_passed());
+        assert_eq!(
+            r.closing(),
+            [
+                "Failed:",
+                "  b: missing 'hello, world'",
+                "",
+                "Score: 10/15",
+                "2 passed, 1 failed"
+            ]
+        );
+    }
+
+    #[test]
+    fn report_without_failures() {
+        let mut r = Report::new(PLAIN);
+        r.case(
+            &case("a", "Lab 9"),
+            &outcome("hello, world\n"),
+            None,
+            "o",
+            true,
+        );
+        assert!(r.all_passed());
+        assert_eq!(r.closing(), ["Score: 5/5", "1 passed, 0 failed"]);
     }
 }

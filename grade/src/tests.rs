@@ -1480,6 +1480,38 @@ pub const VARIANTS: &[(&str, u32, Tcg)] = &[
     ("excfperr", 4, Tcg::Single),
 ];
 
+/// The cases to grade, in report order: those a filter word names (every case when there are
+/// no words) and, with `lab`, only those of labs 1..=lab (JOS's grade-labN).
+pub fn select(filters: &[String], lab: Option<u32>) -> Vec<Case> {
+    cases()
+        .into_iter()
+        .filter(|c| selected(c, filters))
+        .filter(|c| lab.is_none_or(|n| part_lab(c.part).is_some_and(|l| l <= n)))
+        .collect()
+}
+
+/// gradelib's filter: a test runs if any word is a case-insensitive substring of its title
+/// (or, here, of its part, so `grade "lab 4"` works).
+fn selected(case: &Case, filters: &[String]) -> bool {
+    let name = case.name.to_lowercase();
+    let part = case.part.to_lowercase();
+    filters.is_empty()
+        || filters.iter().any(|f| {
+            let f = f.to_lowercase();
+            name.contains(&f) || part.contains(&f)
+        })
+}
+
+/// The lab a part belongs to ("Lab 4 Part B" -> 4); the Project and Hostile parts have none,
+/// so `--lab` leaves them out.
+fn part_lab(part: &str) -> Option<u32> {
+    part.strip_prefix("Lab ")?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 #[cfg(test)]
 mod unit {
     use super::*;
@@ -1571,5 +1603,88 @@ mod unit {
             .find(|c| c.name == "primes_cpus4_mttcg")
             .unwrap();
         assert_eq!((m.cpus, m.tcg), (4, Tcg::Multi));
+    }
+
+    /// The names `select` picks for these filter words and `--lab`.
+    fn pick(words: &str, lab: Option<u32>) -> Vec<String> {
+        let words: Vec<String> = words.split_whitespace().map(String::from).collect();
+        select(&words, lab).into_iter().map(|c| c.name).collect()
+    }
+
+    #[test]
+    fn filters() {
+        assert_eq!(pick("", None).len(), cases().len());
+        assert_eq!(
+            pick("PRIMES", None),
+            [
+                "primes",
+                "primes_cpus1",
+                "primes_cpus2",
+                "primes_cpus4_mttcg"
+            ]
+        );
+        assert_eq!(
+            pick("pingpong spin", None),
+            [
+                "spin",
+                "pingpong",
+                "pingpongs",
+                "pingpong_cpus1",
+                "pingpong_cpus4_mttcg",
+                "pingpongs_cpus2",
+                "pingpongs_cpus4"
+            ]
+        );
+        // Part names match too: "Part A" selects lab 4 part A's only test, by its part.
+        assert_eq!(pick("4_part_a", None), Vec::<String>::new());
+        let part_a = select(&["part a".into()], None);
+        assert_eq!(part_a.len(), 1);
+        assert!(!part_a[0].name.to_lowercase().contains("part a"));
+        assert!(pick("hello", None).contains(&"hello_smp".to_string()));
+    }
+
+    #[test]
+    fn lab_selection() {
+        assert_eq!(part_lab("Lab 4 Part C"), Some(4));
+        assert_eq!(part_lab("Lab 2"), Some(2));
+        assert_eq!((part_lab("Project"), part_lab("Hostile")), (None, None));
+        // Every test of the four labs has its lab; the rest are Project or Hostile.
+        for c in cases() {
+            let lab = part_lab(c.part);
+            assert!(
+                lab.is_some_and(|l| (1..=4).contains(&l)) || [PROJECT, HOSTILE].contains(&c.part),
+                "{}: part {}",
+                c.name,
+                c.part
+            );
+        }
+    }
+
+    #[test]
+    fn lab_limits_the_selection() {
+        let parts = |lab| -> Vec<&str> {
+            let mut parts: Vec<&str> = select(&[], lab).iter().map(|c| c.part).collect();
+            parts.dedup();
+            parts
+        };
+        // `--lab 2` is labs 1 and 2, every test of both; the Project and Hostile parts are out.
+        assert_eq!(parts(Some(2)), [LAB1, LAB2]);
+        let of = |part| cases().iter().filter(|c| c.part == part).count();
+        assert_eq!(select(&[], Some(2)).len(), of(LAB1) + of(LAB2));
+        assert_eq!(parts(Some(1)), [LAB1]);
+        assert_eq!(parts(Some(4)), [LAB1, LAB2, LAB3, LAB4A, LAB4B, LAB4C]);
+        assert!(parts(None).contains(&PROJECT) && parts(None).contains(&HOSTILE));
+        // Words and `--lab` both apply: the later "page" tests (sendpage, pagecopy, ...) are out.
+        let page = [
+            "Physical page allocator",
+            "Page management",
+            "Kernel page directory",
+        ];
+        assert_eq!(
+            pick("page", Some(2)),
+            [&page[..], &["Page management 2"]].concat()
+        );
+        assert!(pick("page", None).contains(&"sendpage".to_string()));
+        assert_eq!(pick("page", Some(1)), Vec::<String>::new());
     }
 }
