@@ -5,6 +5,7 @@
 //! reads while stopping CPUs.
 
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use kern_logic::envid::EnvIdx;
 
 use jos_inc::memlayout::{KSTACKTOP, KSTKGAP, KSTKSIZE};
 
@@ -78,14 +79,13 @@ impl CpuInfo {
         CpuStatus::from_stored(self.status.swap(s as u32, Ordering::AcqRel))
     }
     /// The envs[] slot running on this CPU (JOS's `curenv`).
-    pub fn env(&self) -> Option<usize> {
-        match self.env.load(Ordering::Relaxed) {
-            NO_ENV => None,
-            i => Some(i),
-        }
+    pub fn env(&self) -> Option<EnvIdx> {
+        // (NO_ENV is no slot.)
+        EnvIdx::new(self.env.load(Ordering::Relaxed))
     }
-    pub fn set_env(&self, e: Option<usize>) {
-        self.env.store(e.unwrap_or(NO_ENV), Ordering::Relaxed);
+    pub fn set_env(&self, e: Option<EnvIdx>) {
+        self.env
+            .store(e.map_or(NO_ENV, EnvIdx::index), Ordering::Relaxed);
     }
 }
 

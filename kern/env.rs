@@ -20,6 +20,7 @@ use jos_inc::memlayout::*;
 use jos_inc::mmu::*;
 use jos_inc::trap::Trapframe;
 use kern_logic::elf::Elf;
+use kern_logic::envid::EnvIdx;
 use kern_logic::envid::next_envid;
 use kern_logic::lifecycle::{self, EnvState, Event, Life, Refusal};
 use kern_logic::runset::RunSet;
@@ -147,17 +148,41 @@ impl EnvKern {
     };
 }
 
-fn link(i: u16) -> Option<usize> {
-    (i != NIL).then_some(i as usize)
+/// The slot a `u16` link names (NIL, past the last slot, names none).
+fn link(i: u16) -> Option<EnvIdx> {
+    EnvIdx::new(usize::from(i))
+}
+
+/// The `u16` link to slot `i` (the kernel's per-env lists store links in 16 bits).
+fn to_link(i: EnvIdx) -> u16 {
+    i.index() as u16
+}
+
+/// One `T` per env slot, indexed by `EnvIdx`.
+struct PerEnv<T>([T; NENV]);
+
+impl<T> core::ops::Index<EnvIdx> for PerEnv<T> {
+    type Output = T;
+    #[inline]
+    fn index(&self, i: EnvIdx) -> &T {
+        &self.0[i.index()]
+    }
+}
+
+impl<T> core::ops::IndexMut<EnvIdx> for PerEnv<T> {
+    #[inline]
+    fn index_mut(&mut self, i: EnvIdx) -> &mut T {
+        &mut self.0[i.index()]
+    }
 }
 
 /// The envs[] array (the memory user space reads at UENVS), the kernel-only state beside it,
 /// the free list and the scheduler's run set. Guarded by the big kernel lock.
 pub struct EnvTable {
     envs: *mut Env,
-    kern: [EnvKern; NENV],
+    kern: PerEnv<EnvKern>,
     /// First free slot; the list is threaded through `env_link` (kernel addresses, as JOS).
-    free: Option<usize>,
+    free: Option<EnvIdx>,
     /// RUNNABLE envs (live, wanting a CPU, on none), one set per priority: the scheduler's
     /// choice is a bit search in the highest non-empty one.
     runq: [RunSet; NPRIO as usize],
@@ -178,7 +203,7 @@ unsafe impl Send for EnvTable {}
 
 static ENVS: BigLocked<EnvTable> = BigLocked::new(EnvTable {
     envs: core::ptr::null_mut(),
-    kern: [EnvKern::FREE; NENV],
+    kern: PerEnv([EnvKern::FREE; NENV]),
     free: None,
     runq: [const { RunSet::new() }; NPRIO as usize],
     levels: 0,
@@ -198,21 +223,21 @@ pub fn table(k: &mut Kernel) -> &mut EnvTable {
 impl EnvTable {
     /// Env slot `i`.
     #[inline]
-    pub fn env(&mut self, i: usize) -> &mut Env {
-        assert!(i < NENV);
+    pub fn env(&mut self, i: EnvIdx) -> &mut Env {
         debug_assert!(!self.envs.is_null(), "envs[] used before env_init");
-        // SAFETY: NENV records allocated by mem_init, never freed; the big lock gives
-        // exclusive access on the kernel side (user space only reads them, through UENVS).
-        unsafe { &mut *self.envs.add(i) }
+        // SAFETY: NENV records allocated by mem_init, never freed, and `i` < NENV (EnvIdx);
+        // the big lock gives exclusive access on the kernel side (user space only reads them,
+        // through UENVS).
+        unsafe { &mut *self.envs.add(i.index()) }
     }
 
     #[inline]
-    pub fn id(&mut self, i: usize) -> EnvId {
+    pub fn id(&mut self, i: EnvIdx) -> EnvId {
         self.env(i).env_id
     }
 
     #[inline]
-    pub fn state(&self, i: usize) -> EnvState {
+    pub fn state(&self, i: EnvIdx) -> EnvState {
         self.kern[i].state
     }
 
@@ -227,10 +252,9 @@ impl EnvTable {
     /// Env `i`'s page directory: the proof that its address space may be edited lasts as
     /// long as this borrow of the table (see `pmap::UserPgdir`).
     #[inline]
-    pub fn pgdir(&self, i: usize) -> UserPgdir<'_> {
-        assert!(i < NENV);
+    pub fn pgdir(&self, i: EnvIdx) -> UserPgdir<'_> {
         // SAFETY: as in `env`; only the one field is read.
-        let kva = unsafe { (*self.envs.add(i)).env_pgdir };
+        let kva = unsafe { (*self.envs.add(i.index())).env_pgdir };
         // SAFETY: env_pgdir is the page directory env_setup_vm allocated for this live env,
         // and the table is reached only under the big kernel lock (BigLocked), held for as
         // long as `self` is borrowed.
@@ -247,7 +271,7 @@ impl EnvTable {
     /// level is chosen instead: the lowest runnable priority gets at least one tick in eight of
     /// each CPU. (An intermediate level can still wait while both a higher and a lower level
     /// stay busy.)
-    pub fn pick(&mut self, cpu: usize, cur: Option<usize>, timer: bool) -> Option<usize> {
+    pub fn pick(&mut self, cpu: usize, cur: Option<EnvIdx>, timer: bool) -> Option<EnvIdx> {
         if self.levels == 0 {
             return None;
         }
@@ -258,17 +282,17 @@ impl EnvTable {
         // HINT: lowest level instead.
         // STUB: // Until then, as in lab 3: the first runnable env, when this CPU runs none.
         // STUB: if cur.is_none() {
-        // STUB:     return (0..NENV).find(|&i| self.kern[i].state.runnable());
+        // STUB:     return EnvIdx::all().find(|&i| self.kern[i].state.runnable());
         // STUB: }
         // STUB: todo!("LAB 4: sched_yield");
-        let start = cur.map_or(0, |c| c + 1);
+        let start = cur.map_or(0, |c| c.index() + 1);
         let mut level = 7 - self.levels.leading_zeros() as usize;
         if timer {
             let t = &mut self.ticks[cpu];
             *t = t.wrapping_add(1);
             if t.is_multiple_of(AGING_PERIOD) {
                 level = self.levels.trailing_zeros() as usize;
-                return self.runq[level].next_from(start);
+                return self.runq[level].next_from(start).and_then(EnvIdx::new);
             }
         }
         if let Some(c) = cur
@@ -277,26 +301,26 @@ impl EnvTable {
         {
             return None;
         }
-        self.runq[level].next_from(start)
+        self.runq[level].next_from(start).and_then(EnvIdx::new)
         // LAB 4: END sched_yield
     }
 
     /// Env `i`'s scheduling priority.
-    pub fn prio(&self, i: usize) -> u32 {
+    pub fn prio(&self, i: EnvIdx) -> u32 {
         u32::from(self.kern[i].prio)
     }
 
     /// Env `i`'s user exception upcall (0: none).
-    pub fn exc_upcall(&self, i: usize) -> u32 {
+    pub fn exc_upcall(&self, i: EnvIdx) -> u32 {
         self.kern[i].exc_upcall
     }
 
-    pub fn set_exc_upcall(&mut self, i: usize, func: u32) {
+    pub fn set_exc_upcall(&mut self, i: EnvIdx, func: u32) {
         self.kern[i].exc_upcall = func;
     }
 
     /// Set env `i`'s priority (checked by the caller).
-    pub fn set_prio(&mut self, i: usize, p: u32) {
+    pub fn set_prio(&mut self, i: EnvIdx, p: u32) {
         let runnable = self.kern[i].state.runnable();
         if runnable {
             self.runq_remove(i);
@@ -307,15 +331,15 @@ impl EnvTable {
         }
     }
 
-    fn runq_insert(&mut self, i: usize) {
+    fn runq_insert(&mut self, i: EnvIdx) {
         let p = usize::from(self.kern[i].prio);
-        self.runq[p].insert(i);
+        self.runq[p].insert(i.index());
         self.levels |= 1 << p;
     }
 
-    fn runq_remove(&mut self, i: usize) {
+    fn runq_remove(&mut self, i: EnvIdx) {
         let p = usize::from(self.kern[i].prio);
-        self.runq[p].remove(i);
+        self.runq[p].remove(i.index());
         if self.runq[p].is_empty() {
             self.levels &= !(1 << p);
         }
@@ -330,7 +354,7 @@ impl EnvTable {
     /// change) and publish the result: JOS's `env_status` and `env_ipc_recving` in envs[],
     /// the run set, the active count. A new state of `Free` means the caller must free it.
     #[inline]
-    fn apply(&mut self, i: usize, ev: Event) -> core::result::Result<EnvState, Refusal> {
+    fn apply(&mut self, i: EnvIdx, ev: Event) -> core::result::Result<EnvState, Refusal> {
         let old = self.kern[i].state;
         let new = lifecycle::step(old, ev)?;
         self.kern[i].state = new;
@@ -357,7 +381,7 @@ impl EnvTable {
     /// Apply an event the kernel's own invariants guarantee to be legal.
     #[inline]
     #[track_caller]
-    fn must(&mut self, i: usize, ev: Event) -> EnvState {
+    fn must(&mut self, i: EnvIdx, ev: Event) -> EnvState {
         match self.apply(i, ev) {
             Ok(s) => s,
             Err(r) => panic!(
@@ -372,21 +396,21 @@ impl EnvTable {
         self.nactive != 0
     }
 
-    fn kva(&self, i: usize) -> u32 {
-        self.envs as u32 + (i * core::mem::size_of::<Env>()) as u32
+    fn kva(&self, i: EnvIdx) -> u32 {
+        self.envs as u32 + (i.index() * core::mem::size_of::<Env>()) as u32
     }
 
-    fn index_of(&self, link: u32) -> Option<usize> {
+    fn index_of(&self, link: u32) -> Option<EnvIdx> {
         if link == 0 {
             None
         } else {
-            Some((link - self.envs as u32) as usize / core::mem::size_of::<Env>())
+            EnvIdx::new((link - self.envs as u32) as usize / core::mem::size_of::<Env>())
         }
     }
 
     /// Push slot `i` on the head of the free list, marking it free: the most recently freed
     /// slot is reused first (JOS's order; the grader's forktree test depends on it).
-    fn push_free(&mut self, i: usize) {
+    fn push_free(&mut self, i: EnvIdx) {
         let link = self.free.map_or(0, |f| self.kva(f));
         let e = self.env(i);
         e.env_status = EnvStatus::Free.into();
@@ -397,20 +421,20 @@ impl EnvTable {
     }
 
     /// Add `child` to `parent`'s children.
-    fn adopt(&mut self, parent: usize, child: usize) {
+    fn adopt(&mut self, parent: EnvIdx, child: EnvIdx) {
         let head = self.kern[parent].first_child;
         let k = &mut self.kern[child];
-        k.parent = parent as u16;
+        k.parent = to_link(parent);
         k.next_sibling = head;
         k.prev_sibling = NIL;
         if let Some(h) = link(head) {
-            self.kern[h].prev_sibling = child as u16;
+            self.kern[h].prev_sibling = to_link(child);
         }
-        self.kern[parent].first_child = child as u16;
+        self.kern[parent].first_child = to_link(child);
     }
 
     /// Remove `i` from its parent's children, if it has a parent.
-    fn disown(&mut self, i: usize) {
+    fn disown(&mut self, i: EnvIdx) {
         let EnvKern {
             parent,
             next_sibling,
@@ -434,18 +458,18 @@ impl EnvTable {
 
 impl EnvTable {
     /// Queue sender `s` (blocking) on receiver `r`.
-    fn queue_sender(&mut self, r: usize, s: usize) {
-        self.kern[s].send_to = r as u16;
+    fn queue_sender(&mut self, r: EnvIdx, s: EnvIdx) {
+        self.kern[s].send_to = to_link(r);
         self.kern[s].send_next = NIL;
         match link(self.kern[r].senders_tail) {
-            Some(tail) => self.kern[tail].send_next = s as u16,
-            None => self.kern[r].senders = s as u16,
+            Some(tail) => self.kern[tail].send_next = to_link(s),
+            None => self.kern[r].senders = to_link(s),
         }
-        self.kern[r].senders_tail = s as u16;
+        self.kern[r].senders_tail = to_link(s);
     }
 
     /// The first sender queued on `r`, removed from the queue.
-    fn take_sender(&mut self, r: usize) -> Option<usize> {
+    fn take_sender(&mut self, r: EnvIdx) -> Option<EnvIdx> {
         let s = link(self.kern[r].senders)?;
         self.kern[r].senders = self.kern[s].send_next;
         if self.kern[r].senders == NIL {
@@ -458,8 +482,8 @@ impl EnvTable {
 
     /// Remove sender `s` from `r`'s queue (it is being freed). A walk of the queue: only
     /// destroying a blocked sender needs it.
-    fn unqueue_sender(&mut self, r: usize, s: usize) {
-        let mut prev: Option<usize> = None;
+    fn unqueue_sender(&mut self, r: EnvIdx, s: EnvIdx) {
+        let mut prev: Option<EnvIdx> = None;
         let mut cur = link(self.kern[r].senders);
         while let Some(c) = cur {
             if c == s {
@@ -468,8 +492,8 @@ impl EnvTable {
                     Some(p) => self.kern[p].send_next = next,
                     None => self.kern[r].senders = next,
                 }
-                if self.kern[r].senders_tail == s as u16 {
-                    self.kern[r].senders_tail = prev.map_or(NIL, |p| p as u16);
+                if self.kern[r].senders_tail == to_link(s) {
+                    self.kern[r].senders_tail = prev.map_or(NIL, to_link);
                 }
                 break;
             }
@@ -481,13 +505,13 @@ impl EnvTable {
     }
 
     /// Run `i` next on CPU `cpu` when its current env blocks (if `i` can run then).
-    pub fn set_handoff(&mut self, cpu: usize, i: usize) {
-        self.handoff[cpu] = i as u16;
+    pub fn set_handoff(&mut self, cpu: usize, i: EnvIdx) {
+        self.handoff[cpu] = to_link(i);
     }
 
     /// Take the IPC hand-off hint of CPU `cpu`: an env that is runnable now because the
     /// current env just sent it a message.
-    pub fn take_handoff(&mut self, cpu: usize) -> Option<usize> {
+    pub fn take_handoff(&mut self, cpu: usize) -> Option<EnvIdx> {
         let h = link(core::mem::replace(&mut self.handoff[cpu], NIL))?;
         // Never past a higher priority that is waiting (no inversion by hand-off).
         let top = self.top_level()?;
@@ -496,20 +520,20 @@ impl EnvTable {
 }
 
 /// Env `i`, running on `cpu`, blocks in sys_ipc_send until receiver `r` takes the message.
-pub fn block_send(t: &mut EnvTable, i: usize, r: usize, msg: [u32; 3]) {
+pub fn block_send(t: &mut EnvTable, i: EnvIdx, r: EnvIdx, msg: [u32; 3]) {
     t.must(i, Event::SendWait);
     t.kern[i].msg = msg;
     t.queue_sender(r, i);
 }
 
 /// The next sender blocked on receiver `r`, and its message (value, srcva, perm).
-pub fn take_sender(t: &mut EnvTable, r: usize) -> Option<(usize, [u32; 3])> {
+pub fn take_sender(t: &mut EnvTable, r: EnvIdx) -> Option<(EnvIdx, [u32; 3])> {
     let s = t.take_sender(r)?;
     Some((s, t.kern[s].msg))
 }
 
 /// A blocked sender's send is over: its sys_ipc_send returns `result`.
-pub fn finish_send(t: &mut EnvTable, s: usize, result: Result<()>) {
+pub fn finish_send(t: &mut EnvTable, s: EnvIdx, result: Result<()>) {
     // The sender is off every CPU (blocked), so its registers are in env_tf.
     t.env(s).env_tf.tf_regs.reg_eax = jos_inc::error::to_abi(result.map(|()| 0)) as u32;
     t.must(s, Event::SendDone);
@@ -528,7 +552,7 @@ pub fn env_init(k: &mut Kernel) {
     // HINT: Point the table at the envs array (pmap::envs_kva()) and put every slot, id 0, on the
     // HINT: free list (push_free) so that the first env_alloc returns envs[0].
     t.envs = pmap::envs_kva() as *mut Env;
-    for i in (0..NENV).rev() {
+    for i in EnvIdx::all().rev() {
         t.env(i).env_id = 0;
         t.push_free(i);
     }
@@ -541,13 +565,13 @@ pub fn env_init(k: &mut Kernel) {
 /// Converts an envid to an env slot, for the env running on CPU `cpu`. `checkperm`: the env
 /// must be the current env or an immediate child of it.
 #[inline]
-pub fn envid2env(t: &mut EnvTable, cpu: usize, envid: EnvId, checkperm: bool) -> Result<usize> {
+pub fn envid2env(t: &mut EnvTable, cpu: usize, envid: EnvId, checkperm: bool) -> Result<EnvIdx> {
     let cur = cpu::cpu(cpu).env();
     // If envid is zero, return the current environment.
     if envid == 0 {
         return cur.ok_or(Error::BadEnv);
     }
-    let i = envx(envid);
+    let i = EnvIdx::of(envid);
     let e = t.env(i);
     if e.env_status == u32::from(EnvStatus::Free) || e.env_id != envid {
         return Err(Error::BadEnv);
@@ -585,7 +609,7 @@ fn env_setup_vm() -> Result<u32> {
 
 /// Allocate and initialize a new environment: a child of the env running on CPU `cpu` (none
 /// for the kernel's own), RUNNABLE, or NOT_RUNNABLE when `suspended` (sys_exofork).
-pub fn env_alloc(t: &mut EnvTable, cpu: usize, suspended: bool) -> Result<usize> {
+pub fn env_alloc(t: &mut EnvTable, cpu: usize, suspended: bool) -> Result<EnvIdx> {
     let i = t.free.ok_or(Error::NoFreeEnv)?;
     // Allocate and set up the page directory for this environment.
     let pgdir = env_setup_vm()?;
@@ -597,7 +621,7 @@ pub fn env_alloc(t: &mut EnvTable, cpu: usize, suspended: bool) -> Result<usize>
     NFREE.fetch_sub(1, Ordering::Relaxed);
     let e = t.env(i);
     e.env_pgdir = pgdir;
-    e.env_id = next_envid(e.env_id, i);
+    e.env_id = next_envid(e.env_id, i.index());
     e.env_parent_id = parent_id;
     e.env_type = ENV_TYPE_USER;
     e.env_runs = 0;
@@ -651,9 +675,8 @@ pub fn env_alloc(t: &mut EnvTable, cpu: usize, suspended: bool) -> Result<usize>
 }
 
 /// Env `i`'s FPU save area (kernel-only memory beside envs[], see kern/fpu.rs).
-fn fpu_area(i: usize) -> *mut FpuArea {
-    assert!(i < NENV);
-    (pmap::fpu_areas_kva() as *mut FpuArea).wrapping_add(i)
+fn fpu_area(i: EnvIdx) -> *mut FpuArea {
+    (pmap::fpu_areas_kva() as *mut FpuArea).wrapping_add(i.index())
 }
 
 /// Allocate `len` bytes of physical memory for env `pgdir` and map it at `va` (user
@@ -681,7 +704,7 @@ fn region_alloc(pgdir: UserPgdir, va: u32, len: u32) -> Result<()> {
 /// Set up the initial program binary, stack, and processor flags for a user process: load
 /// each ELF segment at its address (the ELF was validated: segments lie in the file and
 /// below UTOP), map one stack page, start at the entry point.
-fn load_icode(t: &mut EnvTable, i: usize, binary: &[u8]) -> Result<()> {
+fn load_icode(t: &mut EnvTable, i: EnvIdx, binary: &[u8]) -> Result<()> {
     // LAB 3: BEGIN load_icode
     // HINT: Parse the ELF (jos_inc::elf::Elf), region_alloc and copy_to_user each loadable segment,
     // HINT: map one stack page below USTACKTOP, and start the env at the entry point.
@@ -721,7 +744,7 @@ pub fn env_create(k: &mut Kernel, name: &str, binary: &[u8]) -> Result<EnvId> {
 }
 
 /// Release env `i`'s memory: every user page, the page tables, the page directory.
-fn release_memory(t: &mut EnvTable, i: usize) {
+fn release_memory(t: &mut EnvTable, i: EnvIdx) {
     let pgdir = t.pgdir(i).table();
     // If freeing the current environment, switch to kern_pgdir before freeing the page
     // directory, just in case the page gets reused.
@@ -750,7 +773,7 @@ fn release_memory(t: &mut EnvTable, i: usize) {
 /// Free env `i` (already moved to `Free` by a lifecycle event) and all memory it uses; then
 /// reclaim the children its death leaves unable to ever run (suspended orphans), and theirs.
 /// `cpu` is the CPU doing it (for the message, and in case `i` is its current env).
-pub fn env_free(t: &mut EnvTable, cpu: usize, i: usize) {
+pub fn env_free(t: &mut EnvTable, cpu: usize, i: EnvIdx) {
     let this = cpu::cpu(cpu);
     t.disown(i);
     // The envs to free, linked through next_sibling (each is out of every child list).
@@ -775,7 +798,7 @@ pub fn env_free(t: &mut EnvTable, cpu: usize, i: usize) {
         while let Some(c) = link(t.kern[x].first_child) {
             t.disown(c);
             if t.must(c, Event::ParentGone).life() == Life::Free {
-                t.kern[c].next_sibling = work.map_or(NIL, |w| w as u16);
+                t.kern[c].next_sibling = work.map_or(NIL, to_link);
                 work = Some(c);
             }
         }
@@ -799,7 +822,7 @@ pub enum Destroyed {
 /// Destroy env `i`, from CPU `cpu`. If it runs on another CPU it is marked DYING and freed
 /// there; if it is `cpu`'s own env, that CPU has no env afterwards (the caller schedules).
 /// Unlike JOS, a second destroy of a DYING env does not free it under the other CPU's feet.
-pub fn env_destroy(t: &mut EnvTable, cpu: usize, i: usize) -> Result<Destroyed> {
+pub fn env_destroy(t: &mut EnvTable, cpu: usize, i: EnvIdx) -> Result<Destroyed> {
     let was = t.state(i).life();
     let new = t
         .apply(i, Event::Destroy { by: cpu as u8 })
@@ -852,7 +875,7 @@ pub fn live_frame(cpu: usize) -> *mut Trapframe {
 /// CPU `cpu` lets go of its env `i`: its registers and FPU state go back into its records, and
 /// the lifecycle decides whether it is runnable, blocked, or to be freed now (DYING, or an
 /// orphan that suspended itself).
-fn deschedule(t: &mut EnvTable, cpu: usize, i: usize) {
+fn deschedule(t: &mut EnvTable, cpu: usize, i: EnvIdx) {
     if t.must(i, Event::Deschedule).life() == Life::Free {
         env_free(t, cpu, i);
         return;
@@ -877,7 +900,7 @@ pub fn deschedule_current(k: &mut Kernel) {
 /// Inlined: its common case (the env that trapped goes on) is a few instructions; the switch
 /// itself is `switch_to`, out of line.
 #[inline(always)]
-pub fn env_run(mut k: Kernel, i: usize) -> ! {
+pub fn env_run(mut k: Kernel, i: EnvIdx) -> ! {
     // LAB 3: BEGIN env_run
     // HINT: Switch to env i if it is not this CPU's env already (switch_to), count the run, release
     // HINT: the big lock, and pop its trap frame (this CPU's live frame) with env_pop_tf.
@@ -898,7 +921,7 @@ pub fn env_run(mut k: Kernel, i: usize) -> ! {
 
 /// CPU `cpu` switches from its env (if any) to env `i`: registers, address space, FPU state.
 #[inline(never)]
-fn switch_to(t: &mut EnvTable, cpu: usize, i: usize) {
+fn switch_to(t: &mut EnvTable, cpu: usize, i: EnvIdx) {
     // LAB 3: BEGIN switch_to
     // HINT: The current env (if any) leaves the CPU (deschedule); env i takes it: the Dispatch
     // HINT: event, this CPU's env, its registers into the live frame, its page directory, its FPU.
@@ -926,36 +949,36 @@ fn switch_to(t: &mut EnvTable, cpu: usize, i: usize) {
 }
 
 /// Address of env `i`'s saved trapframe (what JOS's trapframe dump prints).
-pub fn env_tf_kva(i: usize) -> u32 {
+pub fn env_tf_kva(i: EnvIdx) -> u32 {
     // Derived from the array's fixed address: no need to take the envs lock on every trap.
-    pmap::envs_kva() + (i * core::mem::size_of::<Env>()) as u32
+    pmap::envs_kva() + (i.index() * core::mem::size_of::<Env>()) as u32
 }
 
 /// Copy the live registers of the env running on `cpu` into its `env_tf` (before printing
 /// the trapframe JOS prints from there).
-pub fn sync_tf(t: &mut EnvTable, cpu: usize, i: usize) {
+pub fn sync_tf(t: &mut EnvTable, cpu: usize, i: EnvIdx) {
     // SAFETY: env i runs on `cpu`, whose live frame holds its registers.
     t.env(i).env_tf = unsafe { *live_frame(cpu) };
 }
 
 /// Env `i` blocks in sys_ipc_recv, to have a page mapped at `dstva` if below UTOP.
-pub fn block_recv(t: &mut EnvTable, i: usize, dstva: u32) {
+pub fn block_recv(t: &mut EnvTable, i: EnvIdx, dstva: u32) {
     t.must(i, Event::Recv);
     t.env(i).env_ipc_dstva = dstva;
 }
 
 /// Deliver a message to env `i`, blocked in sys_ipc_recv, from the env running on `cpu`: its
 /// receive returns 0, and it is the env to hand the CPU to when the sender blocks.
-pub fn deliver(t: &mut EnvTable, cpu: usize, i: usize, from: EnvId, value: u32, perm: i32) {
+pub fn deliver(t: &mut EnvTable, cpu: usize, i: EnvIdx, from: EnvId, value: u32, perm: i32) {
     set_message(t, i, from, value, perm);
     // The receiver is off every CPU (receivers are), so its registers are in env_tf.
     t.env(i).env_tf.tf_regs.reg_eax = 0;
     t.must(i, Event::Deliver);
-    t.handoff[cpu] = i as u16;
+    t.handoff[cpu] = to_link(i);
 }
 
 /// The message fields of env `i`'s `Env` (what `ipc_recv` reads after the call).
-pub fn set_message(t: &mut EnvTable, i: usize, from: EnvId, value: u32, perm: i32) {
+pub fn set_message(t: &mut EnvTable, i: EnvIdx, from: EnvId, value: u32, perm: i32) {
     let e = t.env(i);
     e.env_ipc_from = from;
     e.env_ipc_value = value;
@@ -965,7 +988,7 @@ pub fn set_message(t: &mut EnvTable, i: usize, from: EnvId, value: u32, perm: i3
 /// sys_env_set_status: suspend (NOT_RUNNABLE) or resume (RUNNABLE) env `i`. A running env
 /// keeps running until its CPU next enters the kernel; a receiver stays blocked in its
 /// receive. -E_BAD_ENV for a dying env.
-pub fn set_status(t: &mut EnvTable, cpu: usize, i: usize, runnable: bool) -> Result<()> {
+pub fn set_status(t: &mut EnvTable, cpu: usize, i: EnvIdx, runnable: bool) -> Result<()> {
     // LAB 4: BEGIN set_status
     // HINT: Apply the SetStatus event (a refusal is BadEnv); free the env if that finished it.
     let s = t

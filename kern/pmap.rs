@@ -960,7 +960,7 @@ pub fn user_mem_check(
 pub fn user_mem_assert(
     t: &mut EnvTable,
     cpu: usize,
-    i: usize,
+    i: kern_logic::envid::EnvIdx,
     va: u32,
     len: u32,
     perm: Pte,

@@ -21,6 +21,7 @@ use crate::env::{self, Destroyed, EnvTable};
 use crate::pmap::{self, UserPgdir, user_mem_assert};
 use crate::spinlock::{self, Kernel};
 use crate::{console, cprintf, printf, sched};
+use kern_logic::envid::EnvIdx;
 
 /// How much of a `sys_cputs` string is printed per hold of the big lock: JOS's user printf
 /// buffer size, so a line a JOS program prints in one call still comes out in one piece.
@@ -35,7 +36,7 @@ const CPUTS_CHUNK: usize = 256;
 /// meanwhile; a destroy or suspension that arrives is honoured when the call returns), and
 /// the mapping is checked again under the lock for each chunk, since the env's parent may
 /// unmap the string's pages while the lock is released.
-fn sys_cputs(mut k: Kernel, cur: usize, s: u32, len: u32) -> Kernel {
+fn sys_cputs(mut k: Kernel, cur: EnvIdx, s: u32, len: u32) -> Kernel {
     let cpu = k.cpu();
     // Check that the user has permission to read memory [s, s+len): the whole string first,
     // so the message names its first bad address as JOS's does.
@@ -94,7 +95,7 @@ fn sys_env_destroy(t: &mut EnvTable, cpu: usize, envid: EnvId) -> Result<i32> {
 /// An env the caller may change: `envid2env`, and not dying (a dying env is gone for every
 /// system call but destroy).
 #[inline]
-fn live_env(t: &mut EnvTable, cpu: usize, envid: EnvId, checkperm: bool) -> Result<usize> {
+fn live_env(t: &mut EnvTable, cpu: usize, envid: EnvId, checkperm: bool) -> Result<EnvIdx> {
     let e = env::envid2env(t, cpu, envid, checkperm)?;
     if t.state(e).life() != Life::Live {
         return Err(Error::BadEnv);
@@ -188,7 +189,7 @@ fn check_perm(perm: u32) -> Result<Pte> {
 
 /// After changing env `e`'s page tables: if it runs on another CPU, make that CPU forget the
 /// old translations before the big lock is released (pmap::tlb_shootdown).
-fn shootdown(t: &EnvTable, cpu: usize, e: usize) {
+fn shootdown(t: &EnvTable, cpu: usize, e: EnvIdx) {
     if let Some(c) = t.state(e).cpu()
         && c as usize != cpu
     {
@@ -307,7 +308,7 @@ fn sys_page_unmap(t: &mut EnvTable, cpu: usize, envid: EnvId, va: u32) -> Result
 /// The page part of a send from env `src`: `None` when no page is offered (srcva >= UTOP);
 /// else the permissions, once srcva is aligned, perm valid and the page mapped (with W only
 /// if the source is writable), all -E_INVAL otherwise.
-fn check_send_page(t: &mut EnvTable, src: usize, srcva: u32, perm: u32) -> Result<Option<Pte>> {
+fn check_send_page(t: &mut EnvTable, src: EnvIdx, srcva: u32, perm: u32) -> Result<Option<Pte>> {
     // LAB 4: BEGIN check_send_page
     // HINT: None when srcva >= UTOP; else aligned srcva, valid perm, a mapped page (writable if
     // HINT: perm has W), each Inval otherwise.
@@ -329,10 +330,10 @@ fn check_send_page(t: &mut EnvTable, src: usize, srcva: u32, perm: u32) -> Resul
 /// so no TLB shootdown is needed.
 fn transfer_page(
     t: &mut EnvTable,
-    src: usize,
+    src: EnvIdx,
     srcva: u32,
     perm: Option<Pte>,
-    dst: usize,
+    dst: EnvIdx,
     dstva: u32,
 ) -> Result<i32> {
     // LAB 4: BEGIN transfer_page
@@ -354,7 +355,7 @@ fn transfer_page(
 fn sys_ipc_try_send(
     t: &mut EnvTable,
     cpu: usize,
-    cur: usize,
+    cur: EnvIdx,
     [envid, value, srcva, perm]: [u32; 4],
 ) -> Result<i32> {
     // LAB 4: BEGIN sys_ipc_try_send
@@ -379,7 +380,7 @@ fn sys_ipc_try_send(
 /// to oneself (it could never be received), -E_BAD_ENV if the receiver dies first.
 fn sys_ipc_send(
     mut k: Kernel,
-    cur: usize,
+    cur: EnvIdx,
     [envid, value, srcva, perm]: [u32; 4],
 ) -> (Kernel, Result<i32>) {
     // LAB 4: BEGIN sys_ipc_send
@@ -418,7 +419,7 @@ fn sys_ipc_send(
 /// A sender already blocked in sys_ipc_send on us is served at once: the message (and page)
 /// is taken, the sender is woken, and we return 0 without blocking. A queued sender whose page
 /// is no longer sendable gets its error and the next one is tried.
-fn sys_ipc_recv(mut k: Kernel, cur: usize, dstva: u32) -> (Kernel, Result<i32>) {
+fn sys_ipc_recv(mut k: Kernel, cur: EnvIdx, dstva: u32) -> (Kernel, Result<i32>) {
     // LAB 4: BEGIN sys_ipc_recv
     // HINT: Take a queued sender's message if there is one (env::take_sender, finish_send); else
     // HINT: block receiving at dstva (env::block_recv, block).
@@ -459,7 +460,7 @@ fn block(mut k: Kernel) -> ! {
 /// current env with the result in EAX (or schedules, if it blocked, exited or was destroyed).
 /// `tf` is the caller's live trap frame.
 #[inline(always)]
-pub fn syscall(mut k: Kernel, cur: usize, tf: &mut Trapframe) -> ! {
+pub fn syscall(mut k: Kernel, cur: EnvIdx, tf: &mut Trapframe) -> ! {
     let cpu = k.cpu();
     // The arguments, read where each call needs them (not all six up front).
     let r = &tf.tf_regs;

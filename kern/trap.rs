@@ -21,6 +21,7 @@ use x86::segmentation::{
 use crate::cpu::{self, NCPU};
 use crate::spinlock::{self, Kernel};
 use crate::{console, cprintf, env, lapic, monitor, pmap, sched, syscall};
+use kern_logic::envid::EnvIdx;
 
 // ---- trap entry (JOS's trapentry.S) --------------------------------------------------------
 
@@ -393,7 +394,7 @@ fn trap_from_user(cpu: usize, tf: &mut Trapframe) -> ! {
 /// An exception env `cur` raised that the kernel does not handle itself: its user handler
 /// takes it if it has one and the exception is one handlers may take; otherwise, JOS's
 /// unexpected trap: the user process has a bug.
-fn user_exception(mut k: Kernel, cur: usize, tf: &mut Trapframe) -> ! {
+fn user_exception(mut k: Kernel, cur: EnvIdx, tf: &mut Trapframe) -> ! {
     let n = tf.tf_trapno;
     let upcall = env::table(&mut k).exc_upcall(cur);
     if USER_EXCEPTIONS.contains(&n) && upcall != 0 {
@@ -426,7 +427,7 @@ fn acknowledge_irq(trapno: u32) {
 
 /// Print a user trap's frame as JOS does: from `curenv->env_tf` (so the address printed is
 /// the env's record, `TRAP frame at 0xf...`).
-fn print_user_trapframe(k: &mut Kernel, cur: usize, tf: &Trapframe) {
+fn print_user_trapframe(k: &mut Kernel, cur: EnvIdx, tf: &Trapframe) {
     let cpu = k.cpu();
     env::sync_tf(env::table(k), cpu, cur);
     let addr = env::env_tf_kva(cur);
@@ -503,7 +504,7 @@ fn kernel_fault(tf: &Trapframe, addr: u32) -> ! {
 /// already on the exception stack pushes below the trap-time ESP, leaving one empty scratch
 /// word for the upcall's return address; an exception stack that is missing, not writable or
 /// overflowed destroys the env (`user_mem_check assertion failure`).
-fn deliver_upcall(mut k: Kernel, cur: usize, tf: &mut Trapframe, upcall: u32, word0: u32) -> ! {
+fn deliver_upcall(mut k: Kernel, cur: EnvIdx, tf: &mut Trapframe, upcall: u32, word0: u32) -> ! {
     // LAB 4: BEGIN page_fault_upcall
     // HINT: Push a UTrapframe on the user exception stack (below UXSTACKTOP, or below the trap-time
     // HINT: esp with a scratch word if already on it), checked with user_mem_assert; resume the env
@@ -550,7 +551,7 @@ fn deliver_upcall(mut k: Kernel, cur: usize, tf: &mut Trapframe, upcall: u32, wo
     // LAB 4: END page_fault_upcall
 }
 
-fn page_fault_handler(mut k: Kernel, cur: usize, tf: &mut Trapframe) -> ! {
+fn page_fault_handler(mut k: Kernel, cur: EnvIdx, tf: &mut Trapframe) -> ! {
     // Read processor's CR2 register to find the faulting address.
     let fault_va = rcr2();
     let cpu = k.cpu();

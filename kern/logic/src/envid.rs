@@ -1,7 +1,44 @@
 //! Env-id generation (JOS's `env_alloc` in kern/env.c): the generation scheme that gives a
 //! reused `envs[]` slot a new id. User space only decodes ids (`ENVX`, in `jos_inc::env`).
 
-use jos_inc::env::{EnvId, LOG2NENV, NENV};
+use core::fmt;
+
+use jos_inc::env::{EnvId, LOG2NENV, NENV, envx};
+
+/// An env's slot in `envs[]` (JOS passes `envs + ENVX(id)` pointers or plain ints): below
+/// NENV by construction, so indexing per-env arrays with it needs no other check, and an env
+/// id, a CPU number or a page number cannot be passed where a slot is meant.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[repr(transparent)]
+pub struct EnvIdx(usize);
+
+impl EnvIdx {
+    /// The slot of env id `id` (JOS's ENVX; always a slot, maybe not that env's).
+    pub const fn of(id: EnvId) -> EnvIdx {
+        EnvIdx(envx(id))
+    }
+
+    /// Slot `i`, if there is one.
+    pub const fn new(i: usize) -> Option<EnvIdx> {
+        if i < NENV { Some(EnvIdx(i)) } else { None }
+    }
+
+    /// The index into `envs[]` and the kernel's per-env arrays (< NENV).
+    pub const fn index(self) -> usize {
+        self.0
+    }
+
+    /// Every slot, in order.
+    pub fn all() -> impl DoubleEndedIterator<Item = EnvIdx> {
+        (0..NENV).map(EnvIdx)
+    }
+}
+
+impl fmt::Display for EnvIdx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
 
 /// The id for a new occupant of slot `index` whose previous occupant had `old_id`
 /// (0 for a never-used slot): JOS's generation scheme, so a reused slot gets a new id.
@@ -17,7 +54,16 @@ pub const fn next_envid(old_id: EnvId, index: usize) -> EnvId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jos_inc::env::envx;
+
+    #[test]
+    fn slots() {
+        assert_eq!(EnvIdx::of(0x1003).index(), 3);
+        assert_eq!(EnvIdx::of(0x7FFF_F3FF).index(), 0x3FF);
+        assert_eq!(EnvIdx::new(NENV - 1).map(EnvIdx::index), Some(NENV - 1));
+        assert_eq!(EnvIdx::new(NENV), None);
+        assert_eq!(EnvIdx::all().count(), NENV);
+        assert_eq!(EnvIdx::all().last().map(EnvIdx::index), Some(NENV - 1));
+    }
 
     #[test]
     fn first_ids_are_jos_ids() {
