@@ -96,25 +96,52 @@ static NCPU_FOUND: AtomicUsize = AtomicUsize::new(1);
 /// The boot processor's index.
 static BOOTCPU: AtomicUsize = AtomicUsize::new(0);
 
+/// A CPU's index (JOS's `cpunum()`, the APIC id): below NCPU by construction, so it indexes
+/// per-CPU arrays, and an env slot or a count cannot be passed where a CPU is meant.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+#[repr(transparent)]
+pub struct CpuId(usize);
+
+impl CpuId {
+    /// CPU `i`, if there can be one.
+    pub const fn new(i: usize) -> Option<CpuId> {
+        if i < NCPU { Some(CpuId(i)) } else { None }
+    }
+
+    /// The index into per-CPU arrays (< NCPU).
+    pub const fn index(self) -> usize {
+        self.0
+    }
+
+    /// CPU 0 (the boot CPU when there is no MP table).
+    pub const FIRST: CpuId = CpuId(0);
+}
+
+impl core::fmt::Display for CpuId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(&self.0, f)
+    }
+}
+
 pub fn cpus() -> &'static [CpuInfo] {
     &CPUS[..ncpu()]
 }
 
-pub fn cpu(i: usize) -> &'static CpuInfo {
-    &CPUS[i]
+pub fn cpu(i: CpuId) -> &'static CpuInfo {
+    &CPUS[i.0]
 }
 
 pub fn ncpu() -> usize {
     NCPU_FOUND.load(Ordering::Relaxed)
 }
 
-pub fn set_ncpu(n: usize, boot: usize) {
+pub fn set_ncpu(n: usize, boot: CpuId) {
     NCPU_FOUND.store(n.clamp(1, NCPU), Ordering::Relaxed);
-    BOOTCPU.store(boot, Ordering::Relaxed);
+    BOOTCPU.store(boot.0, Ordering::Relaxed);
 }
 
-pub fn bootcpu() -> usize {
-    BOOTCPU.load(Ordering::Relaxed)
+pub fn bootcpu() -> CpuId {
+    CpuId(BOOTCPU.load(Ordering::Relaxed))
 }
 
 // Each CPU's kernel stack is KSTKSIZE bytes ending at kstacktop(i) = KSTACKTOP - i * 64 KiB
@@ -129,7 +156,7 @@ const _: () = assert!(KSTKSIZE + KSTKGAP == 1 << STACK_STRIDE_SHIFT);
 /// APIC (boot, and the APs' start-up stacks): JOS reads the LAPIC every time, which costs an
 /// uncached MMIO access and was read 11 times per system call.
 #[inline]
-pub fn cpunum() -> usize {
+pub fn cpunum() -> CpuId {
     let esp: u32;
     // SAFETY: reads the stack pointer.
     unsafe {
@@ -137,14 +164,14 @@ pub fn cpunum() -> usize {
     };
     let i = (KSTACKTOP.wrapping_sub(1).wrapping_sub(esp) >> STACK_STRIDE_SHIFT) as usize;
     if i < NCPU {
-        i
+        CpuId(i)
     } else {
         // Only CPUs with APIC ids below NCPU are started (mp_init), as JOS assumes; the
         // modulo tells the compiler the result indexes CPUS (no bounds checks downstream).
-        crate::lapic::cpunum() % NCPU
+        CpuId(crate::lapic::cpunum() % NCPU)
     }
 }
 
 pub fn thiscpu() -> &'static CpuInfo {
-    &CPUS[cpunum()]
+    &CPUS[cpunum().0]
 }

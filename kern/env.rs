@@ -32,6 +32,7 @@ use x86::segmentation::{
 };
 
 use crate::cprintf;
+use crate::cpu::CpuId;
 use crate::cpu::{self, NCPU};
 use crate::fpu::{self, FpuArea};
 use crate::pmap::{self, Entry, PageTable, UserPgdir};
@@ -242,7 +243,7 @@ impl EnvTable {
     }
 
     /// The id of the env running on CPU `cpu`, or 0 (for messages).
-    pub fn cur_id(&mut self, cpu: usize) -> EnvId {
+    pub fn cur_id(&mut self, cpu: CpuId) -> EnvId {
         match cpu::cpu(cpu).env() {
             Some(i) => self.id(i),
             None => 0,
@@ -271,7 +272,7 @@ impl EnvTable {
     /// level is chosen instead: the lowest runnable priority gets at least one tick in eight of
     /// each CPU. (An intermediate level can still wait while both a higher and a lower level
     /// stay busy.)
-    pub fn pick(&mut self, cpu: usize, cur: Option<EnvIdx>, timer: bool) -> Option<EnvIdx> {
+    pub fn pick(&mut self, cpu: CpuId, cur: Option<EnvIdx>, timer: bool) -> Option<EnvIdx> {
         if self.levels == 0 {
             return None;
         }
@@ -288,7 +289,7 @@ impl EnvTable {
         let start = cur.map_or(0, |c| c.index() + 1);
         let mut level = 7 - self.levels.leading_zeros() as usize;
         if timer {
-            let t = &mut self.ticks[cpu];
+            let t = &mut self.ticks[cpu.index()];
             *t = t.wrapping_add(1);
             if t.is_multiple_of(AGING_PERIOD) {
                 level = self.levels.trailing_zeros() as usize;
@@ -505,14 +506,14 @@ impl EnvTable {
     }
 
     /// Run `i` next on CPU `cpu` when its current env blocks (if `i` can run then).
-    pub fn set_handoff(&mut self, cpu: usize, i: EnvIdx) {
-        self.handoff[cpu] = to_link(i);
+    pub fn set_handoff(&mut self, cpu: CpuId, i: EnvIdx) {
+        self.handoff[cpu.index()] = to_link(i);
     }
 
     /// Take the IPC hand-off hint of CPU `cpu`: an env that is runnable now because the
     /// current env just sent it a message.
-    pub fn take_handoff(&mut self, cpu: usize) -> Option<EnvIdx> {
-        let h = link(core::mem::replace(&mut self.handoff[cpu], NIL))?;
+    pub fn take_handoff(&mut self, cpu: CpuId) -> Option<EnvIdx> {
+        let h = link(core::mem::replace(&mut self.handoff[cpu.index()], NIL))?;
         // Never past a higher priority that is waiting (no inversion by hand-off).
         let top = self.top_level()?;
         (self.state(h).runnable() && usize::from(self.kern[h].prio) >= top).then_some(h)
@@ -565,7 +566,7 @@ pub fn env_init(k: &mut Kernel) {
 /// Converts an envid to an env slot, for the env running on CPU `cpu`. `checkperm`: the env
 /// must be the current env or an immediate child of it.
 #[inline]
-pub fn envid2env(t: &mut EnvTable, cpu: usize, envid: EnvId, checkperm: bool) -> Result<EnvIdx> {
+pub fn envid2env(t: &mut EnvTable, cpu: CpuId, envid: EnvId, checkperm: bool) -> Result<EnvIdx> {
     let cur = cpu::cpu(cpu).env();
     // If envid is zero, return the current environment.
     if envid == 0 {
@@ -609,7 +610,7 @@ fn env_setup_vm() -> Result<u32> {
 
 /// Allocate and initialize a new environment: a child of the env running on CPU `cpu` (none
 /// for the kernel's own), RUNNABLE, or NOT_RUNNABLE when `suspended` (sys_exofork).
-pub fn env_alloc(t: &mut EnvTable, cpu: usize, suspended: bool) -> Result<EnvIdx> {
+pub fn env_alloc(t: &mut EnvTable, cpu: CpuId, suspended: bool) -> Result<EnvIdx> {
     let i = t.free.ok_or(Error::NoFreeEnv)?;
     // Allocate and set up the page directory for this environment.
     let pgdir = env_setup_vm()?;
@@ -735,7 +736,12 @@ pub fn env_create(k: &mut Kernel, name: &str, binary: &[u8]) -> Result<EnvId> {
         Ok(()) => Ok(t.id(i)),
         Err(err) => {
             cprintf!("env_create: cannot load {}: {}\n", name, err);
-            t.must(i, Event::Destroy { by: cpu as u8 });
+            t.must(
+                i,
+                Event::Destroy {
+                    by: cpu.index() as u8,
+                },
+            );
             env_free(t, cpu, i);
             Err(err)
         }
@@ -773,7 +779,7 @@ fn release_memory(t: &mut EnvTable, i: EnvIdx) {
 /// Free env `i` (already moved to `Free` by a lifecycle event) and all memory it uses; then
 /// reclaim the children its death leaves unable to ever run (suspended orphans), and theirs.
 /// `cpu` is the CPU doing it (for the message, and in case `i` is its current env).
-pub fn env_free(t: &mut EnvTable, cpu: usize, i: EnvIdx) {
+pub fn env_free(t: &mut EnvTable, cpu: CpuId, i: EnvIdx) {
     let this = cpu::cpu(cpu);
     t.disown(i);
     // The envs to free, linked through next_sibling (each is out of every child list).
@@ -822,10 +828,15 @@ pub enum Destroyed {
 /// Destroy env `i`, from CPU `cpu`. If it runs on another CPU it is marked DYING and freed
 /// there; if it is `cpu`'s own env, that CPU has no env afterwards (the caller schedules).
 /// Unlike JOS, a second destroy of a DYING env does not free it under the other CPU's feet.
-pub fn env_destroy(t: &mut EnvTable, cpu: usize, i: EnvIdx) -> Result<Destroyed> {
+pub fn env_destroy(t: &mut EnvTable, cpu: CpuId, i: EnvIdx) -> Result<Destroyed> {
     let was = t.state(i).life();
     let new = t
-        .apply(i, Event::Destroy { by: cpu as u8 })
+        .apply(
+            i,
+            Event::Destroy {
+                by: cpu.index() as u8,
+            },
+        )
         .map_err(|_| Error::BadEnv)?;
     Ok(match (was, new.life()) {
         (_, Life::Free) => {
@@ -868,14 +879,14 @@ pub unsafe fn env_pop_tf(tf: *const Trapframe) -> ! {
 /// CPU lets the env go (`deschedule`) and read when a CPU takes it (`dispatch`); nobody else
 /// reads or writes an on-CPU env's registers (the lifecycle keeps DYING envs and receivers off
 /// other CPUs).
-pub fn live_frame(cpu: usize) -> *mut Trapframe {
-    (kstacktop(cpu as u32) - core::mem::size_of::<Trapframe>() as u32) as *mut Trapframe
+pub fn live_frame(cpu: CpuId) -> *mut Trapframe {
+    (kstacktop(cpu.index() as u32) - core::mem::size_of::<Trapframe>() as u32) as *mut Trapframe
 }
 
 /// CPU `cpu` lets go of its env `i`: its registers and FPU state go back into its records, and
 /// the lifecycle decides whether it is runnable, blocked, or to be freed now (DYING, or an
 /// orphan that suspended itself).
-fn deschedule(t: &mut EnvTable, cpu: usize, i: EnvIdx) {
+fn deschedule(t: &mut EnvTable, cpu: CpuId, i: EnvIdx) {
     if t.must(i, Event::Deschedule).life() == Life::Free {
         env_free(t, cpu, i);
         return;
@@ -921,7 +932,7 @@ pub fn env_run(mut k: Kernel, i: EnvIdx) -> ! {
 
 /// CPU `cpu` switches from its env (if any) to env `i`: registers, address space, FPU state.
 #[inline(never)]
-fn switch_to(t: &mut EnvTable, cpu: usize, i: EnvIdx) {
+fn switch_to(t: &mut EnvTable, cpu: CpuId, i: EnvIdx) {
     // LAB 3: BEGIN switch_to
     // HINT: The current env (if any) leaves the CPU (deschedule); env i takes it: the Dispatch
     // HINT: event, this CPU's env, its registers into the live frame, its page directory, its FPU.
@@ -930,11 +941,16 @@ fn switch_to(t: &mut EnvTable, cpu: usize, i: EnvIdx) {
         deschedule(t, cpu, c);
     }
     // Step 2: env i takes the CPU: its registers, address space and FPU state.
-    t.must(i, Event::Dispatch { cpu: cpu as u8 });
-    t.handoff[cpu] = NIL;
+    t.must(
+        i,
+        Event::Dispatch {
+            cpu: cpu.index() as u8,
+        },
+    );
+    t.handoff[cpu.index()] = NIL;
     this.set_env(Some(i));
     let e = t.env(i);
-    e.env_cpunum = cpu as i32;
+    e.env_cpunum = cpu.index() as i32;
     // SAFETY: the live frame is this CPU's (no env's until now); the kernel stack below it is
     // where we are running, so the copy does not overwrite anything in use.
     unsafe { *live_frame(cpu) = e.env_tf };
@@ -956,7 +972,7 @@ pub fn env_tf_kva(i: EnvIdx) -> u32 {
 
 /// Copy the live registers of the env running on `cpu` into its `env_tf` (before printing
 /// the trapframe JOS prints from there).
-pub fn sync_tf(t: &mut EnvTable, cpu: usize, i: EnvIdx) {
+pub fn sync_tf(t: &mut EnvTable, cpu: CpuId, i: EnvIdx) {
     // SAFETY: env i runs on `cpu`, whose live frame holds its registers.
     t.env(i).env_tf = unsafe { *live_frame(cpu) };
 }
@@ -969,12 +985,12 @@ pub fn block_recv(t: &mut EnvTable, i: EnvIdx, dstva: u32) {
 
 /// Deliver a message to env `i`, blocked in sys_ipc_recv, from the env running on `cpu`: its
 /// receive returns 0, and it is the env to hand the CPU to when the sender blocks.
-pub fn deliver(t: &mut EnvTable, cpu: usize, i: EnvIdx, from: EnvId, value: u32, perm: i32) {
+pub fn deliver(t: &mut EnvTable, cpu: CpuId, i: EnvIdx, from: EnvId, value: u32, perm: i32) {
     set_message(t, i, from, value, perm);
     // The receiver is off every CPU (receivers are), so its registers are in env_tf.
     t.env(i).env_tf.tf_regs.reg_eax = 0;
     t.must(i, Event::Deliver);
-    t.handoff[cpu] = to_link(i);
+    t.handoff[cpu.index()] = to_link(i);
 }
 
 /// The message fields of env `i`'s `Env` (what `ipc_recv` reads after the call).
@@ -988,7 +1004,7 @@ pub fn set_message(t: &mut EnvTable, i: EnvIdx, from: EnvId, value: u32, perm: i
 /// sys_env_set_status: suspend (NOT_RUNNABLE) or resume (RUNNABLE) env `i`. A running env
 /// keeps running until its CPU next enters the kernel; a receiver stays blocked in its
 /// receive. -E_BAD_ENV for a dying env.
-pub fn set_status(t: &mut EnvTable, cpu: usize, i: EnvIdx, runnable: bool) -> Result<()> {
+pub fn set_status(t: &mut EnvTable, cpu: CpuId, i: EnvIdx, runnable: bool) -> Result<()> {
     // LAB 4: BEGIN set_status
     // HINT: Apply the SetStatus event (a refusal is BadEnv); free the env if that finished it.
     let s = t
@@ -1003,7 +1019,7 @@ pub fn set_status(t: &mut EnvTable, cpu: usize, i: EnvIdx, runnable: bool) -> Re
 
 /// sys_exofork's child of the env running on `cpu`: its registers (returning 0) and FPU
 /// state, an empty address space, NOT_RUNNABLE.
-pub fn exofork(t: &mut EnvTable, cpu: usize) -> Result<EnvId> {
+pub fn exofork(t: &mut EnvTable, cpu: CpuId) -> Result<EnvId> {
     // LAB 4: BEGIN exofork
     // HINT: A suspended child (env_alloc) with the parent's registers (live_frame(cpu)) but eax 0,
     // HINT: the parent's FPU state (fpu::snapshot) and its exception upcall.

@@ -19,6 +19,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use jos_inc::trap::{KTEST_INJECT_MAGIC, T_ALIGN, T_BRKPT, T_SEGNP, T_SIMDERR, T_STACK, Trapframe};
 
+use crate::cpu::CpuId;
 use crate::{cprintf, cpu, pmap};
 
 /// The armed test (0: none).
@@ -56,9 +57,12 @@ pub fn arm(name: &str) -> bool {
 }
 
 /// Called on every timer interrupt on CPU `cpu`, with the big kernel lock held.
-pub fn on_timer(cpu: usize) {
+pub fn on_timer(cpu: CpuId) {
     let test = ARMED.load(Ordering::Relaxed);
-    if test == 0 || cpu != cpu::ncpu() - 1 || TICKS.fetch_add(1, Ordering::Relaxed) < FIRE_AFTER {
+    if test == 0
+        || cpu.index() != cpu::ncpu() - 1
+        || TICKS.fetch_add(1, Ordering::Relaxed) < FIRE_AFTER
+    {
         return;
     }
     match TESTS[test as usize - 1] {

@@ -170,7 +170,7 @@ fn boot_aps() {
 
     // Boot each AP one at a time.
     for (i, c) in cpu::cpus().iter().enumerate() {
-        if i == cpu::cpunum() {
+        if i == cpu::cpunum().index() {
             // We've started already.
             continue;
         }

@@ -222,7 +222,7 @@ fn mon_cpus(_args: &[&str], _tf: Option<(&Trapframe, u32)>) -> i32 {
             cpu::CPU_HALTED => "halted",
             cpu::CPU_STOPPED => "stopped",
         };
-        let this = if i == me { " (this CPU)" } else { "" };
+        let this = if i == me.index() { " (this CPU)" } else { "" };
         match c.env() {
             Some(e) => cprintf!("CPU {}: {}{}, env slot {}\n", i, state, this, e),
             None => cprintf!("CPU {}: {}{}\n", i, state, this),

@@ -6,7 +6,7 @@
 use jos_inc::memlayout::KERNBASE;
 use kern_logic::mptable::{PhysMem, find_mp};
 
-use crate::cpu::{self, CPU_STARTED};
+use crate::cpu::{self, CPU_STARTED, CpuId};
 use crate::{cprintf, lapic, pmap};
 
 /// The IMCR (interrupt mode configuration register, MP spec 3.6.2.1): selected by writing
@@ -47,17 +47,19 @@ pub fn mp_init() {
         Err(e) => {
             // Didn't like what we found; fall back to no MP.
             cprintf!("{}\n", e);
-            cpu::set_ncpu(1, 0);
-            cpu::cpu(0).set_status(CPU_STARTED);
+            cpu::set_ncpu(1, CpuId::FIRST);
+            cpu::cpu(CpuId::FIRST).set_status(CPU_STARTED);
             return;
         }
     };
     for apic in info.ignored_cpus() {
         cprintf!("SMP: too many CPUs, CPU {} disabled\n", apic);
     }
-    cpu::set_ncpu(info.cpus().len(), info.bootcpu);
+    // (find_mp keeps only CPUs below NCPU, the boot CPU among them.)
+    let boot = CpuId::new(info.bootcpu).expect("boot CPU beyond NCPU");
+    cpu::set_ncpu(info.cpus().len(), boot);
     lapic::set_lapicaddr(info.lapic_addr);
-    cpu::cpu(info.bootcpu).set_status(CPU_STARTED);
+    cpu::cpu(boot).set_status(CPU_STARTED);
     cprintf!(
         "SMP: CPU {} found {} CPU(s)\n",
         info.bootcpu,

@@ -16,6 +16,7 @@
 
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
+use crate::cpu::CpuId;
 use crate::cpu::{self, CPU_STARTED, CPU_STOPPED};
 use crate::{console, cprintf, lapic, monitor, pmap, printf, spinlock};
 
@@ -30,7 +31,7 @@ static DEPTH: AtomicU32 = AtomicU32::new(0);
 /// the panicking CPU's NMI lands there).
 pub fn stop_if_other_panicking() {
     let p = PANIC_CPU.load(Ordering::Acquire);
-    if p != NONE && p != cpu::cpunum() {
+    if p != NONE && p != cpu::cpunum().index() {
         stop_this_cpu();
     }
 }
@@ -52,9 +53,9 @@ pub fn begin() -> u32 {
     // SAFETY: disabling interrupts: this CPU stays in the panic path and the monitor.
     unsafe { x86::irq::disable() };
     let me = cpu::cpunum();
-    match PANIC_CPU.compare_exchange(NONE, me, Ordering::AcqRel, Ordering::Acquire) {
+    match PANIC_CPU.compare_exchange(NONE, me.index(), Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => stop_others(me),
-        Err(p) if p == me => {}
+        Err(p) if p == me.index() => {}
         Err(_) => stop_this_cpu(),
     }
     // SAFETY: every other CPU is stopped (or never started), so no lock is held by a running
@@ -65,7 +66,7 @@ pub fn begin() -> u32 {
 
 /// NMI every other started CPU and wait (boundedly: a CPU wedged in a way even an NMI cannot
 /// reach must not keep the panic from printing) until each reports CPU_STOPPED.
-fn stop_others(me: usize) {
+fn stop_others(me: CpuId) {
     if cpu::ncpu() == 1 {
         return;
     }
@@ -74,7 +75,7 @@ fn stop_others(me: usize) {
         let running = cpu::cpus()
             .iter()
             .enumerate()
-            .any(|(i, c)| i != me && matches!(c.status(), CPU_STARTED | cpu::CPU_HALTED));
+            .any(|(i, c)| i != me.index() && matches!(c.status(), CPU_STARTED | cpu::CPU_HALTED));
         if !running {
             return;
         }

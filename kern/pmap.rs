@@ -24,6 +24,7 @@ use kern_logic::refcount::{self, Remap};
 use spin::Mutex as BootMutex;
 
 use crate::cprintf;
+use crate::cpu::CpuId;
 use crate::env::{self, EnvTable};
 use crate::kclock::{NVRAM_BASELO, NVRAM_EXT16LO, NVRAM_EXTLO, nvram_read};
 use crate::spinlock::Mutex;
@@ -876,13 +877,14 @@ fn flush_tlb() {
 /// kernel (which never reaches user memory through user addresses), it flushes on its way
 /// back to user mode (`leaving_for_user`). The two flags are a Dekker pair: each side writes
 /// its own, then reads the other's, both sequentially consistent.
-pub fn tlb_shootdown(cpu: usize) {
+pub fn tlb_shootdown(cpu: CpuId) {
     let c = crate::cpu::cpu(cpu);
     c.tlb_stale.store(true, Ordering::SeqCst);
     if !c.in_user.load(Ordering::SeqCst) {
         return;
     }
-    crate::lapic::lapic_ipi(cpu, crate::trap::T_TLB_SHOOTDOWN);
+    // (CPU index = APIC id, as JOS assumes.)
+    crate::lapic::lapic_ipi(cpu.index(), crate::trap::T_TLB_SHOOTDOWN);
     while c.tlb_stale.load(Ordering::SeqCst) && c.in_user.load(Ordering::SeqCst) {
         core::hint::spin_loop();
     }
@@ -890,13 +892,13 @@ pub fn tlb_shootdown(cpu: usize) {
 
 /// This CPU (`cpu`) entered the kernel from user mode.
 #[inline(always)]
-pub fn entered_kernel(cpu: usize) {
+pub fn entered_kernel(cpu: CpuId) {
     crate::cpu::cpu(cpu).in_user.store(false, Ordering::SeqCst);
 }
 
 /// This CPU (`cpu`) is about to return to user mode: flush if another CPU asked.
 #[inline(always)]
-pub fn leaving_for_user(cpu: usize) {
+pub fn leaving_for_user(cpu: CpuId) {
     let c = crate::cpu::cpu(cpu);
     c.in_user.store(true, Ordering::SeqCst);
     if c.tlb_stale.load(Ordering::SeqCst) {
@@ -959,7 +961,7 @@ pub fn user_mem_check(
 /// cannot, print JOS's message and destroy it (`Err`: the caller must not touch it again).
 pub fn user_mem_assert(
     t: &mut EnvTable,
-    cpu: usize,
+    cpu: CpuId,
     i: kern_logic::envid::EnvIdx,
     va: u32,
     len: u32,

@@ -75,7 +75,7 @@ pub fn sched_halt(mut k: Kernel) -> ! {
     // Release the big kernel lock as if we were "leaving" the kernel.
     k.unlock();
 
-    let top = kstacktop(cpu as u32);
+    let top = kstacktop(cpu.index() as u32);
     // Reset stack pointer, enable interrupts and then halt.
     // SAFETY: nothing on this CPU's kernel stack is live any more (this function never
     // returns); the next interrupt enters trap() on the TSS's esp0, the same stack top.

@@ -29,6 +29,8 @@ use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use crate::cpu::CpuId;
+
 /// Mutual exclusion lock that knows its holder.
 ///
 /// Test-and-set like JOS's, not a FIFO ticket lock: a ticket lock was tried and measured. With
@@ -57,9 +59,9 @@ impl SpinLock {
     /// lock for a long time makes other CPUs spin.
     #[inline]
     #[track_caller]
-    fn lock_as(&self, me: usize) {
+    fn lock_as(&self, me: CpuId) {
         // (The holder's CPU number is stored only while the lock is held.)
-        if self.cpu.load(Ordering::Relaxed) == me {
+        if self.cpu.load(Ordering::Relaxed) == me.index() {
             self.already_holding(me);
         }
         // The xchg is atomic; spin on a plain read first so waiting CPUs don't bounce the
@@ -69,16 +71,16 @@ impl SpinLock {
                 core::hint::spin_loop();
             }
         }
-        self.cpu.store(me, Ordering::Relaxed);
+        self.cpu.store(me.index(), Ordering::Relaxed);
     }
 
     /// Release the lock held by CPU `me`.
     #[inline]
     #[track_caller]
-    fn unlock_as(&self, me: usize) {
+    fn unlock_as(&self, me: CpuId) {
         // Only the holder may release it (the holder's CPU number is stored only while the
         // lock is held, so this is `holding()`).
-        if self.cpu.load(Ordering::Relaxed) != me {
+        if self.cpu.load(Ordering::Relaxed) != me.index() {
             self.not_holding();
         }
         self.cpu.store(NONE, Ordering::Relaxed);
@@ -99,7 +101,7 @@ impl SpinLock {
     #[cold]
     #[inline(never)]
     #[track_caller]
-    fn already_holding(&self, me: usize) -> ! {
+    fn already_holding(&self, me: CpuId) -> ! {
         panic!("CPU {} cannot acquire {}: already holding", me, self.name);
     }
 
@@ -158,7 +160,7 @@ pub struct MutexGuard<'a, T> {
     mutex: &'a Mutex<T>,
     /// The CPU that took the lock (and, the guard being `!Send`, the one that drops it): the
     /// release checks the holder against it without computing the CPU number again.
-    me: usize,
+    me: CpuId,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -196,13 +198,13 @@ static KERNEL_LOCK: SpinLock = SpinLock::new("kernel_lock");
 /// [`Kernel::unlock`], which consumes it; the kernel's exits to user mode (env_run,
 /// sched_halt) do that as their last step.
 pub struct Kernel {
-    cpu: usize,
+    cpu: CpuId,
     _not_send: PhantomData<*const ()>,
 }
 
 impl Kernel {
     /// This CPU's index.
-    pub fn cpu(&self) -> usize {
+    pub fn cpu(&self) -> CpuId {
         self.cpu
     }
 
@@ -225,7 +227,7 @@ pub fn lock_kernel() -> Kernel {
 
 /// Acquire the big kernel lock on CPU `cpu` (this one; the trap path knows it already).
 #[inline]
-pub fn lock_kernel_on(cpu: usize) -> Kernel {
+pub fn lock_kernel_on(cpu: CpuId) -> Kernel {
     KERNEL_LOCK.lock_as(cpu);
     Kernel {
         cpu,

@@ -17,6 +17,7 @@ use jos_inc::syscall::*;
 use jos_inc::trap::Trapframe;
 use kern_logic::lifecycle::Life;
 
+use crate::cpu::CpuId;
 use crate::env::{self, Destroyed, EnvTable};
 use crate::pmap::{self, UserPgdir, user_mem_assert};
 use crate::spinlock::{self, Kernel};
@@ -76,7 +77,7 @@ fn sys_cgetc() -> i32 {
 /// Destroy a given environment (possibly the currently running environment). Idempotent: a
 /// second destroy of an env that is still dying on another CPU does nothing (JOS freed it
 /// then, under the other CPU's feet).
-fn sys_env_destroy(t: &mut EnvTable, cpu: usize, envid: EnvId) -> Result<i32> {
+fn sys_env_destroy(t: &mut EnvTable, cpu: CpuId, envid: EnvId) -> Result<i32> {
     let e = env::envid2env(t, cpu, envid, true)?;
     if t.state(e).life() == Life::Dying {
         return Ok(0);
@@ -95,7 +96,7 @@ fn sys_env_destroy(t: &mut EnvTable, cpu: usize, envid: EnvId) -> Result<i32> {
 /// An env the caller may change: `envid2env`, and not dying (a dying env is gone for every
 /// system call but destroy).
 #[inline]
-fn live_env(t: &mut EnvTable, cpu: usize, envid: EnvId, checkperm: bool) -> Result<EnvIdx> {
+fn live_env(t: &mut EnvTable, cpu: CpuId, envid: EnvId, checkperm: bool) -> Result<EnvIdx> {
     let e = env::envid2env(t, cpu, envid, checkperm)?;
     if t.state(e).life() != Life::Live {
         return Err(Error::BadEnv);
@@ -105,7 +106,7 @@ fn live_env(t: &mut EnvTable, cpu: usize, envid: EnvId, checkperm: bool) -> Resu
 
 /// Allocate a new environment: a copy of the current env's registers (returning 0 in the
 /// child) and FPU state, an empty address space, not runnable.
-fn sys_exofork(t: &mut EnvTable, cpu: usize) -> Result<i32> {
+fn sys_exofork(t: &mut EnvTable, cpu: CpuId) -> Result<i32> {
     // LAB 4: BEGIN sys_exofork
     // HINT: env::exofork, returning the child's id.
     env::exofork(t, cpu)
@@ -114,7 +115,7 @@ fn sys_exofork(t: &mut EnvTable, cpu: usize) -> Result<i32> {
 
 /// Set envid's status to ENV_RUNNABLE or ENV_NOT_RUNNABLE. See env::set_status: a running
 /// env is never made to run twice, nor a receive cancelled.
-fn sys_env_set_status(t: &mut EnvTable, cpu: usize, envid: EnvId, status: u32) -> Result<i32> {
+fn sys_env_set_status(t: &mut EnvTable, cpu: CpuId, envid: EnvId, status: u32) -> Result<i32> {
     // LAB 4: BEGIN sys_env_set_status
     // HINT: ENV_RUNNABLE or ENV_NOT_RUNNABLE (else Inval), for the caller or a child (live_env).
     let runnable = match EnvStatus::try_from(status) {
@@ -131,7 +132,7 @@ fn sys_env_set_status(t: &mut EnvTable, cpu: usize, envid: EnvId, status: u32) -
 /// Set the page fault upcall for 'envid'.
 fn sys_env_set_pgfault_upcall(
     t: &mut EnvTable,
-    cpu: usize,
+    cpu: CpuId,
     envid: EnvId,
     func: u32,
 ) -> Result<i32> {
@@ -146,7 +147,7 @@ fn sys_env_set_pgfault_upcall(
 /// Set `envid`'s scheduling priority (not in JOS: a lab 4 challenge). The caller may change
 /// itself or its children (JOS's permission rule) and only to a priority at most its own, so
 /// nobody rises above the env that made it: -E_INVAL otherwise.
-fn sys_env_set_priority(t: &mut EnvTable, cpu: usize, envid: EnvId, prio: u32) -> Result<i32> {
+fn sys_env_set_priority(t: &mut EnvTable, cpu: CpuId, envid: EnvId, prio: u32) -> Result<i32> {
     let e = live_env(t, cpu, envid, true)?;
     let cur = crate::cpu::cpu(cpu).env().ok_or(Error::BadEnv)?;
     if prio >= NPRIO || prio > t.prio(cur) {
@@ -160,7 +161,7 @@ fn sys_env_set_priority(t: &mut EnvTable, cpu: usize, envid: EnvId, prio: u32) -
 /// challenge; `trap::USER_EXCEPTIONS`). 0 restores JOS's behaviour (the env is destroyed).
 fn sys_env_set_exception_upcall(
     t: &mut EnvTable,
-    cpu: usize,
+    cpu: CpuId,
     envid: EnvId,
     func: u32,
 ) -> Result<i32> {
@@ -189,17 +190,27 @@ fn check_perm(perm: u32) -> Result<Pte> {
 
 /// After changing env `e`'s page tables: if it runs on another CPU, make that CPU forget the
 /// old translations before the big lock is released (pmap::tlb_shootdown).
-fn shootdown(t: &EnvTable, cpu: usize, e: EnvIdx) {
+fn shootdown(t: &EnvTable, cpu: CpuId, e: EnvIdx) {
     if let Some(c) = t.state(e).cpu()
-        && c as usize != cpu
+        && usize::from(c) != cpu.index()
     {
-        pmap::tlb_shootdown(c as usize);
+        shootdown_on(c);
+    }
+}
+
+/// The rare case, out of line: the env runs on CPU `c` (a CPU the lifecycle recorded, so one
+/// that exists).
+#[cold]
+#[inline(never)]
+fn shootdown_on(c: u8) {
+    if let Some(c) = CpuId::new(usize::from(c)) {
+        pmap::tlb_shootdown(c);
     }
 }
 
 /// Allocate a page of memory and map it at 'va' with permission 'perm' in the address space
 /// of 'envid'. If a page is already mapped at 'va', that page is unmapped as a side effect.
-fn sys_page_alloc(t: &mut EnvTable, cpu: usize, envid: EnvId, va: u32, perm: u32) -> Result<i32> {
+fn sys_page_alloc(t: &mut EnvTable, cpu: CpuId, envid: EnvId, va: u32, perm: u32) -> Result<i32> {
     // LAB 4: BEGIN sys_page_alloc
     // HINT: Check env, va (check_va) and perm (check_perm); map a zeroed page (page_insert, freeing
     // HINT: the page if that fails); shootdown stale TLB entries on other CPUs.
@@ -224,7 +235,7 @@ fn sys_page_alloc(t: &mut EnvTable, cpu: usize, envid: EnvId, va: u32, perm: u32
 /// -E_INVAL if nothing is mapped at `srcva` or it is not user-readable.
 fn sys_page_copy(
     t: &mut EnvTable,
-    cpu: usize,
+    cpu: CpuId,
     [envid, srcva, dstva, perm]: [u32; 4],
 ) -> Result<i32> {
     let e = live_env(t, cpu, envid as EnvId, true)?;
@@ -253,7 +264,7 @@ fn sys_page_copy(
 #[inline]
 fn sys_page_map(
     t: &mut EnvTable,
-    cpu: usize,
+    cpu: CpuId,
     (srcenvid, srcva, dstenvid, dstva, perm): (u32, u32, u32, u32, u32),
 ) -> Result<i32> {
     // LAB 4: BEGIN sys_page_map
@@ -294,7 +305,7 @@ fn source_page(src: UserPgdir, srcva: u32, perm: Pte) -> Result<pmap::PageNum> {
 
 /// Unmap the page of memory at 'va' in the address space of 'envid'. If no page is mapped,
 /// the function silently succeeds.
-fn sys_page_unmap(t: &mut EnvTable, cpu: usize, envid: EnvId, va: u32) -> Result<i32> {
+fn sys_page_unmap(t: &mut EnvTable, cpu: CpuId, envid: EnvId, va: u32) -> Result<i32> {
     // LAB 4: BEGIN sys_page_unmap
     // HINT: page_remove after the checks; shootdown.
     let e = live_env(t, cpu, envid, true)?;
@@ -354,7 +365,7 @@ fn transfer_page(
 /// is dying.
 fn sys_ipc_try_send(
     t: &mut EnvTable,
-    cpu: usize,
+    cpu: CpuId,
     cur: EnvIdx,
     [envid, value, srcva, perm]: [u32; 4],
 ) -> Result<i32> {

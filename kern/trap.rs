@@ -18,6 +18,7 @@ use x86::segmentation::{
     BuildDescriptor, Descriptor, DescriptorBuilder, GateDescriptorBuilder, SegmentSelector,
 };
 
+use crate::cpu::CpuId;
 use crate::cpu::{self, NCPU};
 use crate::spinlock::{self, Kernel};
 use crate::{console, cprintf, env, lapic, monitor, pmap, sched, syscall};
@@ -156,7 +157,7 @@ pub fn trap_init() {
 
 /// Initialize and load the per-CPU TSS and IDT.
 pub fn trap_init_percpu() {
-    let i = cpu::cpunum();
+    let i = cpu::cpunum().index();
     // SAFETY: this CPU's own TSS entry (see `Tss`).
     let ts = unsafe { &mut (*TSS.0.get())[i] };
     // Setup a TSS so that we get the right stack when we trap to the kernel.
@@ -210,7 +211,7 @@ pub fn print_trapframe(tf: &Trapframe, addr: u32) {
     );
     // If this trap was a page fault that just happened (so %cr2 is meaningful), print the
     // faulting linear address.
-    if LAST_TF[cpu::cpunum() % NCPU].load(Ordering::Relaxed) == addr && tf.tf_trapno == T_PGFLT {
+    if LAST_TF[cpu::cpunum().index()].load(Ordering::Relaxed) == addr && tf.tf_trapno == T_PGFLT {
         cprintf!("  cr2  0x{:08x}\n", rcr2());
     }
     // For page faults, print decoded fault error code: U/K=fault occurred in user/kernel
@@ -316,7 +317,7 @@ extern "C" fn trap_ipi(tf: *mut Trapframe) -> ! {
 /// A trap from the env running on this CPU. Its registers stay in `tf` (the CPU's live frame,
 /// see `env::live_frame`): no copy unless it leaves the CPU.
 #[inline(always)]
-fn trap_from_user(cpu: usize, tf: &mut Trapframe) -> ! {
+fn trap_from_user(cpu: CpuId, tf: &mut Trapframe) -> ! {
     pmap::entered_kernel(cpu);
     // Trapped from user mode. Acquire the big kernel lock before doing any serious kernel
     // work. (A CPU stopped by another's panic never gets it: see panic.rs.)
@@ -431,7 +432,7 @@ fn print_user_trapframe(k: &mut Kernel, cur: EnvIdx, tf: &Trapframe) {
     let cpu = k.cpu();
     env::sync_tf(env::table(k), cpu, cur);
     let addr = env::env_tf_kva(cur);
-    LAST_TF[cpu % NCPU].store(addr, Ordering::Relaxed);
+    LAST_TF[cpu.index()].store(addr, Ordering::Relaxed);
     print_trapframe(tf, addr);
 }
 
@@ -488,7 +489,7 @@ fn trap_from_kernel(tf: *mut Trapframe) -> ! {
 /// print the frame and panic.
 fn kernel_fault(tf: &Trapframe, addr: u32) -> ! {
     crate::panic::begin();
-    LAST_TF[cpu::cpunum() % NCPU].store(addr, Ordering::Relaxed);
+    LAST_TF[cpu::cpunum().index()].store(addr, Ordering::Relaxed);
     print_trapframe(tf, addr);
     if tf.tf_trapno == T_PGFLT {
         panic!("kernel page fault at va {:08x} ip {:08x}", rcr2(), {
