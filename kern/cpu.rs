@@ -1,6 +1,6 @@
 //! Per-CPU state (JOS's kern/cpu.h: `struct CpuInfo`, `cpus[]`, `ncpu`, `bootcpu`, `cpunum()`,
-//! `thiscpu`; JOS's cpunum() reads the LAPIC id, this one the stack pointer): one record per
-//! CPU, indexed by the CPU's id and touched
+//! `thiscpu`; JOS's cpunum() reads the LAPIC id, this one the stack pointer) and the `CpuId`
+//! type: one record per CPU, indexed by the CPU's id and touched
 //! only by that CPU, except the status the BSP polls while starting APs and the panic path
 //! reads while stopping CPUs.
 
