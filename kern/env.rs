@@ -35,7 +35,7 @@ use crate::cprintf;
 use crate::cpu::CpuId;
 use crate::cpu::{self, NCPU};
 use crate::fpu::{self, FpuArea};
-use crate::pmap::{self, Entry, PageTable, UserPgdir};
+use crate::pmap::{self, Entry, PageTable, UserPage, UserPgdir};
 use crate::spinlock::{BigLocked, Kernel};
 
 // ---- the global descriptor table --------------------------------------------------------
@@ -690,8 +690,10 @@ fn region_alloc(pgdir: UserPgdir, va: u32, len: u32) -> Result<()> {
     let mut a = start;
     while a < end {
         if pmap::page_lookup(pgdir, a).is_none() {
+            // (The ELF was validated: its segments lie below UTOP.)
+            let page = UserPage::new(a).ok_or(Error::Inval)?;
             let pp = pmap::page_alloc(true).ok_or(Error::NoMem)?;
-            if let Err(e) = pmap::page_insert(pgdir, pp, a, Pte::U | Pte::W) {
+            if let Err(e) = pmap::page_insert(pgdir, pp, page, Pte::U | Pte::W) {
                 pmap::page_free(pp);
                 return Err(e);
             }

@@ -18,7 +18,7 @@ use jos_inc::env::{Env, NENV};
 use jos_inc::error::{Error, Result};
 use jos_inc::memlayout::*;
 use jos_inc::mmu::*;
-pub use kern_logic::addr::{Entry, PageNum, PhysAddr};
+pub use kern_logic::addr::{Entry, PageNum, PhysAddr, UserPage};
 use kern_logic::pagelist::FreeList;
 use kern_logic::refcount::{self, Remap};
 use spin::Mutex as BootMutex;
@@ -785,14 +785,14 @@ impl From<UserPgdir<'_>> for PageTable {
 /// it works even when the page's count is saturated). -E_NO_MEM if no page table can be
 /// allocated or `pp`'s reference count is saturated; nothing changes then.
 #[inline]
-pub fn page_insert(pgdir: UserPgdir, pp: PageNum, va: u32, perm: Pte) -> Result<()> {
-    insert(pgdir.table, pp, va, perm)
+pub fn page_insert(pgdir: UserPgdir, pp: PageNum, va: UserPage, perm: Pte) -> Result<()> {
+    insert(pgdir.table, pp, va.addr(), perm)
 }
 
 /// Unmap the physical page at `va`, if any (silently does nothing otherwise).
 #[inline]
-pub fn page_remove(pgdir: UserPgdir, va: u32) {
-    remove(pgdir.table, va)
+pub fn page_remove(pgdir: UserPgdir, va: UserPage) {
+    remove(pgdir.table, va.addr())
 }
 
 /// `page_insert` in any page directory: for the boot CPU's self-checks on kern_pgdir (before

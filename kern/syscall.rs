@@ -19,7 +19,7 @@ use kern_logic::lifecycle::Life;
 
 use crate::cpu::CpuId;
 use crate::env::{self, Destroyed, EnvTable};
-use crate::pmap::{self, UserPgdir, user_mem_assert};
+use crate::pmap::{self, UserPage, UserPgdir, user_mem_assert};
 use crate::spinlock::{self, Kernel};
 use crate::{console, cprintf, printf, sched};
 use kern_logic::envid::EnvIdx;
@@ -171,12 +171,8 @@ fn sys_env_set_exception_upcall(
 }
 
 /// A user virtual address the page calls accept: below UTOP and page-aligned.
-fn check_va(va: u32) -> Result<()> {
-    if va >= UTOP || !va.is_multiple_of(PGSIZE) {
-        Err(Error::Inval)
-    } else {
-        Ok(())
-    }
+fn check_va(va: u32) -> Result<UserPage> {
+    UserPage::new(va).ok_or(Error::Inval)
 }
 
 /// PTE_U | PTE_P must be set; PTE_AVAIL | PTE_W may or may not be; nothing else may be.
@@ -215,7 +211,7 @@ fn sys_page_alloc(t: &mut EnvTable, cpu: CpuId, envid: EnvId, va: u32, perm: u32
     // HINT: Check env, va (check_va) and perm (check_perm); map a zeroed page (page_insert, freeing
     // HINT: the page if that fails); shootdown stale TLB entries on other CPUs.
     let e = live_env(t, cpu, envid, true)?;
-    check_va(va)?;
+    let va = check_va(va)?;
     let perm = check_perm(perm)?;
     let pp = pmap::page_alloc(true).ok_or(Error::NoMem)?;
     if let Err(err) = pmap::page_insert(t.pgdir(e), pp, va, perm) {
@@ -239,11 +235,11 @@ fn sys_page_copy(
     [envid, srcva, dstva, perm]: [u32; 4],
 ) -> Result<i32> {
     let e = live_env(t, cpu, envid as EnvId, true)?;
-    check_va(srcva)?;
-    check_va(dstva)?;
+    let srcva = check_va(srcva)?;
+    let dstva = check_va(dstva)?;
     let perm = check_perm(perm)?;
     let pgdir = t.pgdir(e);
-    let (src, pte) = pmap::page_lookup(pgdir, srcva).ok_or(Error::Inval)?;
+    let (src, pte) = pmap::page_lookup(pgdir, srcva.addr()).ok_or(Error::Inval)?;
     if !pte.get().contains(Pte::U) {
         return Err(Error::Inval);
     }
@@ -272,8 +268,8 @@ fn sys_page_map(
     // HINT: writable mapping of a read-only page); shootdown.
     let src = live_env(t, cpu, srcenvid as EnvId, true)?;
     let dst = live_env(t, cpu, dstenvid as EnvId, true)?;
-    check_va(srcva)?;
-    check_va(dstva)?;
+    let srcva = check_va(srcva)?;
+    let dstva = check_va(dstva)?;
     let perm = check_perm(perm)?;
     page_map_checked(t.pgdir(src), srcva, t.pgdir(dst), dstva, perm)?;
     shootdown(t, cpu, dst);
@@ -285,9 +281,9 @@ fn sys_page_map(
 /// a writable source.
 fn page_map_checked(
     src: UserPgdir,
-    srcva: u32,
+    srcva: UserPage,
     dst: UserPgdir,
-    dstva: u32,
+    dstva: UserPage,
     perm: Pte,
 ) -> Result<()> {
     let pp = source_page(src, srcva, perm)?;
@@ -295,8 +291,8 @@ fn page_map_checked(
 }
 
 /// The page at `srcva` of `src`, if it may be mapped elsewhere with `perm`.
-fn source_page(src: UserPgdir, srcva: u32, perm: Pte) -> Result<pmap::PageNum> {
-    let (pp, pte) = pmap::page_lookup(src, srcva).ok_or(Error::Inval)?;
+fn source_page(src: UserPgdir, srcva: UserPage, perm: Pte) -> Result<pmap::PageNum> {
+    let (pp, pte) = pmap::page_lookup(src, srcva.addr()).ok_or(Error::Inval)?;
     if perm.contains(Pte::W) && !pte.get().contains(Pte::W) {
         return Err(Error::Inval);
     }
@@ -309,7 +305,7 @@ fn sys_page_unmap(t: &mut EnvTable, cpu: CpuId, envid: EnvId, va: u32) -> Result
     // LAB 4: BEGIN sys_page_unmap
     // HINT: page_remove after the checks; shootdown.
     let e = live_env(t, cpu, envid, true)?;
-    check_va(va)?;
+    let va = check_va(va)?;
     pmap::page_remove(t.pgdir(e), va);
     shootdown(t, cpu, e);
     Ok(0)
@@ -317,40 +313,44 @@ fn sys_page_unmap(t: &mut EnvTable, cpu: CpuId, envid: EnvId, va: u32) -> Result
 }
 
 /// The page part of a send from env `src`: `None` when no page is offered (srcva >= UTOP);
-/// else the permissions, once srcva is aligned, perm valid and the page mapped (with W only
-/// if the source is writable), all -E_INVAL otherwise.
-fn check_send_page(t: &mut EnvTable, src: EnvIdx, srcva: u32, perm: u32) -> Result<Option<Pte>> {
+/// else the page and the permissions, once srcva is aligned, perm valid and the page mapped
+/// (with W only if the source is writable), all -E_INVAL otherwise.
+fn check_send_page(
+    t: &mut EnvTable,
+    src: EnvIdx,
+    srcva: u32,
+    perm: u32,
+) -> Result<Option<(UserPage, Pte)>> {
     // LAB 4: BEGIN check_send_page
     // HINT: None when srcva >= UTOP; else aligned srcva, valid perm, a mapped page (writable if
     // HINT: perm has W), each Inval otherwise.
     if srcva >= UTOP {
         return Ok(None);
     }
-    if !srcva.is_multiple_of(PGSIZE) {
-        return Err(Error::Inval);
-    }
+    let srcva = check_va(srcva)?;
     let p = check_perm(perm)?;
     source_page(t.pgdir(src), srcva, p)?;
-    Ok(Some(p))
+    Ok(Some((srcva, p)))
     // LAB 4: END check_send_page
 }
 
-/// Move a message's page from env `src` to env `dst`, which receives at `dstva`: only when
-/// both sides want a page. Returns the permissions the receiver is told (0: no page).
+/// Move a message's page (`page`: where in env `src`, with which permissions) to env `dst`,
+/// which receives at `dstva`: only when both sides want a page (sys_ipc_recv refused a
+/// misaligned `dstva` below UTOP, so one that is no `UserPage` is UTOP or above: no page).
+/// Returns the permissions the receiver is told (0: no page).
 /// Neither env runs on another CPU (the receiver blocks or is the caller; so is the sender),
 /// so no TLB shootdown is needed.
 fn transfer_page(
     t: &mut EnvTable,
     src: EnvIdx,
-    srcva: u32,
-    perm: Option<Pte>,
+    page: Option<(UserPage, Pte)>,
     dst: EnvIdx,
     dstva: u32,
 ) -> Result<i32> {
     // LAB 4: BEGIN transfer_page
     // HINT: Map the page into the receiver at dstva when both sides want one; the perm it gets.
-    match perm {
-        Some(p) if dstva < UTOP => {
+    match (page, UserPage::new(dstva)) {
+        (Some((srcva, p)), Some(dstva)) => {
             page_map_checked(t.pgdir(src), srcva, t.pgdir(dst), dstva, p)?;
             Ok(p.bits() as i32)
         }
@@ -377,7 +377,7 @@ fn sys_ipc_try_send(
     }
     let p = check_send_page(t, cur, srcva, perm)?;
     let dstva = t.env(dst).env_ipc_dstva;
-    let sent = transfer_page(t, cur, srcva, p, dst, dstva)?;
+    let sent = transfer_page(t, cur, p, dst, dstva)?;
     let from = t.id(cur);
     env::deliver(t, cpu, dst, from, value, sent);
     Ok(0)
@@ -409,7 +409,7 @@ fn sys_ipc_send(
     };
     if t.state(dst).recving() {
         let dstva = t.env(dst).env_ipc_dstva;
-        let r = transfer_page(t, cur, srcva, p, dst, dstva).map(|sent| {
+        let r = transfer_page(t, cur, p, dst, dstva).map(|sent| {
             let from = t.id(cur);
             env::deliver(t, cpu, dst, from, value, sent);
             0
@@ -439,8 +439,7 @@ fn sys_ipc_recv(mut k: Kernel, cur: EnvIdx, dstva: u32) -> (Kernel, Result<i32>)
     }
     let t = env::table(&mut k);
     while let Some((s, [value, srcva, perm])) = env::take_sender(t, cur) {
-        let r = check_send_page(t, s, srcva, perm)
-            .and_then(|p| transfer_page(t, s, srcva, p, cur, dstva));
+        let r = check_send_page(t, s, srcva, perm).and_then(|p| transfer_page(t, s, p, cur, dstva));
         match r {
             Ok(sent) => {
                 let from = t.id(s);

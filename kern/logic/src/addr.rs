@@ -6,7 +6,8 @@
 
 use core::fmt;
 
-use jos_inc::mmu::{PGSHIFT, Pte};
+use jos_inc::memlayout::UTOP;
+use jos_inc::mmu::{PGSHIFT, PGSIZE, Pte};
 
 /// A physical address.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -81,6 +82,28 @@ impl fmt::LowerHex for PageNum {
     }
 }
 
+/// A page of user address space: page-aligned and below UTOP, the only addresses the page
+/// system calls map, unmap or copy (JOS tests `va >= UTOP || va % PGSIZE` in each of them;
+/// here a `u32` from a user register becomes one only through [`UserPage::new`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(transparent)]
+pub struct UserPage(u32);
+
+impl UserPage {
+    /// `va`, if it is a page-aligned address below UTOP.
+    pub const fn new(va: u32) -> Option<UserPage> {
+        if va < UTOP && va.is_multiple_of(PGSIZE) {
+            Some(UserPage(va))
+        } else {
+            None
+        }
+    }
+
+    pub const fn addr(self) -> u32 {
+        self.0
+    }
+}
+
 /// The value of a page-directory or page-table entry: a page frame and the `Pte` flags (the
 /// MMU's and JOS's software bits). `Entry::EMPTY` is not present.
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
@@ -143,6 +166,22 @@ mod tests {
         assert!(PhysAddr::new(0x12_3000).is_page_aligned());
         assert!(!PhysAddr::new(0x12_3004).is_page_aligned());
         assert_eq!(PhysAddr::new(0x1000) + 0x234, PhysAddr::new(0x1234));
+    }
+
+    #[test]
+    fn user_pages() {
+        assert_eq!(
+            UserPage::new(0x0080_0000).map(UserPage::addr),
+            Some(0x0080_0000)
+        );
+        assert_eq!(UserPage::new(0), Some(UserPage(0)));
+        assert_eq!(
+            UserPage::new(UTOP - PGSIZE).map(UserPage::addr),
+            Some(UTOP - PGSIZE)
+        );
+        assert_eq!(UserPage::new(UTOP), None);
+        assert_eq!(UserPage::new(0x0080_0004), None);
+        assert_eq!(UserPage::new(u32::MAX & !0xfff), None);
     }
 
     #[test]
