@@ -35,7 +35,7 @@ use crate::cprintf;
 use crate::cpu::CpuId;
 use crate::cpu::{self, NCPU};
 use crate::fpu::{self, FpuArea};
-use crate::pmap::{self, Entry, PageTable, UserPage, UserPgdir};
+use crate::pmap::{self, Entry, KernVa, PageTable, UserPage, UserPgdir};
 use crate::spinlock::{BigLocked, Kernel};
 
 // ---- the global descriptor table --------------------------------------------------------
@@ -259,7 +259,7 @@ impl EnvTable {
         // SAFETY: env_pgdir is the page directory env_setup_vm allocated for this live env,
         // and the table is reached only under the big kernel lock (BigLocked), held for as
         // long as `self` is borrowed.
-        unsafe { UserPgdir::new(PageTable::from_pa(pmap::paddr(kva))) }
+        unsafe { UserPgdir::new(PageTable::from_pa(pmap::paddr(KernVa::new(kva)))) }
     }
 
     /// The env CPU `cpu` should run next, given that `cur` (its env, if any) may or may not go
@@ -552,7 +552,7 @@ pub fn env_init(k: &mut Kernel) {
     // LAB 3: BEGIN env_init
     // HINT: Point the table at the envs array (pmap::envs_kva()) and put every slot, id 0, on the
     // HINT: free list (push_free) so that the first env_alloc returns envs[0].
-    t.envs = pmap::envs_kva() as *mut Env;
+    t.envs = pmap::envs_kva().as_ptr::<Env>();
     for i in EnvIdx::all().rev() {
         t.env(i).env_id = 0;
         t.push_free(i);
@@ -604,7 +604,8 @@ fn env_setup_vm() -> Result<u32> {
     }
     // UVPT maps the env's own page table read-only.
     pgdir.set(pdx(UVPT), Entry::new(pgdir.pa(), Pte::P | Pte::U));
-    Ok(pmap::page2kva(pp))
+    // (env_pgdir, JOS's Env field, is a kernel address as a plain u32.)
+    Ok(pmap::page2kva(pp).get())
     // LAB 3: END env_setup_vm
 }
 
@@ -677,7 +678,9 @@ pub fn env_alloc(t: &mut EnvTable, cpu: CpuId, suspended: bool) -> Result<EnvIdx
 
 /// Env `i`'s FPU save area (kernel-only memory beside envs[], see kern/fpu.rs).
 fn fpu_area(i: EnvIdx) -> *mut FpuArea {
-    (pmap::fpu_areas_kva() as *mut FpuArea).wrapping_add(i.index())
+    pmap::fpu_areas_kva()
+        .as_ptr::<FpuArea>()
+        .wrapping_add(i.index())
 }
 
 /// Allocate `len` bytes of physical memory for env `pgdir` and map it at `va` (user
@@ -969,7 +972,7 @@ fn switch_to(t: &mut EnvTable, cpu: CpuId, i: EnvIdx) {
 /// Address of env `i`'s saved trapframe (what JOS's trapframe dump prints).
 pub fn env_tf_kva(i: EnvIdx) -> u32 {
     // Derived from the array's fixed address: no need to take the envs lock on every trap.
-    pmap::envs_kva() + (i.index() * core::mem::size_of::<Env>()) as u32
+    (pmap::envs_kva() + (i.index() * core::mem::size_of::<Env>()) as u32).get()
 }
 
 /// Copy the live registers of the env running on `cpu` into its `env_tf` (before printing

@@ -160,7 +160,7 @@ pub fn lapic_init() {
     // virtual memory so we can access it (once: all CPUs share the mapping).
     if LAPIC.load(Ordering::Relaxed) == 0 {
         LAPIC.store(
-            crate::pmap::mmio_map_region(kern_logic::addr::PhysAddr::new(pa), 4096),
+            crate::pmap::mmio_map_region(kern_logic::addr::PhysAddr::new(pa), 4096).get(),
             Ordering::Relaxed,
         );
     }

@@ -163,7 +163,7 @@ fn boot_aps() {
     unsafe {
         core::ptr::copy_nonoverlapping(
             code.as_ptr(),
-            pmap::kaddr(pmap::PhysAddr::new(MPENTRY_PADDR)) as *mut u8,
+            pmap::kaddr(pmap::PhysAddr::new(MPENTRY_PADDR)).as_ptr::<u8>(),
             code.len(),
         );
     }
@@ -179,7 +179,7 @@ fn boot_aps() {
         // address used here and kstacktop(i) map the same memory).
         let frame = round_up(core::mem::size_of::<Trapframe>() as u32, 16);
         mpentry::mpentry_kstack.store(
-            pmap::percpu_kstack_kva(i) + KSTKSIZE - frame,
+            (pmap::percpu_kstack_kva(i) + (KSTKSIZE - frame)).get(),
             Ordering::SeqCst,
         );
         // Start the CPU at mpentry_start.

@@ -18,7 +18,7 @@ use jos_inc::env::{Env, NENV};
 use jos_inc::error::{Error, Result};
 use jos_inc::memlayout::*;
 use jos_inc::mmu::*;
-pub use kern_logic::addr::{Entry, PageNum, PhysAddr, UserPage};
+pub use kern_logic::addr::{Entry, KernVa, PageNum, PhysAddr, UserPage};
 use kern_logic::pagelist::FreeList;
 use kern_logic::refcount::{self, Remap};
 use spin::Mutex as BootMutex;
@@ -33,21 +33,21 @@ mod check;
 
 /// Physical address of a kernel virtual address (JOS's PADDR).
 #[track_caller]
-pub fn paddr(kva: u32) -> PhysAddr {
-    if kva < KERNBASE {
+pub fn paddr(kva: KernVa) -> PhysAddr {
+    if kva.get() < KERNBASE {
         panic!("PADDR called with invalid kva {:08x}", kva);
     }
-    PhysAddr::new(kva - KERNBASE)
+    PhysAddr::new(kva.get() - KERNBASE)
 }
 
 /// Kernel virtual address of a physical address (JOS's KADDR).
 #[track_caller]
-pub fn kaddr(pa: PhysAddr) -> u32 {
+pub fn kaddr(pa: PhysAddr) -> KernVa {
     let npages = npages();
     if npages != 0 && pa.page_number() >= npages {
         panic!("KADDR called with invalid pa {:08x}", pa);
     }
-    pa.get() + KERNBASE
+    KernVa::new(pa.get() + KERNBASE)
 }
 
 /// A page directory or page table: a physical page of 1024 entries, accessed through the
@@ -310,7 +310,7 @@ pub fn pa2page(pa: PhysAddr) -> PageNum {
     PageNum::new(n)
 }
 
-pub fn page2kva(pp: PageNum) -> u32 {
+pub fn page2kva(pp: PageNum) -> KernVa {
     kaddr(page2pa(pp))
 }
 
@@ -324,17 +324,17 @@ pub fn npages() -> usize {
 
 pub fn kern_pgdir() -> PageTable {
     // SAFETY: KERN_PGDIR is the kernel's page directory, allocated in mem_init for good.
-    unsafe { PageTable::from_pa(paddr(KERN_PGDIR.load(Ordering::Relaxed))) }
+    unsafe { PageTable::from_pa(paddr(KernVa::new(KERN_PGDIR.load(Ordering::Relaxed)))) }
 }
 
 /// Kernel virtual address of the envs array.
-pub fn envs_kva() -> u32 {
-    ENVS_KVA.load(Ordering::Relaxed)
+pub fn envs_kva() -> KernVa {
+    KernVa::new(ENVS_KVA.load(Ordering::Relaxed))
 }
 
 /// Kernel virtual address of the envs' FPU save areas.
-pub fn fpu_areas_kva() -> u32 {
-    FPU_AREAS_KVA.load(Ordering::Relaxed)
+pub fn fpu_areas_kva() -> KernVa {
+    KernVa::new(FPU_AREAS_KVA.load(Ordering::Relaxed))
 }
 
 /// Number of free physical pages.
@@ -404,7 +404,7 @@ fn i386_detect_memory() {
 /// Simple physical memory allocator used only while setting up the virtual memory system:
 /// returns the kernel virtual address of `n` bytes (rounded up to a page), or the next free
 /// address when `n` is 0. Only the first 4 MiB are mapped at this point.
-fn boot_alloc(n: u32) -> u32 {
+fn boot_alloc(n: u32) -> KernVa {
     unsafe extern "C" {
         static end: u8;
     }
@@ -422,14 +422,14 @@ fn boot_alloc(n: u32) -> u32 {
         panic!("boot_alloc: out of memory (only 4MB mapped at boot)");
     }
     *next = new;
-    result
+    KernVa::new(result)
     // LAB 2: END boot_alloc
 }
 
-fn zero_kva(kva: u32, len: u32) {
+fn zero_kva(kva: KernVa, len: u32) {
     // SAFETY: [kva, kva+len) is memory just handed out by boot_alloc or page_alloc, mapped
     // at KERNBASE, and owned by the caller.
-    unsafe { ptr::write_bytes(kva as *mut u8, 0, len as usize) }
+    unsafe { ptr::write_bytes(kva.as_ptr::<u8>(), 0, len as usize) }
 }
 
 /// Set up a two-level page table: kern_pgdir is its linear (virtual) address of the root.
@@ -440,7 +440,7 @@ pub fn mem_init() {
     // Create the initial page directory.
     let pgdir_kva = boot_alloc(PGSIZE);
     zero_kva(pgdir_kva, PGSIZE);
-    KERN_PGDIR.store(pgdir_kva, Ordering::Relaxed);
+    KERN_PGDIR.store(pgdir_kva.get(), Ordering::Relaxed);
     // SAFETY: the page boot_alloc just gave us, zeroed, becomes the kernel's page directory.
     let pgdir = unsafe { PageTable::from_pa(paddr(pgdir_kva)) };
 
@@ -451,7 +451,7 @@ pub fn mem_init() {
     // LAB 2: BEGIN mem_init-arrays
     // HINT: Allocate with boot_alloc, and zero, the `pages` array (npages() PageInfo records) and
     // HINT: the `envs` array (NENV Env records; store its address in ENVS_KVA).
-    // STUB: let (pages_sz, pages_kva, envs_sz, envs_kva): (u32, u32, u32, u32) =
+    // STUB: let (pages_sz, pages_kva, envs_sz, envs_kva): (u32, KernVa, u32, KernVa) =
     // STUB:     todo!("LAB 2: mem_init-arrays");
     // The `pages` array: one PageInfo per physical page.
     let npages = npages();
@@ -463,16 +463,16 @@ pub fn mem_init() {
     let envs_sz = (NENV * core::mem::size_of::<Env>()) as u32;
     let envs_kva = boot_alloc(envs_sz);
     zero_kva(envs_kva, envs_sz);
-    ENVS_KVA.store(envs_kva, Ordering::Relaxed);
+    ENVS_KVA.store(envs_kva.get(), Ordering::Relaxed);
     // LAB 2: END mem_init-arrays
 
     // The envs' FPU save areas: kernel-only, initialized per env by env_alloc.
-    FPU_AREAS_KVA.store(boot_alloc(crate::fpu::AREAS_SIZE), Ordering::Relaxed);
+    FPU_AREAS_KVA.store(boot_alloc(crate::fpu::AREAS_SIZE).get(), Ordering::Relaxed);
 
     {
         let mut pa = PAGES.lock();
-        pa.pages = pages_kva as *mut PageInfo;
-        pa.free = FreeList::new(pages_kva);
+        pa.pages = pages_kva.as_ptr::<PageInfo>();
+        pa.free = FreeList::new(pages_kva.get());
     }
 
     // Now that we've allocated the initial kernel data structures, set up the list of free
@@ -564,9 +564,9 @@ fn mem_init_mp(pgdir: PageTable) {
 }
 
 /// Kernel virtual address (in the kernel image) of CPU `i`'s stack.
-pub fn percpu_kstack_kva(i: usize) -> u32 {
+pub fn percpu_kstack_kva(i: usize) -> KernVa {
     // SAFETY: only the address is taken.
-    unsafe { (&raw const PERCPU_KSTACKS.0[i]) as u32 }
+    KernVa::new(unsafe { (&raw const PERCPU_KSTACKS.0[i]) as u32 })
 }
 
 /// Load a page directory into CR3.
@@ -630,7 +630,7 @@ pub fn page_alloc(zero: bool) -> Option<PageNum> {
     };
     if zero {
         // SAFETY: the page just left the free list: nobody else refers to it.
-        unsafe { crate::fpu::zero_page(page2kva(pp) as *mut u8) }
+        unsafe { crate::fpu::zero_page(page2kva(pp).as_ptr()) }
     }
     Some(pp)
     // LAB 2: END page_alloc
@@ -640,7 +640,7 @@ pub fn page_alloc(zero: bool) -> Option<PageNum> {
 pub fn copy_page(dst: PageNum, src: PageNum) {
     // SAFETY: two distinct pages of physical memory, mapped at KERNBASE; `dst` is freshly
     // allocated and owned by the caller, `src` is read only.
-    unsafe { crate::fpu::copy_page(page2kva(dst) as *mut u8, page2kva(src) as *const u8) }
+    unsafe { crate::fpu::copy_page(page2kva(dst).as_ptr(), page2kva(src).as_ptr()) }
 }
 
 /// Return a page to the free list. Its reference count must be 0.
@@ -916,7 +916,7 @@ pub fn tlb_shootdown_ipi() {
 
 /// Reserve `size` bytes in the MMIO region and map [pa, pa+size) there, cache-disabled and
 /// write-through. Returns the base of the reserved region. Panics past MMIOLIM.
-pub fn mmio_map_region(pa: PhysAddr, size: u32) -> u32 {
+pub fn mmio_map_region(pa: PhysAddr, size: u32) -> KernVa {
     let pa = pa.get();
     // LAB 2: BEGIN mmio_map_region
     // HINT: Reserve the page-rounded size from MMIO_NEXT (panic past MMIOLIM) and map it there with
@@ -936,7 +936,7 @@ pub fn mmio_map_region(pa: PhysAddr, size: u32) -> u32 {
         Pte::PCD | Pte::PWT | Pte::W,
     );
     *next += size;
-    base + (pa - start)
+    KernVa::new(base + (pa - start))
     // LAB 2: END mmio_map_region
 }
 
@@ -997,7 +997,7 @@ fn for_user_pages(
         let (pp, _) = page_lookup(pgdir, round_down(a, PGSIZE)).ok_or(Error::Fault)?;
         let off = pgoff(a) as usize;
         let n = (PGSIZE as usize - off).min(len - done);
-        f(page2kva(pp) as usize + off, done, n);
+        f(page2kva(pp).get() as usize + off, done, n);
         done += n;
     }
     Ok(())

@@ -35,7 +35,7 @@ pub(super) fn check_page_free_list(only_low_memory: bool) {
         assert!(a != IOPHYSMEM);
         assert!(a != EXTPHYSMEM - PGSIZE);
         assert!(a != EXTPHYSMEM);
-        assert!(a < EXTPHYSMEM || a + KERNBASE >= first_free_page);
+        assert!(a < EXTPHYSMEM || a + KERNBASE >= first_free_page.get());
         // (new test for lab 4)
         assert!(a != MPENTRY_PADDR);
         a < EXTPHYSMEM
@@ -101,9 +101,9 @@ pub(super) fn check_page_free_list(only_low_memory: bool) {
     crate::cprintf!("check_page_free_list() succeeded!\n");
 }
 
-fn fill(kva: u32, v: u8, len: usize) {
+fn fill(kva: KernVa, v: u8, len: usize) {
     // SAFETY: a free page in the first 4 MiB (mapped); free pages are unused by definition.
-    unsafe { ptr::write_bytes(kva as *mut u8, v, len) }
+    unsafe { ptr::write_bytes(kva.as_ptr::<u8>(), v, len) }
 }
 
 /// KADDR of a page number known to be below npages (so its physical address lies below
@@ -183,7 +183,7 @@ pub(super) fn check_page_alloc() {
     assert_eq!(pp, pp0);
     // SAFETY: pp0 is a page we own, mapped at KERNBASE (low memory at this point).
     let all_zero = unsafe {
-        core::slice::from_raw_parts(page2kva(pp) as *const u8, PGSIZE as usize)
+        core::slice::from_raw_parts(page2kva(pp).as_ptr::<u8>(), PGSIZE as usize)
             .iter()
             .all(|&b| b == 0)
     };
@@ -395,8 +395,8 @@ pub(super) fn check_page() {
     assert_eq!(nfree_pages(), nfree);
 
     // Test mmio_map_region.
-    let mm1 = mmio_map_region(PhysAddr::new(0), 4097);
-    let mm2 = mmio_map_region(PhysAddr::new(0), 4096);
+    let mm1 = mmio_map_region(PhysAddr::new(0), 4097).get();
+    let mm2 = mmio_map_region(PhysAddr::new(0), 4096).get();
     // Check that they're in the right region.
     assert!(mm1 >= MMIOBASE && mm1 + 8192 < MMIOLIM);
     assert!(mm2 >= MMIOBASE && mm2 + 8192 < MMIOLIM);
@@ -438,7 +438,7 @@ pub(super) fn check_kern_pgdir() {
 
     // Check pages array.
     let n = round_up(npages * core::mem::size_of::<PageInfo>() as u32, PGSIZE);
-    check_va2pa_range(pgdir, UPAGES, paddr(pages_kva), n);
+    check_va2pa_range(pgdir, UPAGES, paddr(KernVa::new(pages_kva)), n);
 
     // Check envs array (new test for lab 3).
     let n = round_up((NENV * core::mem::size_of::<Env>()) as u32, PGSIZE);
@@ -504,7 +504,7 @@ pub(super) fn check_page_installed_pgdir() {
     // SAFETY: as above.
     unsafe { ptr::write_volatile(PGSIZE as *mut u32, 0x0303_0303) };
     // SAFETY: pp2 is ours and mapped at KERNBASE.
-    let v = unsafe { ptr::read_volatile(page2kva(pp2) as *const u32) };
+    let v = unsafe { ptr::read_volatile(page2kva(pp2).as_ptr::<u32>()) };
     assert_eq!(v, 0x0303_0303);
     remove(kern_pgdir, PGSIZE);
     assert_eq!(page_ref(pp2), 0);

@@ -1,6 +1,7 @@
 //! Identities the kernel's memory code passes around, as types (JOS passes them all as
 //! `uint32_t` or `physaddr_t`, and a page number where an address was meant compiles): a
-//! physical address, a physical page's number, and a page-table entry's value. Each converts
+//! physical address, a kernel virtual address, a physical page's number, a page of user address
+//! space, and a page-table entry's value. Each converts
 //! only where the conversion is meaningful; the ones that need the machine's size (a page
 //! number must be below `npages`) are kern/pmap.rs's (`pa2page`, `page2kva`).
 
@@ -50,6 +51,47 @@ impl fmt::Debug for PhysAddr {
 }
 
 impl fmt::LowerHex for PhysAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::LowerHex::fmt(&self.0, f)
+    }
+}
+
+/// A kernel virtual address: the kernel image, the KERNBASE mapping of physical memory, the
+/// per-CPU stacks, MMIO (JOS's `uintptr_t` / `void *` in the kernel).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[repr(transparent)]
+pub struct KernVa(u32);
+
+impl KernVa {
+    pub const fn new(va: u32) -> KernVa {
+        KernVa(va)
+    }
+
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+
+    /// The address as a pointer (using it is the caller's `unsafe` business).
+    pub const fn as_ptr<T>(self) -> *mut T {
+        self.0 as usize as *mut T
+    }
+}
+
+/// An address `n` bytes further on (overflow panics where overflow checks are on).
+impl core::ops::Add<u32> for KernVa {
+    type Output = KernVa;
+    fn add(self, n: u32) -> KernVa {
+        KernVa(self.0 + n)
+    }
+}
+
+impl fmt::Debug for KernVa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KernVa({:#010x})", self.0)
+    }
+}
+
+impl fmt::LowerHex for KernVa {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::LowerHex::fmt(&self.0, f)
     }
@@ -181,7 +223,7 @@ mod tests {
         );
         assert_eq!(UserPage::new(UTOP), None);
         assert_eq!(UserPage::new(0x0080_0004), None);
-        assert_eq!(UserPage::new(u32::MAX & !0xfff), None);
+        assert_eq!(UserPage::new(0xffff_f000), None);
     }
 
     #[test]
