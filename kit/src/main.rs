@@ -460,11 +460,20 @@ fn check_handouts(args: &[String]) -> Result<(), String> {
 
 /// Where `check-handouts` unpacks and builds the tarballs: outside the reference tree, because
 /// cargo merges the `.cargo/config.toml` of every enclosing directory, and the reference's
-/// aliases would be appended to the handout's (`cargo kbuild` would say `build build`).
+/// aliases would be appended to the handout's (`cargo kbuild` would say `build build`). One
+/// directory per checkout (named by a hash of its path), so two checkouts on one machine (two
+/// CI runs, a CI run and a developer) never build in each other's directory.
 fn scratch() -> PathBuf {
-    std::env::var_os("KIT_SCRATCH")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("jos-kit"))
+    use std::hash::{Hash, Hasher};
+    if let Some(dir) = std::env::var_os("KIT_SCRATCH") {
+        return PathBuf::from(dir);
+    }
+    let here = std::env::current_dir()
+        .and_then(std::fs::canonicalize)
+        .unwrap_or_default();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    here.hash(&mut h);
+    std::env::temp_dir().join(format!("jos-kit-{:016x}", h.finish()))
 }
 
 fn check_one(lab: u32, solved: bool, out: &Path) -> Result<String, String> {
