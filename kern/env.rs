@@ -23,6 +23,7 @@ use kern_logic::elf::Elf;
 use kern_logic::envid::EnvIdx;
 use kern_logic::envid::next_envid;
 use kern_logic::lifecycle::{self, EnvState, Event, Life, Refusal};
+use kern_logic::links::{self, Link, Links, Reap};
 use kern_logic::runset::RunSet;
 use x86::Ring;
 use x86::dtables::{DescriptorTablePointer, lgdt};
@@ -102,30 +103,18 @@ pub fn env_init_percpu() {
 
 // ---- the envs table ---------------------------------------------------------------------
 
-/// No slot (in the kernel-only links).
-const NIL: u16 = u16::MAX;
-
 /// Every this many timer ticks of a CPU, the lowest runnable priority runs (`EnvTable::pick`).
 const AGING_PERIOD: u32 = 8;
 
-/// Per-env state the kernel keeps out of the user-visible `Env` (design.md, "Beyond JOS"):
-/// the lifecycle state (which CPU runs it, suspended, receiving, dying, orphaned) and the
-/// parent/child links that let a parent's death reclaim children nobody can ever run.
+/// Per-env state the kernel keeps out of the user-visible `Env` (it must stay byte-identical
+/// to JOS's): the lifecycle state (which CPU runs it, suspended, receiving, dying, orphaned),
+/// a blocked sender's message, the priority and the exception upcall. The links between envs
+/// (parent/child, sender queues) are `kern_logic::links`.
 #[derive(Clone, Copy)]
 struct EnvKern {
     state: EnvState,
-    parent: u16,
-    first_child: u16,
-    next_sibling: u16,
-    prev_sibling: u16,
-    /// While blocked in sys_ipc_send: the receiver, the next sender queued on the same
-    /// receiver, and the message (value, srcva, perm).
-    send_to: u16,
-    send_next: u16,
+    /// While blocked in sys_ipc_send: the message (value, srcva, perm).
     msg: [u32; 3],
-    /// Senders blocked on this env, first come first served.
-    senders: u16,
-    senders_tail: u16,
     /// Scheduling priority, `0..NPRIO` (higher first).
     prio: u8,
     /// The user exception upcall (0: none; JOS's behaviour, the env is destroyed).
@@ -135,28 +124,10 @@ struct EnvKern {
 impl EnvKern {
     const FREE: EnvKern = EnvKern {
         state: EnvState::FREE,
-        parent: NIL,
-        first_child: NIL,
-        next_sibling: NIL,
-        prev_sibling: NIL,
-        send_to: NIL,
-        send_next: NIL,
         msg: [0; 3],
-        senders: NIL,
-        senders_tail: NIL,
         prio: ENV_PRIO_DEFAULT as u8,
         exc_upcall: 0,
     };
-}
-
-/// The slot a `u16` link names (NIL, past the last slot, names none).
-fn link(i: u16) -> Option<EnvIdx> {
-    EnvIdx::new(usize::from(i))
-}
-
-/// The `u16` link to slot `i` (the kernel's per-env lists store links in 16 bits).
-fn to_link(i: EnvIdx) -> u16 {
-    i.index() as u16
 }
 
 /// One `T` per env slot, indexed by `EnvIdx`.
@@ -182,6 +153,8 @@ impl<T> core::ops::IndexMut<EnvIdx> for PerEnv<T> {
 pub struct EnvTable {
     envs: *mut Env,
     kern: PerEnv<EnvKern>,
+    /// Parent/child links and IPC sender queues.
+    links: Links,
     /// First free slot; the list is threaded through `env_link` (kernel addresses, as JOS).
     free: Option<EnvIdx>,
     /// RUNNABLE envs (live, wanting a CPU, on none), one set per priority: the scheduler's
@@ -194,8 +167,8 @@ pub struct EnvTable {
     /// Envs that are RUNNABLE, RUNNING or DYING (sched_halt's "anything to do?").
     nactive: usize,
     /// Per CPU: the env its current env last woke with a message, to run next when the
-    /// current env blocks (IPC hand-off; NIL if none).
-    handoff: [u16; NCPU],
+    /// current env blocks (IPC hand-off).
+    handoff: [Link; NCPU],
 }
 
 // SAFETY: `envs` points at the boot-allocated array, owned by this table; access is
@@ -205,12 +178,13 @@ unsafe impl Send for EnvTable {}
 static ENVS: BigLocked<EnvTable> = BigLocked::new(EnvTable {
     envs: core::ptr::null_mut(),
     kern: PerEnv([EnvKern::FREE; NENV]),
+    links: Links::new(),
     free: None,
     runq: [const { RunSet::new() }; NPRIO as usize],
     levels: 0,
     ticks: [0; NCPU],
     nactive: 0,
-    handoff: [NIL; NCPU],
+    handoff: [Link::NONE; NCPU],
 });
 
 /// Free env slots, kept outside the lock for the monitor (which runs after a panic, too).
@@ -420,100 +394,18 @@ impl EnvTable {
         self.free = Some(i);
         NFREE.fetch_add(1, Ordering::Relaxed);
     }
-
-    /// Add `child` to `parent`'s children.
-    fn adopt(&mut self, parent: EnvIdx, child: EnvIdx) {
-        let head = self.kern[parent].first_child;
-        let k = &mut self.kern[child];
-        k.parent = to_link(parent);
-        k.next_sibling = head;
-        k.prev_sibling = NIL;
-        if let Some(h) = link(head) {
-            self.kern[h].prev_sibling = to_link(child);
-        }
-        self.kern[parent].first_child = to_link(child);
-    }
-
-    /// Remove `i` from its parent's children, if it has a parent.
-    fn disown(&mut self, i: EnvIdx) {
-        let EnvKern {
-            parent,
-            next_sibling,
-            prev_sibling,
-            ..
-        } = self.kern[i];
-        let Some(p) = link(parent) else { return };
-        match link(prev_sibling) {
-            Some(prev) => self.kern[prev].next_sibling = next_sibling,
-            None => self.kern[p].first_child = next_sibling,
-        }
-        if let Some(next) = link(next_sibling) {
-            self.kern[next].prev_sibling = prev_sibling;
-        }
-        let k = &mut self.kern[i];
-        k.parent = NIL;
-        k.next_sibling = NIL;
-        k.prev_sibling = NIL;
-    }
 }
 
 impl EnvTable {
-    /// Queue sender `s` (blocking) on receiver `r`.
-    fn queue_sender(&mut self, r: EnvIdx, s: EnvIdx) {
-        self.kern[s].send_to = to_link(r);
-        self.kern[s].send_next = NIL;
-        match link(self.kern[r].senders_tail) {
-            Some(tail) => self.kern[tail].send_next = to_link(s),
-            None => self.kern[r].senders = to_link(s),
-        }
-        self.kern[r].senders_tail = to_link(s);
-    }
-
-    /// The first sender queued on `r`, removed from the queue.
-    fn take_sender(&mut self, r: EnvIdx) -> Option<EnvIdx> {
-        let s = link(self.kern[r].senders)?;
-        self.kern[r].senders = self.kern[s].send_next;
-        if self.kern[r].senders == NIL {
-            self.kern[r].senders_tail = NIL;
-        }
-        self.kern[s].send_to = NIL;
-        self.kern[s].send_next = NIL;
-        Some(s)
-    }
-
-    /// Remove sender `s` from `r`'s queue (it is being freed). A walk of the queue: only
-    /// destroying a blocked sender needs it.
-    fn unqueue_sender(&mut self, r: EnvIdx, s: EnvIdx) {
-        let mut prev: Option<EnvIdx> = None;
-        let mut cur = link(self.kern[r].senders);
-        while let Some(c) = cur {
-            if c == s {
-                let next = self.kern[s].send_next;
-                match prev {
-                    Some(p) => self.kern[p].send_next = next,
-                    None => self.kern[r].senders = next,
-                }
-                if self.kern[r].senders_tail == to_link(s) {
-                    self.kern[r].senders_tail = prev.map_or(NIL, to_link);
-                }
-                break;
-            }
-            prev = cur;
-            cur = link(self.kern[c].send_next);
-        }
-        self.kern[s].send_to = NIL;
-        self.kern[s].send_next = NIL;
-    }
-
     /// Run `i` next on CPU `cpu` when its current env blocks (if `i` can run then).
     pub fn set_handoff(&mut self, cpu: CpuId, i: EnvIdx) {
-        self.handoff[cpu.index()] = to_link(i);
+        self.handoff[cpu.index()] = Link::to(i);
     }
 
     /// Take the IPC hand-off hint of CPU `cpu`: an env that is runnable now because the
     /// current env just sent it a message.
     pub fn take_handoff(&mut self, cpu: CpuId) -> Option<EnvIdx> {
-        let h = link(core::mem::replace(&mut self.handoff[cpu.index()], NIL))?;
+        let h = core::mem::replace(&mut self.handoff[cpu.index()], Link::NONE).get()?;
         // Never past a higher priority that is waiting (no inversion by hand-off).
         let top = self.top_level()?;
         (self.state(h).runnable() && usize::from(self.kern[h].prio) >= top).then_some(h)
@@ -524,12 +416,12 @@ impl EnvTable {
 pub fn block_send(t: &mut EnvTable, i: EnvIdx, r: EnvIdx, msg: [u32; 3]) {
     t.must(i, Event::SendWait);
     t.kern[i].msg = msg;
-    t.queue_sender(r, i);
+    t.links.queue_sender(r, i);
 }
 
 /// The next sender blocked on receiver `r`, and its message (value, srcva, perm).
 pub fn take_sender(t: &mut EnvTable, r: EnvIdx) -> Option<(EnvIdx, [u32; 3])> {
-    let s = t.take_sender(r)?;
+    let s = t.links.pop_sender(r)?;
     Some((s, t.kern[s].msg))
 }
 
@@ -669,7 +561,7 @@ pub fn env_alloc(t: &mut EnvTable, cpu: CpuId, suspended: bool) -> Result<EnvIdx
         },
     );
     if let Some(p) = parent {
-        t.adopt(p, i);
+        t.links.adopt(p, i);
     }
 
     cprintf!("[{:08x}] new env {:08x}\n", parent_id, id);
@@ -782,37 +674,42 @@ fn release_memory(t: &mut EnvTable, i: EnvIdx) {
 }
 
 /// Free env `i` (already moved to `Free` by a lifecycle event) and all memory it uses; then
-/// reclaim the children its death leaves unable to ever run (suspended orphans), and theirs.
-/// `cpu` is the CPU doing it (for the message, and in case `i` is its current env).
+/// reclaim the children its death leaves unable to ever run (suspended orphans), and theirs
+/// (`kern_logic::links::reap`, which also decides the order: an env is out of every sender
+/// queue the moment it is made free). `cpu` is the CPU doing it (for the message, and in case
+/// `i` is its current env).
 pub fn env_free(t: &mut EnvTable, cpu: CpuId, i: EnvIdx) {
-    let this = cpu::cpu(cpu);
-    t.disown(i);
-    // The envs to free, linked through next_sibling (each is out of every child list).
-    let mut work = Some(i);
-    while let Some(x) = work {
-        work = link(t.kern[x].next_sibling);
+    links::reap(&mut Reaper { t, cpu }, i);
+}
+
+/// The env table seen by `links::reap`.
+struct Reaper<'a> {
+    t: &'a mut EnvTable,
+    cpu: CpuId,
+}
+
+impl Reap for Reaper<'_> {
+    fn links(&mut self) -> &mut Links {
+        &mut self.t.links
+    }
+
+    fn parent_gone(&mut self, c: EnvIdx) -> bool {
+        self.t.must(c, Event::ParentGone).life() == Life::Free
+    }
+
+    fn fail_send(&mut self, s: EnvIdx) {
+        finish_send(self.t, s, Err(Error::BadEnv));
+    }
+
+    fn release(&mut self, x: EnvIdx) {
+        let (t, cpu) = (&mut *self.t, self.cpu);
         let (cur_id, id) = (t.cur_id(cpu), t.id(x));
         cprintf!("[{:08x}] free env {:08x}\n", cur_id, id);
+        let this = cpu::cpu(cpu);
         if this.env() == Some(x) {
             this.set_env(None);
         }
         release_memory(t, x);
-        // Out of the queue it was waiting in to send; the senders waiting for it get
-        // -E_BAD_ENV, as a send to a freed env does.
-        if let Some(r) = link(t.kern[x].send_to) {
-            t.unqueue_sender(r, x);
-        }
-        while let Some(s) = t.take_sender(x) {
-            finish_send(t, s, Err(Error::BadEnv));
-        }
-        // Its children lose their parent; the ones only it could have resumed go too.
-        while let Some(c) = link(t.kern[x].first_child) {
-            t.disown(c);
-            if t.must(c, Event::ParentGone).life() == Life::Free {
-                t.kern[c].next_sibling = work.map_or(NIL, to_link);
-                work = Some(c);
-            }
-        }
         t.kern[x] = EnvKern::FREE;
         // Return the environment to the free list.
         t.push_free(x);
@@ -952,7 +849,7 @@ fn switch_to(t: &mut EnvTable, cpu: CpuId, i: EnvIdx) {
             cpu: cpu.index() as u8,
         },
     );
-    t.handoff[cpu.index()] = NIL;
+    t.handoff[cpu.index()] = Link::NONE;
     this.set_env(Some(i));
     let e = t.env(i);
     e.env_cpunum = cpu.index() as i32;
@@ -995,7 +892,7 @@ pub fn deliver(t: &mut EnvTable, cpu: CpuId, i: EnvIdx, from: EnvId, value: u32,
     // The receiver is off every CPU (receivers are), so its registers are in env_tf.
     t.env(i).env_tf.tf_regs.reg_eax = 0;
     t.must(i, Event::Deliver);
-    t.handoff[cpu.index()] = to_link(i);
+    t.handoff[cpu.index()] = Link::to(i);
 }
 
 /// The message fields of env `i`'s `Env` (what `ipc_recv` reads after the call).

@@ -34,7 +34,8 @@ const CPUTS_CHUNK: usize = 256;
 /// JOS prints the whole string holding the big kernel lock: one call of 4 MB stalled every
 /// CPU for about 21 s. Here the string is copied out in bounded chunks; each is printed with
 /// the big lock released (the env stays on this CPU, so it cannot be freed or run elsewhere
-/// meanwhile; a destroy or suspension that arrives is honoured when the call returns), and
+/// meanwhile; a suspension that arrives is honoured when the call returns, a destroy at the
+/// next chunk), and
 /// the mapping is checked again under the lock for each chunk, since the env's parent may
 /// unmap the string's pages while the lock is released.
 fn sys_cputs(mut k: Kernel, cur: EnvIdx, s: u32, len: u32) -> Kernel {
@@ -60,8 +61,10 @@ fn sys_cputs(mut k: Kernel, cur: EnvIdx, s: u32, len: u32) -> Kernel {
         printf::print_with(|out| out(chunk));
         k = spinlock::lock_kernel();
         done += n;
-        // Destroyed, or suspended, while printing: stop here (the return path deals with it).
-        if !env::table(&mut k).state(cur).continues() {
+        // Destroyed while printing: stop here (the return path frees it). A suspension that
+        // arrived meanwhile does not stop the print: it takes effect when the call returns
+        // (the env is on this CPU until then), so a suspended-and-resumed env loses nothing.
+        if env::table(&mut k).state(cur).dying() {
             break;
         }
     }

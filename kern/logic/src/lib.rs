@@ -12,6 +12,7 @@ pub mod elf;
 pub mod envid;
 pub mod kdebug;
 pub mod lifecycle;
+pub mod links;
 pub mod mptable;
 pub mod pagelist;
 pub mod refcount;
