@@ -24,7 +24,7 @@ use kern_logic::envid::EnvIdx;
 use kern_logic::envid::next_envid;
 use kern_logic::lifecycle::{self, EnvState, Event, Life, Refusal};
 use kern_logic::links::{self, Link, Links, Reap};
-use kern_logic::runset::RunSet;
+use kern_logic::sched::{AGING_PERIOD, Current, RunQueues};
 use x86::Ring;
 use x86::dtables::{DescriptorTablePointer, lgdt};
 use x86::segmentation::{
@@ -103,9 +103,6 @@ pub fn env_init_percpu() {
 
 // ---- the envs table ---------------------------------------------------------------------
 
-/// Every this many timer ticks of a CPU, the lowest runnable priority runs (`EnvTable::pick`).
-const AGING_PERIOD: u32 = 8;
-
 /// Per-env state the kernel keeps out of the user-visible `Env` (it must stay byte-identical
 /// to JOS's): the lifecycle state (which CPU runs it, suspended, receiving, dying, orphaned),
 /// a blocked sender's message, the priority and the exception upcall. The links between envs
@@ -159,10 +156,8 @@ pub struct EnvTable {
     free: Option<EnvIdx>,
     /// RUNNABLE envs (live, wanting a CPU, on none), one set per priority: the scheduler's
     /// choice is a bit search in the highest non-empty one.
-    runq: [RunSet; NPRIO as usize],
-    /// Bit p set iff `runq[p]` is non-empty.
-    levels: u8,
-    /// Per CPU: timer ticks, for the anti-starvation rule (`pick`).
+    runq: RunQueues,
+    /// Per CPU: timer ticks, for the aging turns (`kern_logic::sched`).
     ticks: [u32; NCPU],
     /// Envs that are RUNNABLE, RUNNING or DYING (sched_halt's "anything to do?").
     nactive: usize,
@@ -180,8 +175,7 @@ static ENVS: BigLocked<EnvTable> = BigLocked::new(EnvTable {
     kern: PerEnv([EnvKern::FREE; NENV]),
     links: Links::new(),
     free: None,
-    runq: [const { RunSet::new() }; NPRIO as usize],
-    levels: 0,
+    runq: RunQueues::new(),
     ticks: [0; NCPU],
     nactive: 0,
     handoff: [Link::NONE; NCPU],
@@ -237,47 +231,26 @@ impl EnvTable {
     }
 
     /// The env CPU `cpu` should run next, given that `cur` (its env, if any) may or may not go
-    /// on: the first RUNNABLE slot after `cur`, circularly (JOS's scan order), in the highest
-    /// priority that has one, unless `cur` may go on and its priority is higher still (then
-    /// None: keep it). With every env at one priority this is exactly JOS's choice.
-    ///
-    /// Starvation: a strict priority rule would never run a lower level while a higher one is
-    /// busy. So on every `AGING_PERIOD`th timer tick of a CPU (`timer`), the lowest non-empty
-    /// level is chosen instead: the lowest runnable priority gets at least one tick in eight of
-    /// each CPU. (An intermediate level can still wait while both a higher and a lower level
-    /// stay busy.)
+    /// on; None to keep `cur` (or nothing to run). The policy is `kern_logic::sched`: JOS's
+    /// round robin within the highest runnable priority, every `AGING_PERIOD`th timer tick of
+    /// a CPU (`timer`) given to a lower level, each level with its own round-robin position.
+    #[inline]
     pub fn pick(&mut self, cpu: CpuId, cur: Option<EnvIdx>, timer: bool) -> Option<EnvIdx> {
-        if self.levels == 0 {
+        if self.runq.is_empty() {
             return None;
         }
-        // LAB 4: BEGIN sched_yield
-        // HINT: Round robin: the first runnable env after `cur` (circularly), from the highest
-        // HINT: non-empty priority level (runq, levels); None to keep `cur` running if it continues
-        // HINT: at a higher priority than that. On every AGING_PERIOD-th timer tick, take the
-        // HINT: lowest level instead.
-        // STUB: // Until then, as in lab 3: the first runnable env, when this CPU runs none.
-        // STUB: if cur.is_none() {
-        // STUB:     return EnvIdx::all().find(|&i| self.kern[i].state.runnable());
-        // STUB: }
-        // STUB: todo!("LAB 4: sched_yield");
-        let start = cur.map_or(0, |c| c.index() + 1);
-        let mut level = 7 - self.levels.leading_zeros() as usize;
+        let mut aging = false;
         if timer {
             let t = &mut self.ticks[cpu.index()];
             *t = t.wrapping_add(1);
-            if t.is_multiple_of(AGING_PERIOD) {
-                level = self.levels.trailing_zeros() as usize;
-                return self.runq[level].next_from(start).and_then(EnvIdx::new);
-            }
+            aging = t.is_multiple_of(AGING_PERIOD);
         }
-        if let Some(c) = cur
-            && self.kern[c].state.continues()
-            && usize::from(self.kern[c].prio) > level
-        {
-            return None;
-        }
-        self.runq[level].next_from(start).and_then(EnvIdx::new)
-        // LAB 4: END sched_yield
+        let cur = cur.map(|c| Current {
+            slot: c,
+            prio: usize::from(self.kern[c].prio),
+            continues: self.kern[c].state.continues(),
+        });
+        self.runq.pick(cur, aging)
     }
 
     /// Env `i`'s scheduling priority.
@@ -307,22 +280,11 @@ impl EnvTable {
     }
 
     fn runq_insert(&mut self, i: EnvIdx) {
-        let p = usize::from(self.kern[i].prio);
-        self.runq[p].insert(i.index());
-        self.levels |= 1 << p;
+        self.runq.insert(i, usize::from(self.kern[i].prio));
     }
 
     fn runq_remove(&mut self, i: EnvIdx) {
-        let p = usize::from(self.kern[i].prio);
-        self.runq[p].remove(i.index());
-        if self.runq[p].is_empty() {
-            self.levels &= !(1 << p);
-        }
-    }
-
-    /// The highest priority with a runnable env, if any.
-    fn top_level(&self) -> Option<usize> {
-        (self.levels != 0).then(|| 7 - self.levels.leading_zeros() as usize)
+        self.runq.remove(i, usize::from(self.kern[i].prio));
     }
 
     /// Apply a lifecycle event to env `i` (kern_logic::lifecycle, the only place states
@@ -407,7 +369,7 @@ impl EnvTable {
     pub fn take_handoff(&mut self, cpu: CpuId) -> Option<EnvIdx> {
         let h = core::mem::replace(&mut self.handoff[cpu.index()], Link::NONE).get()?;
         // Never past a higher priority that is waiting (no inversion by hand-off).
-        let top = self.top_level()?;
+        let top = self.runq.top_level()?;
         (self.state(h).runnable() && usize::from(self.kern[h].prio) >= top).then_some(h)
     }
 }
@@ -773,6 +735,43 @@ pub unsafe fn env_pop_tf(tf: *const Trapframe) -> ! {
     }
 }
 
+/// Return to user mode with the registers in CPU `cpu`'s live frame, which hold its env's
+/// user-mode registers: `env_pop_tf` for user frames.
+///
+/// Whatever the frame holds, the `iret` resumes user code in ring 3 of the flat user segments,
+/// with IOPL 0 and not in virtual-8086 mode: the CS and SS slots and those EFLAGS bits are
+/// forced on the way out (three instructions; for every frame the CPU or the kernel built they
+/// change nothing). A frame trapped from V86 mode is 16 bytes longer than a `Trapframe` and is
+/// never taken for one (`trap::v86_trap`); this is the second line of defence against a
+/// misread frame, whose CS slot would otherwise decide the privilege the env resumes with.
+#[inline(always)]
+pub fn enter_user(cpu: CpuId) -> ! {
+    let tf = live_frame(cpu);
+    // SAFETY: the live frame is this CPU's, below its kernel stack top, and holds a complete
+    // Trapframe of its env; nothing else refers to it now (the big lock is released and this
+    // CPU is leaving the kernel). The iret goes to ring 3 (CS and SS forced), so this
+    // function leaves the kernel for good.
+    unsafe {
+        core::arch::asm!(
+            "movl {0}, %esp",
+            "popal",
+            "popl %es",
+            "popl %ds",
+            "addl $0x8, %esp", // skip tf_trapno and tf_errcode
+            // The iret's frame: eip, cs, eflags, esp, ss.
+            "movl ${ucs}, 4(%esp)",
+            "andl ${keep}, 8(%esp)",
+            "movl ${uss}, 16(%esp)",
+            "iret",
+            in(reg) tf,
+            ucs = const (GD_UT | 3) as u32,
+            uss = const (GD_UD | 3) as u32,
+            keep = const !(FL_VM | FL_IOPL_MASK),
+            options(att_syntax, noreturn)
+        )
+    }
+}
+
 /// The trap frame of the env running on CPU `cpu`: where `_alltraps` builds it on every trap
 /// from user mode (the top of that CPU's kernel stack, TSS esp0) and where `env_run` pops it.
 ///
@@ -827,8 +826,7 @@ pub fn env_run(mut k: Kernel, i: EnvIdx) -> ! {
     e.env_runs = e.env_runs.wrapping_add(1);
     k.unlock();
     pmap::leaving_for_user(cpu);
-    // SAFETY: the live frame holds env i's user-mode registers.
-    unsafe { env_pop_tf(live_frame(cpu)) }
+    enter_user(cpu)
     // LAB 3: END env_run
 }
 

@@ -4,7 +4,9 @@
 //! JOS's order (the first RUNNABLE env after the one this CPU ran last, circularly), found in
 //! the env table's run set instead of by scanning all NENV slots: a yield costs the same with
 //! one env as with a thousand. Not in JOS: priorities (a lab 4 challenge), one run set per
-//! level, highest first, with every eighth timer tick given to the lowest (`EnvTable::pick`).
+//! level, highest first, every eighth timer tick of a CPU given to a lower level in rotation,
+//! each level with its own round-robin position. The policy, and the bound on how long a
+//! runnable env waits at any level, are `kern_logic::sched` (host-tested).
 
 use jos_inc::memlayout::kstacktop;
 
@@ -19,8 +21,8 @@ pub fn sched_yield(k: Kernel) -> ! {
     schedule(k, false)
 }
 
-/// sched_yield for a timer interrupt: the same choice, except that every eighth tick runs
-/// the lowest runnable priority (see `EnvTable::pick`: no priority starves).
+/// sched_yield for a timer interrupt: the same choice, except that every eighth tick is an
+/// aging turn for the levels below the top (see `kern_logic::sched`: no priority starves).
 #[inline(never)]
 pub fn sched_tick(k: Kernel) -> ! {
     schedule(k, true)

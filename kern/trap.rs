@@ -287,6 +287,10 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
     let frame = unsafe { &mut *tf };
     // The CPU number, once per trap (from the stack pointer: cpu::cpunum).
     let cpu = cpu::cpunum();
+    // A trap from virtual-8086 mode first (its frame is longer; its CS proves nothing).
+    if frame.tf_eflags & FL_VM != 0 {
+        v86_trap(cpu, tf)
+    }
     if frame.tf_cs & 3 == 3 {
         trap_from_user(cpu, frame)
     } else {
@@ -302,7 +306,8 @@ extern "C" fn trap_ipi(tf: *mut Trapframe) -> ! {
     // SAFETY: clearing the direction flag.
     unsafe { core::arch::asm!("cld", options(nomem, nostack)) };
     // SAFETY: `tf` points at the complete Trapframe _alltraps_ipi built on this CPU's stack.
-    if unsafe { (*tf).tf_trapno } == T_TLB_SHOOTDOWN {
+    let (trapno, eflags) = unsafe { ((*tf).tf_trapno, (*tf).tf_eflags) };
+    if trapno == T_TLB_SHOOTDOWN {
         pmap::tlb_shootdown_ipi();
         lapic::lapic_eoi();
     } else {
@@ -310,8 +315,46 @@ extern "C" fn trap_ipi(tf: *mut Trapframe) -> ! {
         // reason just before the NMI arrives takes the NMI inside trap().)
         crate::panic::stop_if_other_panicking();
     }
+    if eflags & FL_VM != 0 {
+        v86_trap(cpu::cpunum(), tf);
+    }
     // SAFETY: the frame this trap built; nothing else changed.
     unsafe { env::env_pop_tf(tf) }
+}
+
+/// A trap from virtual-8086 mode, which user code must never be in: on real hardware a CPL-3
+/// `iret` ignores EFLAGS.VM, but QEMU's TCG (7.2) enters V86 mode, loading IF and IOPL from
+/// the popped flags too. The env is destroyed, as for any unexpected trap, with JOS's frame
+/// print. Whatever its CS says, this trap is the env's: V86 code runs at CPL 3, and the CS
+/// slot holds a real-mode segment (its low bits, 0 or 3, mean nothing).
+///
+/// The CPU pushed a longer frame: below the usual five words it put the V86 GS, FS, DS and
+/// ES, so `_alltraps` built the `Trapframe` 16 bytes below this CPU's live frame. Moved up
+/// to the live frame (dropping the V86 segments), it is an ordinary user frame again, and
+/// the env is destroyed from there (`enter_user` also never resumes anything in V86 mode).
+#[cold]
+#[inline(never)]
+fn v86_trap(cpu: CpuId, tf: *mut Trapframe) -> ! {
+    let live = env::live_frame(cpu);
+    // SAFETY: the CPU came from V86 mode at CPL 3, so it switched to this CPU's kernel stack
+    // top (TSS esp0) and pushed 9 words (+ error code) there; `_alltraps` completed the
+    // Trapframe below them, at `tf` = live - 16 bytes. The copy moves the Trapframe's 68 bytes
+    // up (the ranges overlap: `copy` is a memmove) over the V86 segment words, all of which
+    // lie above this function's stack frame.
+    unsafe { core::ptr::copy(tf, live, 1) };
+    pmap::entered_kernel(cpu);
+    let mut k = spinlock::lock_kernel_on(cpu);
+    let cur = cpu::cpu(cpu)
+        .env()
+        .expect("trap from V86 mode without curenv");
+    // SAFETY: the live frame now holds the env's registers (moved above).
+    let frame = unsafe { &mut *live };
+    acknowledge_irq(frame.tf_trapno);
+    if !env::table(&mut k).state(cur).dying() {
+        print_user_trapframe(&mut k, cur, frame);
+        let _ = env::env_destroy(env::table(&mut k), cpu, cur);
+    }
+    sched::sched_yield(k)
 }
 
 /// A trap from the env running on this CPU. Its registers stay in `tf` (the CPU's live frame,

@@ -106,6 +106,9 @@ pub const FL_TF: u32 = 0x0000_0100;
 /// Alignment check.
 pub const FL_AC: u32 = 0x0004_0000;
 pub const FL_IOPL_MASK: u32 = 0x0000_3000;
+/// Virtual-8086 mode. User code never runs with it: a CPL-3 `iret` ignores it on real
+/// hardware, but QEMU's TCG enters V86 mode (see kern/trap.rs, `v86_trap`).
+pub const FL_VM: u32 = 0x0002_0000;
 
 #[cfg(test)]
 mod tests {

@@ -17,5 +17,6 @@ pub mod mptable;
 pub mod pagelist;
 pub mod refcount;
 pub mod runset;
+pub mod sched;
 pub mod trapname;
 pub mod usermem;
