@@ -173,7 +173,8 @@ fn sys_env_set_exception_upcall(
     Ok(0)
 }
 
-/// A user virtual address the page calls accept: below UTOP and page-aligned.
+/// A user virtual address the page calls accept: below UTOP, page-aligned, not below UMAPMIN
+/// (not JOS's rule: see `UserPage`).
 fn check_va(va: u32) -> Result<UserPage> {
     UserPage::new(va).ok_or(Error::Inval)
 }
@@ -339,7 +340,8 @@ fn check_send_page(
 
 /// Move a message's page (`page`: where in env `src`, with which permissions) to env `dst`,
 /// which receives at `dstva`: only when both sides want a page (sys_ipc_recv refused a
-/// misaligned `dstva` below UTOP, so one that is no `UserPage` is UTOP or above: no page).
+/// `dstva` below UTOP that is no `UserPage`, so one that is no `UserPage` is UTOP or above:
+/// no page).
 /// Returns the permissions the receiver is told (0: no page).
 /// Neither env runs on another CPU (the receiver blocks or is the caller; so is the sender),
 /// so no TLB shootdown is needed.
@@ -437,7 +439,7 @@ fn sys_ipc_recv(mut k: Kernel, cur: EnvIdx, dstva: u32) -> (Kernel, Result<i32>)
     // LAB 4: BEGIN sys_ipc_recv
     // HINT: Take a queued sender's message if there is one (env::take_sender, finish_send); else
     // HINT: block receiving at dstva (env::block_recv, block).
-    if dstva < UTOP && !dstva.is_multiple_of(PGSIZE) {
+    if dstva < UTOP && check_va(dstva).is_err() {
         return (k, Err(Error::Inval));
     }
     let t = env::table(&mut k);

@@ -74,6 +74,15 @@ pub const USTACKTOP: u32 = UTOP - 2 * PGSIZE;
 pub const UTEXT: u32 = 2 * PTSIZE;
 /// Used for temporary page mappings.
 pub const UTEMP: u32 = PTSIZE;
+
+/// The lowest address a user page may be mapped at. Not in JOS, which lets user programs map
+/// pages anywhere below UTOP (none of its programs maps one below UTEMP). Below this are the
+/// linear addresses a virtual-8086-mode program can reach (segment * 16 + offset, at most
+/// 0x10FFEF): kept unmapped in every env, code that enters V86 mode (QEMU's TCG lets a CPL-3
+/// `iret` do it, real hardware does not) faults on its first instruction, so it can neither
+/// run nor spin there with interrupts off, whatever flags its `iret` loaded.
+pub const UMAPMIN: u32 = 0x0011_0000;
+const _: () = assert!(UMAPMIN % PGSIZE == 0 && UMAPMIN <= UTEMP);
 /// Used for temporary page mappings by the user page-fault handler.
 pub const PFTEMP: u32 = UTEMP + PTSIZE - PGSIZE;
 /// The location of the user-level STABS data structure.

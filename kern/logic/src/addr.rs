@@ -7,7 +7,7 @@
 
 use core::fmt;
 
-use jos_inc::memlayout::UTOP;
+use jos_inc::memlayout::{UMAPMIN, UTOP};
 use jos_inc::mmu::{PGSHIFT, PGSIZE, Pte};
 
 /// A physical address.
@@ -124,17 +124,19 @@ impl fmt::LowerHex for PageNum {
     }
 }
 
-/// A page of user address space: page-aligned and below UTOP, the only addresses the page
-/// system calls map, unmap or copy (JOS tests `va >= UTOP || va % PGSIZE` in each of them;
-/// here a `u32` from a user register becomes one only through [`UserPage::new`]).
+/// A page of user address space: page-aligned, below UTOP and not below UMAPMIN, the only
+/// addresses the page system calls map, unmap or copy and the ELF loader loads (JOS tests
+/// `va >= UTOP || va % PGSIZE` in each of them; here a `u32` from a user register becomes one
+/// only through [`UserPage::new`]). UMAPMIN is not JOS's: it keeps the addresses that
+/// virtual-8086 mode reaches unmapped (see `jos_inc::memlayout::UMAPMIN`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(transparent)]
 pub struct UserPage(u32);
 
 impl UserPage {
-    /// `va`, if it is a page-aligned address below UTOP.
+    /// `va`, if it is a page-aligned address in `UMAPMIN..UTOP`.
     pub const fn new(va: u32) -> Option<UserPage> {
-        if va < UTOP && va.is_multiple_of(PGSIZE) {
+        if va < UTOP && va >= UMAPMIN && va.is_multiple_of(PGSIZE) {
             Some(UserPage(va))
         } else {
             None
@@ -216,7 +218,13 @@ mod tests {
             UserPage::new(0x0080_0000).map(UserPage::addr),
             Some(0x0080_0000)
         );
-        assert_eq!(UserPage::new(0), Some(UserPage(0)));
+        // The pages virtual-8086 mode could reach are never a user's.
+        assert_eq!(UserPage::new(0), None);
+        assert_eq!(UserPage::new(0x0010_f000), None);
+        assert_eq!(
+            UserPage::new(UMAPMIN).map(UserPage::addr),
+            Some(0x0011_0000)
+        );
         assert_eq!(
             UserPage::new(UTOP - PGSIZE).map(UserPage::addr),
             Some(UTOP - PGSIZE)
