@@ -8,10 +8,15 @@
 //! each level with its own round-robin position. The policy, and the bound on how long a
 //! runnable env waits at any level, are `kern_logic::sched` (host-tested).
 
-use jos_inc::memlayout::kstacktop;
+use core::sync::atomic::{AtomicU32, Ordering};
 
-use crate::cpu::{self, CPU_HALTED};
+use jos_inc::memlayout::kstacktop;
+use kern_logic::envid::EnvIdx;
+use kern_logic::sched::{AGING_PERIOD, Current};
+
+use crate::cpu::{self, CPU_HALTED, CpuId, NCPU};
 use crate::spinlock::Kernel;
+use crate::env::EnvTable;
 use crate::{cprintf, env, monitor, pmap};
 
 /// Choose a user environment to run and run it: the first RUNNABLE env after the one this
@@ -33,13 +38,38 @@ fn schedule(mut k: Kernel, timer: bool) -> ! {
     let cpu = k.cpu();
     let cur = cpu::cpu(cpu).env();
     let t = env::table(&mut k);
-    match t.pick(cpu, cur, timer) {
+    match pick(t, cpu, cur, timer) {
         Some(i) => env::env_run(k, i),
         None => match cur {
             Some(c) if t.state(c).continues() => env::env_run(k, c),
             _ => sched_halt(k),
         },
     }
+}
+
+/// Per CPU: its timer ticks, counting to the aging turns. Only that CPU touches its own
+/// counter (with the big lock held), so relaxed loads and stores suffice.
+static TICKS: [AtomicU32; NCPU] = [const { AtomicU32::new(0) }; NCPU];
+
+/// The env CPU `cpu` should run next, given that `cur` (its env, if any) may or may not go
+/// on; None to keep `cur` (or nothing to run). The policy is `kern_logic::sched`: JOS's round
+/// robin within the highest priority that wants a CPU, every `AGING_PERIOD`th timer tick of a
+/// CPU (`timer`) an aging turn for a lower level, each level with its own round-robin position.
+#[inline(always)]
+fn pick(t: &mut EnvTable, cpu: CpuId, cur: Option<EnvIdx>, timer: bool) -> Option<EnvIdx> {
+    let mut aging = false;
+    if timer {
+        let ticks = &TICKS[cpu.index()];
+        let n = ticks.load(Ordering::Relaxed).wrapping_add(1);
+        ticks.store(n, Ordering::Relaxed);
+        aging = n.is_multiple_of(AGING_PERIOD);
+    }
+    let cur = cur.map(|c| Current {
+        slot: c,
+        prio: t.prio(c) as usize,
+        continues: t.state(c).continues(),
+    });
+    t.choose(cur, aging)
 }
 
 /// Return to the env this CPU runs if it may go on running (the end of every trap from user

@@ -96,7 +96,7 @@ impl RunQueues {
     /// The env to run next on a CPU whose env is `cur` (if any), on an aging turn or not:
     /// None means keep `cur` (it may go on and outranks every runnable env) or nothing is
     /// runnable.
-    #[inline]
+    #[inline(always)]
     pub fn pick(&mut self, cur: Option<Current>, aging: bool) -> Option<EnvIdx> {
         let top = self.top_level()?;
         // Not in JOS (a lab 4 challenge): priorities, and aging turns for the levels below
@@ -132,7 +132,7 @@ impl RunQueues {
 
     /// JOS's round robin within one level: the first runnable env after `after` (the env this
     /// CPU ran, if it is of this level), circularly, else after the env this level chose last.
-    #[inline]
+    #[inline(always)]
     fn round_robin(&mut self, level: usize, after: Option<EnvIdx>) -> Option<EnvIdx> {
         // LAB 4: BEGIN sched_yield
         // HINT: The first runnable env (runq[level]) after `after` (circularly), or, when

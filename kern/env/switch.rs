@@ -1,0 +1,183 @@
+//! Running envs (JOS's `env_run`, `env_pop_tf`): the context switch, the live trap frame an
+//! env's registers stay in while it keeps its CPU, and the return to user mode.
+
+use jos_inc::env::*;
+use jos_inc::memlayout::*;
+use jos_inc::mmu::*;
+use jos_inc::trap::Trapframe;
+use kern_logic::envid::EnvIdx;
+use kern_logic::lifecycle::{Event, Life};
+use kern_logic::links::Link;
+
+use crate::cpu;
+use crate::cpu::CpuId;
+use crate::fpu;
+use crate::pmap;
+use crate::spinlock::Kernel;
+
+use super::*;
+
+/// Restores the register values in the Trapframe with the 'iret' instruction. This exits the
+/// kernel and starts executing some environment's code (or, for a frame trapped from the
+/// kernel, resumes the kernel where it trapped).
+///
+/// # Safety
+/// `tf` must be a complete trapframe on this CPU's kernel stack: a user-mode frame (user
+/// segments with RPL 3, IF set) or one _alltraps built for a kernel-mode trap (no esp/ss).
+pub unsafe fn env_pop_tf(tf: *const Trapframe) -> ! {
+    // SAFETY: per the contract, popping the frame and iret-ing leaves this function for good.
+    unsafe {
+        core::arch::asm!(
+            "movl {0}, %esp",
+            "popal",
+            "popl %es",
+            "popl %ds",
+            "addl $0x8, %esp", // skip tf_trapno and tf_errcode
+            "iret",
+            in(reg) tf,
+            options(att_syntax, noreturn)
+        )
+    }
+}
+
+/// Return to user mode with the registers in CPU `cpu`'s live frame, which hold its env's
+/// user-mode registers: `env_pop_tf` for user frames.
+///
+/// Whatever the frame holds, the `iret` resumes user code in ring 3 of the flat user segments,
+/// with IOPL 0 and not in virtual-8086 mode: the CS and SS slots and those EFLAGS bits are
+/// forced on the way out (three instructions; for every frame the CPU or the kernel built they
+/// change nothing). A frame trapped from V86 mode is 16 bytes longer than a `Trapframe` and is
+/// never taken for one (`trap::v86_trap`); this is the second line of defence against a
+/// misread frame, whose CS slot would otherwise decide the privilege the env resumes with.
+#[inline(always)]
+pub fn enter_user(cpu: CpuId) -> ! {
+    let tf = live_frame(cpu);
+    // SAFETY: the live frame is this CPU's, below its kernel stack top, and holds a complete
+    // Trapframe of its env; nothing else refers to it now (the big lock is released and this
+    // CPU is leaving the kernel). The iret goes to ring 3 (CS and SS forced), so this
+    // function leaves the kernel for good.
+    unsafe {
+        core::arch::asm!(
+            "movl {0}, %esp",
+            "popal",
+            "popl %es",
+            "popl %ds",
+            "addl $0x8, %esp", // skip tf_trapno and tf_errcode
+            // The iret's frame: eip, cs, eflags, esp, ss.
+            "movl ${ucs}, 4(%esp)",
+            "andl ${keep}, 8(%esp)",
+            "movl ${uss}, 16(%esp)",
+            "iret",
+            in(reg) tf,
+            ucs = const (GD_UT | 3) as u32,
+            uss = const (GD_UD | 3) as u32,
+            keep = const !(FL_VM | FL_IOPL_MASK),
+            options(att_syntax, noreturn)
+        )
+    }
+}
+
+/// The trap frame of the env running on CPU `cpu`: where `_alltraps` builds it on every trap
+/// from user mode (the top of that CPU's kernel stack, TSS esp0) and where `env_run` pops it.
+///
+/// While an env is on a CPU its registers live here, not in `env_tf`: a trap that returns to
+/// the same env (the common case: a system call) copies nothing. `env_tf` is written when the
+/// CPU lets the env go (`deschedule`) and read when a CPU takes it (`dispatch`); nobody else
+/// reads or writes an on-CPU env's registers (the lifecycle keeps DYING envs and receivers off
+/// other CPUs).
+pub fn live_frame(cpu: CpuId) -> *mut Trapframe {
+    (kstacktop(cpu.index() as u32) - core::mem::size_of::<Trapframe>() as u32) as *mut Trapframe
+}
+
+/// CPU `cpu` lets go of its env `i`: its registers and FPU state go back into its records, and
+/// the lifecycle decides whether it is runnable, blocked, or to be freed now (DYING, or an
+/// orphan that suspended itself).
+pub(super) fn deschedule(t: &mut EnvTable, cpu: CpuId, i: EnvIdx) {
+    if t.must(i, Event::Deschedule).life() == Life::Free {
+        env_free(t, cpu, i);
+        return;
+    }
+    // SAFETY: this CPU's live frame holds env i's registers (it ran here until now).
+    t.env(i).env_tf = unsafe { *live_frame(cpu) };
+    // SAFETY: the FPU holds env i's state; its save area belongs to it.
+    unsafe { fpu::save(fpu_area(i)) };
+    cpu::cpu(cpu).set_env(None);
+}
+
+/// Make the env running on `k`'s CPU let go of it (sched_halt).
+pub fn deschedule_current(k: &mut Kernel) {
+    let cpu = k.cpu();
+    if let Some(i) = cpu::cpu(cpu).env() {
+        deschedule(table(k), cpu, i);
+    }
+}
+
+/// Context switch from curenv to env `i`, which must be RUNNABLE or be this CPU's current env.
+/// This function does not return: it releases the big kernel lock and enters user mode.
+/// Inlined: its common case (the env that trapped goes on) is a few instructions; the switch
+/// itself is `switch_to`, out of line.
+#[inline(always)]
+pub fn env_run(mut k: Kernel, i: EnvIdx) -> ! {
+    // LAB 3: BEGIN env_run
+    // HINT: Switch to env i if it is not this CPU's env already (switch_to), count the run, release
+    // HINT: the big lock, and pop its trap frame (this CPU's live frame) with env_pop_tf.
+    let cpu = k.cpu();
+    // Step 1: if this is a context switch, the current env leaves the CPU and env i takes it.
+    // Resuming the env that trapped (every system call) skips all of it.
+    if cpu::cpu(cpu).env() != Some(i) {
+        switch_to(table(&mut k), cpu, i);
+    }
+    let e = table(&mut k).env(i);
+    e.env_runs = e.env_runs.wrapping_add(1);
+    k.unlock();
+    pmap::leaving_for_user(cpu);
+    enter_user(cpu)
+    // LAB 3: END env_run
+}
+
+/// CPU `cpu` switches from its env (if any) to env `i`: registers, address space, FPU state.
+#[inline(never)]
+fn switch_to(t: &mut EnvTable, cpu: CpuId, i: EnvIdx) {
+    // LAB 3: BEGIN switch_to
+    // HINT: The current env (if any) leaves the CPU (deschedule); env i takes it: the Dispatch
+    // HINT: event, this CPU's env, its registers into the live frame, its page directory, its FPU.
+    let this = cpu::cpu(cpu);
+    if let Some(c) = this.env() {
+        deschedule(t, cpu, c);
+    }
+    // Step 2: env i takes the CPU: its registers, address space and FPU state.
+    t.must(
+        i,
+        Event::Dispatch {
+            cpu: cpu.index() as u8,
+        },
+    );
+    t.handoff[cpu.index()] = Link::NONE;
+    this.set_env(Some(i));
+    let e = t.env(i);
+    e.env_cpunum = cpu.index() as i32;
+    // SAFETY: the live frame is this CPU's (no env's until now); the kernel stack below it is
+    // where we are running, so the copy does not overwrite anything in use.
+    unsafe { *live_frame(cpu) = e.env_tf };
+    let pgdir = t.pgdir(i);
+    pmap::load_pgdir(pgdir);
+    // SAFETY: env i's area holds its state (saved at its last deschedule, or the clean
+    // template, or its parent's copy).
+    unsafe { fpu::restore(fpu_area(i)) };
+    // The first user instruction comes through here (no env ran on this CPU before).
+    crate::bench::before_user_return();
+    // LAB 3: END switch_to
+}
+
+/// Address of env `i`'s saved trapframe (what JOS's trapframe dump prints).
+pub fn env_tf_kva(i: EnvIdx) -> u32 {
+    // Derived from the array's fixed address: no need to take the envs lock on every trap.
+    (pmap::envs_kva() + (i.index() * core::mem::size_of::<Env>()) as u32).get()
+}
+
+/// Copy the live registers of the env running on `cpu` into its `env_tf` (before printing
+/// the trapframe JOS prints from there).
+pub fn sync_tf(t: &mut EnvTable, cpu: CpuId, i: EnvIdx) {
+    // SAFETY: env i runs on `cpu`, whose live frame holds its registers.
+    t.env(i).env_tf = unsafe { *live_frame(cpu) };
+}
