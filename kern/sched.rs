@@ -15,8 +15,8 @@ use kern_logic::envid::EnvIdx;
 use kern_logic::sched::{AGING_PERIOD, Current};
 
 use crate::cpu::{self, CPU_HALTED, CpuId, NCPU};
-use crate::spinlock::Kernel;
 use crate::env::EnvTable;
+use crate::spinlock::Kernel;
 use crate::{cprintf, env, monitor, pmap};
 
 /// Choose a user environment to run and run it: the first RUNNABLE env after the one this

@@ -267,6 +267,69 @@ pub fn print_regs(regs: &PushRegs) {
 pub const T_TLB_SHOOTDOWN: u32 = IRQ_OFFSET + 17;
 const _: () = assert!(T_TLB_SHOOTDOWN == 49 && T_TLB_SHOOTDOWN != T_SYSCALL);
 
+/// A trap, decoded once from its number (system calls are tested first, before decoding: the
+/// common case).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Trap {
+    PageFault,
+    Breakpoint,
+    /// A device interrupt.
+    Irq(Irq),
+    /// Any other vector: an exception (or a vector nobody should raise).
+    Other(u32),
+}
+
+/// The device interrupts the kernel handles (JOS's IRQ_TIMER, IRQ_KBD, IRQ_SERIAL,
+/// IRQ_SPURIOUS, at IRQ_OFFSET + n).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Irq {
+    Timer,
+    Kbd,
+    Serial,
+    Spurious,
+}
+
+impl Trap {
+    #[inline]
+    fn decode(trapno: u32) -> Trap {
+        const TIMER: u32 = IRQ_OFFSET + IRQ_TIMER;
+        const KBD: u32 = IRQ_OFFSET + IRQ_KBD;
+        const SERIAL: u32 = IRQ_OFFSET + IRQ_SERIAL;
+        const SPURIOUS: u32 = IRQ_OFFSET + IRQ_SPURIOUS;
+        match trapno {
+            T_PGFLT => Trap::PageFault,
+            T_BRKPT => Trap::Breakpoint,
+            TIMER => Trap::Irq(Irq::Timer),
+            KBD => Trap::Irq(Irq::Kbd),
+            SERIAL => Trap::Irq(Irq::Serial),
+            SPURIOUS => Trap::Irq(Irq::Spurious),
+            n => Trap::Other(n),
+        }
+    }
+}
+
+/// Acknowledge device interrupt `irq` and do what it needs besides scheduling: the one place
+/// the kernel handles IRQs (for a user env's trap, an idle CPU's wake-up, a dying env's last
+/// trap). Spurious interrupts: the hardware sometimes raises these because of noise on the IRQ
+/// line or other reasons; we don't care (no EOI: the LAPIC sets no ISR bit for them).
+fn irq_handle(irq: Irq, cpu: CpuId) {
+    match irq {
+        Irq::Timer => {
+            lapic::lapic_eoi();
+            crate::ktest::on_timer(cpu);
+        }
+        Irq::Kbd => {
+            console::kbd_intr();
+            lapic::lapic_eoi();
+        }
+        Irq::Serial => {
+            console::serial_intr();
+            lapic::lapic_eoi();
+        }
+        Irq::Spurious => cprintf!("Spurious interrupt on irq 7\n"),
+    }
+}
+
 fn read_eflags() -> u32 {
     // SAFETY: reading EFLAGS has no side effects.
     unsafe { x86::bits32::eflags::read() }.bits()
@@ -349,7 +412,9 @@ fn v86_trap(cpu: CpuId, tf: *mut Trapframe) -> ! {
         .expect("trap from V86 mode without curenv");
     // SAFETY: the live frame now holds the env's registers (moved above).
     let frame = unsafe { &mut *live };
-    acknowledge_irq(frame.tf_trapno);
+    if let Trap::Irq(irq) = Trap::decode(frame.tf_trapno) {
+        irq_handle(irq, cpu);
+    }
     if !env::table(&mut k).state(cur).dying() {
         print_user_trapframe(&mut k, cur, frame);
         let _ = env::env_destroy(env::table(&mut k), cpu, cur);
@@ -373,7 +438,9 @@ fn trap_from_user(cpu: CpuId, tf: &mut Trapframe) -> ! {
     // dying env was reaped at a timer tick never got another tick, so the next env it ran
     // could never be preempted or reaped, found by the `prio` test at CPUS=4).
     if env::table(&mut k).state(cur).dying() {
-        acknowledge_irq(tf.tf_trapno);
+        if let Trap::Irq(irq) = Trap::decode(tf.tf_trapno) {
+            irq_handle(irq, cpu);
+        }
         sched::sched_yield(k);
     }
 
@@ -385,17 +452,18 @@ fn trap_from_user(cpu: CpuId, tf: &mut Trapframe) -> ! {
     if tf.tf_trapno == T_SYSCALL {
         syscall::syscall(k, cur, tf);
     }
-    let trapno = tf.tf_trapno;
-    match trapno {
+    match Trap::decode(tf.tf_trapno) {
         // (A guard on the breakpoint arm, so system calls never test it.)
-        T_BRKPT if crate::ktest::inject_exception(tf) => user_exception(k, cur, tf),
-        T_PGFLT => page_fault_handler(k, cur, tf),
-        n if USER_EXCEPTIONS.contains(&n) && env::table(&mut k).exc_upcall(cur) != 0 => {
+        Trap::Breakpoint if crate::ktest::inject_exception(tf) => user_exception(k, cur, tf),
+        Trap::PageFault => page_fault_handler(k, cur, tf),
+        Trap::Other(n)
+            if USER_EXCEPTIONS.contains(&n) && env::table(&mut k).exc_upcall(cur) != 0 =>
+        {
             // A user exception handler (not in JOS: a lab 4 challenge) takes it.
             let upcall = env::table(&mut k).exc_upcall(cur);
             deliver_upcall(k, cur, tf, upcall, n)
         }
-        T_BRKPT => {
+        Trap::Breakpoint => {
             let t = env::table(&mut k);
             env::sync_tf(t, cpu, cur);
             let addr = env::env_tf_kva(cur);
@@ -403,34 +471,21 @@ fn trap_from_user(cpu: CpuId, tf: &mut Trapframe) -> ! {
             sched::resume(k)
         }
         // LAB 4: BEGIN timer-irq
-        // HINT: The timer interrupt: acknowledge it (lapic_eoi, ktest::on_timer) and reschedule
-        // HINT: (sched_tick).
+        // HINT: The timer interrupt: acknowledge it (irq_handle) and reschedule (sched_tick).
         // STUB: // (the timer interrupt goes here)
-        n if n == IRQ_OFFSET + IRQ_TIMER => {
-            // Handle clock interrupts: acknowledge, then schedule.
-            lapic::lapic_eoi();
-            crate::ktest::on_timer(cpu);
+        Trap::Irq(Irq::Timer) => {
+            irq_handle(Irq::Timer, cpu);
             sched::sched_tick(k)
         }
         // LAB 4: END timer-irq
-        n if n == IRQ_OFFSET + IRQ_KBD => {
-            console::kbd_intr();
-            lapic::lapic_eoi();
+        Trap::Irq(irq) => {
+            irq_handle(irq, cpu);
+            if irq == Irq::Spurious {
+                print_user_trapframe(&mut k, cur, tf);
+            }
             sched::resume(k)
         }
-        n if n == IRQ_OFFSET + IRQ_SERIAL => {
-            console::serial_intr();
-            lapic::lapic_eoi();
-            sched::resume(k)
-        }
-        n if n == IRQ_OFFSET + IRQ_SPURIOUS => {
-            // Handle spurious interrupts. The hardware sometimes raises these because of
-            // noise on the IRQ line or other reasons. We don't care.
-            cprintf!("Spurious interrupt on irq 7\n");
-            print_user_trapframe(&mut k, cur, tf);
-            sched::resume(k)
-        }
-        _ => user_exception(k, cur, tf),
+        Trap::Other(_) => user_exception(k, cur, tf),
     }
     // LAB 3: END trap_dispatch
 }
@@ -450,23 +505,6 @@ fn user_exception(mut k: Kernel, cur: EnvIdx, tf: &mut Trapframe) -> ! {
     // Its own env, on this CPU: destroyed now (cannot be refused or deferred).
     let _ = env::env_destroy(t, cpu, cur);
     sched::resume(k)
-}
-
-/// Do what a device interrupt needs besides scheduling (take the input, EOI), for the paths
-/// that do not dispatch it.
-fn acknowledge_irq(trapno: u32) {
-    match trapno {
-        n if n == IRQ_OFFSET + IRQ_TIMER => lapic::lapic_eoi(),
-        n if n == IRQ_OFFSET + IRQ_KBD => {
-            console::kbd_intr();
-            lapic::lapic_eoi();
-        }
-        n if n == IRQ_OFFSET + IRQ_SERIAL => {
-            console::serial_intr();
-            lapic::lapic_eoi();
-        }
-        _ => {}
-    }
 }
 
 /// Print a user trap's frame as JOS does: from `curenv->env_tf` (so the address printed is
@@ -489,36 +527,26 @@ fn trap_from_kernel(tf: *mut Trapframe) -> ! {
     // an idle CPU, which then goes on to schedule.
     if cpu::thiscpu().swap_status(cpu::CPU_STARTED) == cpu::CPU_HALTED {
         let k = spinlock::lock_kernel();
-        match frame.tf_trapno {
-            n if n == IRQ_OFFSET + IRQ_TIMER => {
-                lapic::lapic_eoi();
-                crate::ktest::on_timer(k.cpu());
-            }
-            n if n == IRQ_OFFSET + IRQ_KBD => {
-                console::kbd_intr();
-                lapic::lapic_eoi();
-            }
-            n if n == IRQ_OFFSET + IRQ_SERIAL => {
-                console::serial_intr();
-                lapic::lapic_eoi();
-            }
-            n if n == IRQ_OFFSET + IRQ_SPURIOUS => {
-                cprintf!("Spurious interrupt on irq 7\n");
-                print_trapframe(frame, addr);
+        match Trap::decode(frame.tf_trapno) {
+            Trap::Irq(irq) => {
+                irq_handle(irq, k.cpu());
+                if irq == Irq::Spurious {
+                    print_trapframe(frame, addr);
+                }
             }
             _ => kernel_fault(frame, addr),
         }
         sched::sched_yield(k)
     }
-    match frame.tf_trapno {
-        T_BRKPT => {
+    match Trap::decode(frame.tf_trapno) {
+        Trap::Breakpoint => {
             // A breakpoint the monitor continues from: return to the interrupted kernel code.
             monitor::monitor(Some((frame, addr)));
             // SAFETY: `tf` is the frame _alltraps built for this kernel-mode trap.
             unsafe { env::env_pop_tf(tf) }
         }
-        n if n == IRQ_OFFSET + IRQ_SPURIOUS => {
-            cprintf!("Spurious interrupt on irq 7\n");
+        Trap::Irq(Irq::Spurious) => {
+            irq_handle(Irq::Spurious, cpu::cpunum());
             print_trapframe(frame, addr);
             // SAFETY: as above.
             unsafe { env::env_pop_tf(tf) }
