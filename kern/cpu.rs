@@ -9,8 +9,7 @@ use kern_logic::envid::EnvIdx;
 
 use jos_inc::memlayout::{KSTACKTOP, KSTKGAP, KSTKSIZE};
 
-/// Maximum number of CPUs.
-pub const NCPU: usize = 8;
+pub use kern_logic::cpuid::{CpuId, NCPU};
 
 /// JOS's `cpu_status` values, as a type (kept in an `AtomicU32`, converted on the way in and
 /// out).
@@ -96,39 +95,12 @@ static NCPU_FOUND: AtomicUsize = AtomicUsize::new(1);
 /// The boot processor's index.
 static BOOTCPU: AtomicUsize = AtomicUsize::new(0);
 
-/// A CPU's index (JOS's `cpunum()`, the APIC id): below NCPU by construction, so it indexes
-/// per-CPU arrays, and an env slot or a count cannot be passed where a CPU is meant.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-#[repr(transparent)]
-pub struct CpuId(usize);
-
-impl CpuId {
-    /// CPU `i`, if there can be one.
-    pub const fn new(i: usize) -> Option<CpuId> {
-        if i < NCPU { Some(CpuId(i)) } else { None }
-    }
-
-    /// The index into per-CPU arrays (< NCPU).
-    pub const fn index(self) -> usize {
-        self.0
-    }
-
-    /// CPU 0 (the boot CPU when there is no MP table).
-    pub const FIRST: CpuId = CpuId(0);
-}
-
-impl core::fmt::Display for CpuId {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        core::fmt::Display::fmt(&self.0, f)
-    }
-}
-
 pub fn cpus() -> &'static [CpuInfo] {
     &CPUS[..ncpu()]
 }
 
 pub fn cpu(i: CpuId) -> &'static CpuInfo {
-    &CPUS[i.0]
+    &CPUS[i.index()]
 }
 
 pub fn ncpu() -> usize {
@@ -137,11 +109,11 @@ pub fn ncpu() -> usize {
 
 pub fn set_ncpu(n: usize, boot: CpuId) {
     NCPU_FOUND.store(n.clamp(1, NCPU), Ordering::Relaxed);
-    BOOTCPU.store(boot.0, Ordering::Relaxed);
+    BOOTCPU.store(boot.index(), Ordering::Relaxed);
 }
 
 pub fn bootcpu() -> CpuId {
-    CpuId(BOOTCPU.load(Ordering::Relaxed))
+    CpuId::wrapping(BOOTCPU.load(Ordering::Relaxed))
 }
 
 // Each CPU's kernel stack is KSTKSIZE bytes ending at kstacktop(i) = KSTACKTOP - i * 64 KiB
@@ -163,15 +135,13 @@ pub fn cpunum() -> CpuId {
         core::arch::asm!("movl %esp, {}", out(reg) esp, options(att_syntax, nomem, nostack, preserves_flags))
     };
     let i = (KSTACKTOP.wrapping_sub(1).wrapping_sub(esp) >> STACK_STRIDE_SHIFT) as usize;
-    if i < NCPU {
-        CpuId(i)
-    } else {
-        // Only CPUs with APIC ids below NCPU are started (mp_init), as JOS assumes; the
-        // modulo tells the compiler the result indexes CPUS (no bounds checks downstream).
-        CpuId(crate::lapic::cpunum() % NCPU)
+    match CpuId::new(i) {
+        Some(c) => c,
+        // Only CPUs with APIC ids below NCPU are started (mp_init), as JOS assumes.
+        None => CpuId::wrapping(crate::lapic::cpunum()),
     }
 }
 
 pub fn thiscpu() -> &'static CpuInfo {
-    &CPUS[cpunum().0]
+    &CPUS[cpunum().index()]
 }

@@ -192,20 +192,17 @@ fn check_perm(perm: u32) -> Result<Pte> {
 /// old translations before the big lock is released (pmap::tlb_shootdown).
 fn shootdown(t: &EnvTable, cpu: CpuId, e: EnvIdx) {
     if let Some(c) = t.state(e).cpu()
-        && usize::from(c) != cpu.index()
+        && c != cpu
     {
         shootdown_on(c);
     }
 }
 
-/// The rare case, out of line: the env runs on CPU `c` (a CPU the lifecycle recorded, so one
-/// that exists).
+/// The rare case, out of line: the env runs on CPU `c`.
 #[cold]
 #[inline(never)]
-fn shootdown_on(c: u8) {
-    if let Some(c) = CpuId::new(usize::from(c)) {
-        pmap::tlb_shootdown(c);
-    }
+fn shootdown_on(c: CpuId) {
+    pmap::tlb_shootdown(c);
 }
 
 /// Allocate a page of memory and map it at 'va' with permission 'perm' in the address space

@@ -96,12 +96,7 @@ pub fn env_create(k: &mut Kernel, name: &str, binary: &[u8]) -> Result<EnvId> {
         Ok(()) => Ok(t.id(i)),
         Err(err) => {
             cprintf!("env_create: cannot load {}: {}\n", name, err);
-            t.must(
-                i,
-                Event::Destroy {
-                    by: cpu.index() as u8,
-                },
-            );
+            t.must(i, Event::Destroy { by: cpu });
             env_free(t, cpu, i);
             Err(err)
         }

@@ -146,12 +146,7 @@ fn switch_to(t: &mut EnvTable, cpu: CpuId, i: EnvIdx) {
         deschedule(t, cpu, c);
     }
     // Step 2: env i takes the CPU: its registers, address space and FPU state.
-    t.must(
-        i,
-        Event::Dispatch {
-            cpu: cpu.index() as u8,
-        },
-    );
+    t.must(i, Event::Dispatch { cpu });
     t.handoff[cpu.index()] = Link::NONE;
     this.set_env(Some(i));
     let e = t.env(i);

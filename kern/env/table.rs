@@ -480,12 +480,7 @@ pub enum Destroyed {
 pub fn env_destroy(t: &mut EnvTable, cpu: CpuId, i: EnvIdx) -> Result<Destroyed> {
     let was = t.state(i).life();
     let new = t
-        .apply(
-            i,
-            Event::Destroy {
-                by: cpu.index() as u8,
-            },
-        )
+        .apply(i, Event::Destroy { by: cpu })
         .map_err(|_| Error::BadEnv)?;
     Ok(match (was, new.life()) {
         (_, Life::Free) => {

@@ -8,6 +8,7 @@
 // HANDOUT: #![allow(unused_variables, unused_imports, unused_mut, dead_code, unreachable_code)]
 
 pub mod addr;
+pub mod cpuid;
 pub mod elf;
 pub mod envid;
 pub mod kdebug;

@@ -28,6 +28,8 @@
 use bit_field::BitField;
 use jos_inc::env::EnvStatus;
 
+use crate::cpuid::CpuId;
+
 /// Whether the slot holds an environment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Life {
@@ -58,9 +60,20 @@ const RECVING: usize = 3;
 const SENDING: usize = 4;
 const ORPHAN: usize = 5;
 const CPU: core::ops::Range<usize> = 8..16;
-/// The bits that decide whether an env may run: live, off-CPU, not suspended, not blocked.
-const RUN_MASK: u16 = 0xFF1F;
-const LIVE: u16 = 1;
+
+/// The bits of a field.
+const fn field(bits: core::ops::Range<usize>) -> u16 {
+    (((1u32 << (bits.end - bits.start)) - 1) << bits.start) as u16
+}
+const fn bit(i: usize) -> u16 {
+    1 << i
+}
+/// The bits that decide whether an env may keep its CPU: live, not suspended, not blocked.
+const CONT_MASK: u16 = field(LIFE) | bit(SUSPENDED) | bit(RECVING) | bit(SENDING);
+/// The bits that decide whether an env may be given a CPU: those, and off every CPU.
+const RUN_MASK: u16 = CONT_MASK | field(CPU);
+const LIVE: u16 = Life::Live as u16;
+const _: () = assert!(RUN_MASK == 0xFF1F && CONT_MASK == 0x1F);
 
 impl EnvState {
     /// A free slot.
@@ -69,7 +82,7 @@ impl EnvState {
     #[inline]
     pub fn new(
         life: Life,
-        cpu: Option<u8>,
+        cpu: Option<CpuId>,
         suspended: bool,
         recving: bool,
         sending: bool,
@@ -100,12 +113,16 @@ impl EnvState {
 
     /// The CPU executing the env (in user mode, or in the kernel on its behalf).
     #[inline]
-    pub fn cpu(&self) -> Option<u8> {
-        (self.0.get_bits(CPU) as u8).checked_sub(1)
+    pub fn cpu(&self) -> Option<CpuId> {
+        // (The field holds a CPU number below NCPU, plus one, or 0.)
+        (self.0.get_bits(CPU) as usize)
+            .checked_sub(1)
+            .map(CpuId::wrapping)
     }
     #[inline]
-    fn set_cpu(&mut self, cpu: Option<u8>) {
-        self.0.set_bits(CPU, cpu.map_or(0, |c| u16::from(c) + 1));
+    fn set_cpu(&mut self, cpu: Option<CpuId>) {
+        self.0
+            .set_bits(CPU, cpu.map_or(0, |c| c.index() as u16 + 1));
     }
 
     #[inline]
@@ -146,7 +163,7 @@ impl EnvState {
     /// May keep its CPU after a trap (live, not suspended, not blocked).
     #[inline]
     pub fn continues(&self) -> bool {
-        self.0 & RUN_MASK & 0xFF == LIVE
+        self.0 & CONT_MASK == LIVE
     }
 
     /// JOS's `env_status`, as user space reads it in `envs[]`.
@@ -195,9 +212,9 @@ pub enum Event {
     /// the env itself.
     SetStatus { runnable: bool },
     /// Destruction (a system call, a fault, exit), issued on CPU `by`.
-    Destroy { by: u8 },
+    Destroy { by: CpuId },
     /// CPU `cpu` starts running the env.
-    Dispatch { cpu: u8 },
+    Dispatch { cpu: CpuId },
     /// The CPU running the env lets go of it (runs another or halts).
     Deschedule,
     /// The env, running, blocks in `sys_ipc_recv`.
@@ -300,8 +317,8 @@ mod tests {
     use super::*;
     use std::vec::Vec;
 
-    const THIS: u8 = 0;
-    const OTHER: u8 = 1;
+    const THIS: CpuId = CpuId::FIRST;
+    const OTHER: CpuId = CpuId::wrapping(1);
 
     fn all_states() -> Vec<EnvState> {
         let mut v = Vec::new();
@@ -358,7 +375,7 @@ mod tests {
     fn expected(s: EnvState, e: Event) -> Result<EnvState, Refusal> {
         let free = Ok(EnvState::FREE);
         // The expected state from s's fields, as a tuple edited by `f`.
-        type Fields = (Life, Option<u8>, bool, bool, bool, bool);
+        type Fields = (Life, Option<CpuId>, bool, bool, bool, bool);
         let with = |f: &dyn Fn(&mut Fields)| {
             let mut x: Fields = (
                 s.life(),
@@ -472,7 +489,7 @@ mod tests {
     #[test]
     fn packing_round_trips() {
         for life in [Life::Free, Life::Live, Life::Dying] {
-            for cpu in [None, Some(0), Some(7), Some(254)] {
+            for cpu in [None, Some(0), Some(7)].map(|c| c.map(CpuId::wrapping)) {
                 for bits in 0..16u8 {
                     let f = |b: u8| bits & (1 << b) != 0;
                     let s = EnvState::new(life, cpu, f(0), f(1), f(2), f(3));

@@ -253,6 +253,7 @@ pub fn reap<R: Reap>(t: &mut R, root: EnvIdx) {
 mod tests {
     extern crate std;
     use super::*;
+    use crate::cpuid::CpuId;
     use crate::lifecycle::{EnvState, Event, Life, step};
     use std::vec::Vec;
 
@@ -322,7 +323,7 @@ mod tests {
         /// Env `i` runs, blocks sending to `r`, and is suspended by its parent.
         fn blocked_sender(&mut self, i: usize, r: usize, suspend: bool) {
             self.ev(i, Event::SetStatus { runnable: true });
-            self.ev(i, Event::Dispatch { cpu: 0 });
+            self.ev(i, Event::Dispatch { cpu: CpuId::FIRST });
             self.ev(i, Event::SendWait);
             self.links.queue_sender(e(r), e(i));
             self.ev(i, Event::Deschedule);
@@ -331,7 +332,7 @@ mod tests {
             }
         }
         fn destroy(&mut self, i: usize) {
-            self.ev(i, Event::Destroy { by: 0 });
+            self.ev(i, Event::Destroy { by: CpuId::FIRST });
             assert_eq!(self.state[i].life(), Life::Free);
             reap(self, e(i));
         }
