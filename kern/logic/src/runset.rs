@@ -8,6 +8,8 @@
 
 use jos_inc::env::NENV;
 
+use crate::envid::EnvIdx;
+
 const WORDS: usize = NENV / 32;
 
 // The summary is one u32: one bit per word.
@@ -45,12 +47,14 @@ impl RunSet {
         self.len == 0
     }
 
-    pub fn contains(&self, i: usize) -> bool {
+    pub fn contains(&self, i: EnvIdx) -> bool {
+        let i = i.index();
         self.words[i / 32] & (1 << (i % 32)) != 0
     }
 
     /// Add slot `i` (no effect if present).
-    pub fn insert(&mut self, i: usize) {
+    pub fn insert(&mut self, i: EnvIdx) {
+        let i = i.index();
         let (w, b) = (i / 32, 1u32 << (i % 32));
         if self.words[w] & b == 0 {
             self.words[w] |= b;
@@ -60,7 +64,8 @@ impl RunSet {
     }
 
     /// Remove slot `i` (no effect if absent).
-    pub fn remove(&mut self, i: usize) {
+    pub fn remove(&mut self, i: EnvIdx) {
+        let i = i.index();
         let (w, b) = (i / 32, 1u32 << (i % 32));
         if self.words[w] & b != 0 {
             self.words[w] &= !b;
@@ -73,13 +78,13 @@ impl RunSet {
 
     /// The first member at or after `start`, wrapping around past NENV - 1 (JOS's scan from
     /// `start`). `start` may be NENV (= 0).
-    pub fn next_from(&self, start: usize) -> Option<usize> {
+    pub fn next_from(&self, start: usize) -> Option<EnvIdx> {
         let start = start % NENV;
         let (w, b) = (start / 32, start % 32);
         // The rest of the start word.
         let here = self.words[w] & (!0u32 << b);
         if here != 0 {
-            return Some(w * 32 + here.trailing_zeros() as usize);
+            return EnvIdx::new(w * 32 + here.trailing_zeros() as usize);
         }
         // Later words, then (wrapping) the earlier ones, start word included: its bits below
         // `start` come last in the circular order.
@@ -95,7 +100,7 @@ impl RunSet {
         } else {
             return None;
         };
-        Some(word * 32 + self.words[word].trailing_zeros() as usize)
+        EnvIdx::new(word * 32 + self.words[word].trailing_zeros() as usize)
     }
 }
 
@@ -104,6 +109,10 @@ mod tests {
     extern crate std;
     use super::*;
     use std::vec::Vec;
+
+    fn e(i: usize) -> EnvIdx {
+        EnvIdx::new(i).unwrap()
+    }
 
     /// JOS's scan, as the reference.
     fn scan(members: &[bool], start: usize) -> Option<usize> {
@@ -128,16 +137,19 @@ mod tests {
                 (x as usize) % NENV
             };
             if x & 0x100 != 0 {
-                set.insert(i);
+                set.insert(e(i));
                 members[i] = true;
             } else {
-                set.remove(i);
+                set.remove(e(i));
                 members[i] = false;
             }
             assert_eq!(set.len(), members.iter().filter(|&&m| m).count());
             if step % 50 == 0 {
                 for start in 0..=NENV {
-                    assert_eq!(set.next_from(start), scan(&members, start % NENV));
+                    assert_eq!(
+                        set.next_from(start).map(EnvIdx::index),
+                        scan(&members, start % NENV)
+                    );
                 }
             }
         }
@@ -147,18 +159,18 @@ mod tests {
     fn edges() {
         let mut s = RunSet::new();
         assert_eq!(s.next_from(0), None);
-        s.insert(NENV - 1);
-        assert_eq!(s.next_from(0), Some(NENV - 1));
-        assert_eq!(s.next_from(NENV), Some(NENV - 1));
-        s.insert(5);
+        s.insert(e(NENV - 1));
+        assert_eq!(s.next_from(0), Some(e(NENV - 1)));
+        assert_eq!(s.next_from(NENV), Some(e(NENV - 1)));
+        s.insert(e(5));
         // Wraps within the start word's own low bits last.
-        assert_eq!(s.next_from(6), Some(NENV - 1));
-        s.remove(NENV - 1);
-        assert_eq!(s.next_from(6), Some(5));
-        assert!(s.contains(5) && !s.contains(6));
-        s.insert(5);
+        assert_eq!(s.next_from(6), Some(e(NENV - 1)));
+        s.remove(e(NENV - 1));
+        assert_eq!(s.next_from(6), Some(e(5)));
+        assert!(s.contains(e(5)) && !s.contains(e(6)));
+        s.insert(e(5));
         assert_eq!(s.len(), 1);
-        let all: Vec<_> = (0..NENV).filter(|&i| s.contains(i)).collect();
+        let all: Vec<_> = (0..NENV).filter(|&i| s.contains(e(i))).collect();
         assert_eq!(all, [5]);
     }
 }

@@ -68,14 +68,14 @@ impl RunQueues {
     /// Env `i`, at level `prio`, becomes runnable.
     #[inline]
     pub fn insert(&mut self, i: EnvIdx, prio: usize) {
-        self.runq[prio].insert(i.index());
+        self.runq[prio].insert(i);
         self.levels |= 1 << prio;
     }
 
     /// Env `i`, at level `prio`, is no longer runnable.
     #[inline]
     pub fn remove(&mut self, i: EnvIdx, prio: usize) {
-        self.runq[prio].remove(i.index());
+        self.runq[prio].remove(i);
         if self.runq[prio].is_empty() {
             self.levels &= !(1 << prio);
         }
@@ -140,7 +140,7 @@ impl RunQueues {
         // HINT: remember where it stops.
         // STUB: // Until then, as in lab 3: the first runnable env, when this CPU runs none.
         // STUB: if after.is_none() {
-        // STUB:     return EnvIdx::all().find(|i| self.runq[level].contains(i.index()));
+        // STUB:     return EnvIdx::all().find(|&i| self.runq[level].contains(i));
         // STUB: }
         // STUB: todo!("LAB 4: sched_yield");
         let start = match after {
@@ -148,8 +148,8 @@ impl RunQueues {
             None => usize::from(self.next[level]),
         };
         let i = self.runq[level].next_from(start)?;
-        self.next[level] = (i + 1) as u16;
-        EnvIdx::new(i)
+        self.next[level] = (i.index() + 1) as u16;
+        Some(i)
         // LAB 4: END sched_yield
     }
 }
