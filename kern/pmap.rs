@@ -12,7 +12,7 @@
 
 use core::marker::PhantomData;
 use core::ptr;
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 use jos_inc::env::{Env, NENV};
 use jos_inc::error::{Error, Result};
@@ -330,6 +330,23 @@ pub fn kern_pgdir() -> PageTable {
 /// Kernel virtual address of the envs array.
 pub fn envs_kva() -> KernVa {
     KernVa::new(ENVS_KVA.load(Ordering::Relaxed))
+}
+
+/// The envs array, to the env table, once (env_init installs it there; a second call is a
+/// kernel bug and panics): the only `&mut` to it the kernel ever makes.
+pub fn take_envs() -> &'static mut [Env; NENV] {
+    static TAKEN: AtomicBool = AtomicBool::new(false);
+    assert!(
+        !TAKEN.swap(true, Ordering::Relaxed),
+        "envs[] handed out twice"
+    );
+    let kva = envs_kva();
+    assert!(kva.get() != 0, "envs[] taken before mem_init");
+    // SAFETY: mem_init boot-allocated (never freed) and zeroed NENV Env records at `kva`,
+    // aligned to a page; an all-zero Env is a valid value (plain integers); and the TAKEN flag
+    // makes this the only reference to them the kernel creates (user space reads them through
+    // its read-only UENVS mapping).
+    unsafe { &mut *kva.as_ptr::<[Env; NENV]>() }
 }
 
 /// Kernel virtual address of the envs' FPU save areas.
