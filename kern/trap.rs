@@ -452,16 +452,16 @@ fn trap_from_user(cpu: CpuId, tf: &mut Trapframe) -> ! {
     if tf.tf_trapno == T_SYSCALL {
         syscall::syscall(k, cur, tf);
     }
-    match Trap::decode(tf.tf_trapno) {
+    let trapno = tf.tf_trapno;
+    match Trap::decode(trapno) {
         // (A guard on the breakpoint arm, so system calls never test it.)
         Trap::Breakpoint if crate::ktest::inject_exception(tf) => user_exception(k, cur, tf),
         Trap::PageFault => page_fault_handler(k, cur, tf),
-        Trap::Other(n)
-            if USER_EXCEPTIONS.contains(&n) && env::table(&mut k).exc_upcall(cur) != 0 =>
-        {
+        // Any exception a user handler may take (a breakpoint too) goes to it, if it has one.
+        _ if USER_EXCEPTIONS.contains(&trapno) && env::table(&mut k).exc_upcall(cur) != 0 => {
             // A user exception handler (not in JOS: a lab 4 challenge) takes it.
             let upcall = env::table(&mut k).exc_upcall(cur);
-            deliver_upcall(k, cur, tf, upcall, n)
+            deliver_upcall(k, cur, tf, upcall, trapno)
         }
         Trap::Breakpoint => {
             let t = env::table(&mut k);
