@@ -1080,6 +1080,40 @@ pub static TABLE: &[Test] = &[
         ],
         ..DEFAULT
     },
+    // The lock checks (kern/spinlock.rs), on CPU 1 while CPU 0 runs an env: a lock taken
+    // again by its holder, and a lock taken while holding one that the order puts after it,
+    // each panic naming the locks (instead of spinning forever, or deadlocking some day); the
+    // panic path breaks them, so the monitor's `meminfo` (which takes the page lock) answers.
+    Test {
+        name: "lock_twice",
+        part: PROJECT,
+        points: 1,
+        test: "test_lock_twice+idle+idle",
+        cpus: 2,
+        input: &["meminfo"],
+        expect: &[
+            "kernel panic on CPU 1 at kern/pmap.rs:[0-9]+: CPU 1 cannot acquire pages: already holding",
+            "Welcome to the JOS kernel monitor!",
+            r"free pages: \d+ \(before the first env: \d+\)",
+        ],
+        no: &["ktest: took the page allocator's lock twice"],
+        ..DEFAULT
+    },
+    Test {
+        name: "lock_order",
+        part: PROJECT,
+        points: 1,
+        test: "test_lock_order+idle+idle",
+        cpus: 2,
+        input: &["meminfo"],
+        expect: &[
+            ".*kernel panic on CPU 1 at kern/pmap.rs:[0-9]+: CPU 1 cannot acquire pages while holding cga: the lock order \\(kern/spinlock.rs\\) takes pages first",
+            "Welcome to the JOS kernel monitor!",
+            r"free pages: \d+ \(before the first env: \d+\)",
+        ],
+        no: &["ktest: [0-9]+ free pages"],
+        ..DEFAULT
+    },
     // A page unmapped from an env running on another CPU must not stay readable through
     // that CPU's TLB once it is reused by another env (TLB shootdown; JOS has the hole).
     Test {
