@@ -325,6 +325,19 @@ impl Kernel {
 #[track_caller]
 pub fn lock_kernel() -> Kernel {
     let cpu = crate::cpu::cpunum();
+    // SAFETY: `cpu` is this CPU's, just computed.
+    unsafe { lock_kernel_as(cpu) }
+}
+
+/// Acquire the big kernel lock on CPU `cpu`, for a caller that has computed `cpu` already
+/// (the trap path: a second `cpu::cpunum` costs it about one instruction).
+///
+/// # Safety
+/// `cpu` is the CPU running this code (`cpu::cpunum()`): the token carries it, and unsafe code
+/// relies on `Kernel::cpu` being this CPU (its per-CPU frame, stack and TLB state).
+#[inline]
+#[track_caller]
+pub unsafe fn lock_kernel_as(cpu: CpuId) -> Kernel {
     acquire::<rank::BigLock>(cpu);
     Kernel {
         cpu,
@@ -332,10 +345,9 @@ pub fn lock_kernel() -> Kernel {
     }
 }
 
-/// The trap path's old entry, kept so that its caller compiles unchanged: `cpu` is not
-/// trusted (the token's CPU is what unsafe code relies on); the lock finds its CPU itself,
-/// which costs the trap path about one instruction (`cpu::cpunum`'s stack pointer read is
-/// reused). Use [`lock_kernel`].
+/// The trap path's old entry, kept so that its caller compiles unchanged: safe, so `cpu` is
+/// not trusted; the lock finds its CPU itself, as [`lock_kernel`] does. (The trap path should
+/// call [`lock_kernel_as`] with the CPU it computed, under a `SAFETY:` line, and this go.)
 #[inline]
 #[track_caller]
 pub fn lock_kernel_on(cpu: CpuId) -> Kernel {
