@@ -6,9 +6,9 @@
 //! lock order (the `lock_order!` list below, the one place the order is written) and its
 //! name. Each CPU keeps the ranks of the locks it holds as a bit mask, so one compare on
 //! every acquire checks both rules, in every build: a CPU never takes a lock it holds
-//! already (JOS's `holding` check; here it panics instead of spinning forever), and never
-//! takes a lock ranked at or above one it holds (which would allow two CPUs to deadlock by
-//! taking two locks in opposite orders). Either panics, naming the lock.
+//! already (JOS's `holding` check, for every lock: a plain spin lock would spin forever), and
+//! never takes a lock the order puts before one it holds (which would let two CPUs deadlock
+//! by taking two locks in opposite orders). Either panics, naming the locks.
 //!
 //! Where an operation depends on a lock its caller holds, the types prove it when they can:
 //! the page allocator's state is reached only through its `MutexGuard`, the env table only
