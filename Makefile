@@ -10,6 +10,7 @@
 #   make bench           kernel cost in guest instructions per operation (CPUS=n for the
 #                        main table; the SMP rows always run with 1, 2 and 4 CPUs)
 #   make test            host unit tests + make grade
+#   make lint            rustfmt and clippy (warnings are errors) on every crate, as CI runs them
 #   make clean           remove obj/ (cargo's target/ stays: `make realclean` removes it)
 # TEACHER: BEGIN course kit help
 #   make handout LAB=n   the lab n student handout: obj/handout/labn/ and labn.tar.gz (kit/)
@@ -192,6 +193,19 @@ test: tools
 	$(CARGO) test -q
 	$(MAKE) --no-print-directory grade
 
+# Lints, as CI runs them (.ci/run): rustfmt on every crate, then clippy with warnings as errors
+# on the host crates and on the i386 ones (boot sector, user library and programs, kernel).
+# Clippy is what enforces the workspace's unsafe policy (Cargo.toml `[workspace.lints]`: an
+# unsafe block needs a `// SAFETY:` line). The kernel is checked with the user programs it
+# embeds (built first, as `make` does), so its build script sees what `make` gives it and the
+# next `make` does not rebuild it.
+lint: tools
+	$(V)$(CARGO) fmt --all --check
+	$(V)$(CARGO) clippy -q --all-targets -- -D warnings
+	$(V)$(CARGO) kclippy --release -q -p boot -p jos-lib -p user -- -D warnings
+	$(V)$(CARGO) kbuild --release -q -p boot -p user
+	$(V)JOS_USER_DIR=$(abspath $(USER_OUT)) $(CARGO) kclippy $(CARGO_PROFILE) -q -p kernel --bin kernel -- -D warnings
+
 # Benchmarks: the user program `bench` under QEMU icount (the guest's rdtsc counts guest
 # instructions; see README.md), then `benchsmp` with 1, 2 and 4 CPUs; grade prints the tables.
 bench: all
@@ -212,5 +226,5 @@ check-handouts:
 # TEACHER: END
 
 .PHONY: all gdb pre-qemu qemu qemu-nox qemu-gdb qemu-nox-gdb print-qemu print-gdbport clean \
-	realclean grade test bench FORCE
+	realclean grade test lint bench FORCE
 FORCE:

@@ -9,10 +9,11 @@
 //! works with interrupts off, as the kernel always runs) or from the IRQ 1 / IRQ 4 handlers
 //! (`kbd_intr`, `serial_intr`); both feed one 512-byte ring.
 //!
-//! Locking: each device's state has its own spin lock, taken per character (the screen's once
-//! per run of characters, [`Output`]). printf's `PRINT` lock is the outer one that keeps one
-//! formatted print from one CPU from interleaving with another CPU's.
-//! Lock order: `KBD` -> `INPUT`; `PRINT` -> `CGA`; `KBD` -> `PRINT` (the Ctrl-Alt-Del message).
+//! Locking: each device's state has its own lock, taken per character (the screen's once per
+//! run of characters, [`Output`]). printf's `PRINT` lock is the outer one that keeps one
+//! formatted print from one CPU from interleaving with another CPU's. Their places in the
+//! kernel's lock order (kern/spinlock.rs): `KBD` before `INPUT` and `PRINT` (the Ctrl-Alt-Del
+//! message), `PRINT` before `CGA`.
 
 use core::fmt;
 use core::ptr::NonNull;
@@ -21,9 +22,10 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use bitflags::bitflags;
 use jos_inc::memlayout::KERNBASE;
 use jos_inc::trap::IRQ_KBD;
-use spin::Mutex;
 use volatile::VolatilePtr;
 use x86::io::{inb, outb};
+
+use crate::spinlock::{Mutex, MutexGuard, rank};
 
 // ---------------------------------------------------------------------------------------------
 // Port I/O
@@ -182,7 +184,7 @@ struct Cga {
 }
 
 /// `None` until `cons_init` has found the adapter: output before then goes to serial only.
-static CGA: Mutex<Option<Cga>> = Mutex::new(None);
+static CGA: Mutex<Option<Cga>, rank::Cga> = Mutex::new(None);
 
 impl Cga {
     /// Volatile access to screen cell `i`, or `None` past the end of the screen.
@@ -477,7 +479,7 @@ static CHARCODE: [&[u8; 256]; 4] = [&NORMALMAP, &SHIFTMAP, &CTLMAP, &CTLMAP];
 
 /// The keyboard's modifier state. Held across a whole `kbd_intr` drain so that reading the
 /// controller and decoding its bytes happen in order even if two CPUs poll at once.
-static KBD: Mutex<Shift> = Mutex::new(Shift::empty());
+static KBD: Mutex<Shift, rank::Kbd> = Mutex::new(Shift::empty());
 
 /// Decodes one byte from the keyboard controller (JOS's `kbd_proc_data`): `None` when there is
 /// no data, `Some(0)` for a byte that completes no character (prefix, release, modifier),
@@ -560,7 +562,7 @@ struct InputRing {
     wpos: usize,
 }
 
-static INPUT: Mutex<InputRing> = Mutex::new(InputRing {
+static INPUT: Mutex<InputRing, rank::Input> = Mutex::new(InputRing {
     buf: [0; CONSBUFSIZE],
     rpos: 0,
     wpos: 0,
@@ -604,7 +606,7 @@ fn cons_putc(c: u16) {
 /// screen's cursor moved once, when the run ends (a print of a line used to take the lock and
 /// write the cursor's four CRTC registers for every character). printf's prints are runs.
 pub struct Output<'a> {
-    cga: spin::MutexGuard<'a, Option<Cga>>,
+    cga: MutexGuard<'a, Option<Cga>, rank::Cga>,
 }
 
 impl Output<'_> {
@@ -676,21 +678,5 @@ impl fmt::Write for Output<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         s.bytes().for_each(|b| self.putc(u16::from(b)));
         Ok(())
-    }
-}
-
-/// Releases the screen's lock whoever holds it, so that a panic raised while this CPU was
-/// printing can still print its message (the print lock is printf's: `printf::force_unlock`).
-///
-/// # Safety
-///
-/// For the panic path only. If another CPU is printing at the same moment, its output and the
-/// caller's may interleave and the two may race on the screen's cursor state (the screen writes
-/// stay inside the text buffer): the caller accepts that in exchange for not deadlocking.
-pub unsafe fn force_unlock() {
-    if CGA.is_locked() {
-        // SAFETY: the caller accepts (see the function's contract) that a CPU still inside
-        // `Cga::putc` may run concurrently with this one; every cell access is bounds-checked.
-        unsafe { CGA.force_unlock() };
     }
 }

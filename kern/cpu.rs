@@ -130,9 +130,12 @@ const _: () = assert!(KSTKSIZE + KSTKGAP == 1 << STACK_STRIDE_SHIFT);
 #[inline]
 pub fn cpunum() -> CpuId {
     let esp: u32;
-    // SAFETY: reads the stack pointer.
+    // SAFETY: reads the stack pointer. `pure` lets the compiler reuse an earlier read in the
+    // same function instead (so a function and the callees inlined into it compute the CPU
+    // once): the stack pointer changes within a function, but never to another CPU's stack,
+    // and the CPU is all that is derived from it.
     unsafe {
-        core::arch::asm!("movl %esp, {}", out(reg) esp, options(att_syntax, nomem, nostack, preserves_flags))
+        core::arch::asm!("movl %esp, {}", out(reg) esp, options(att_syntax, pure, nomem, nostack, preserves_flags))
     };
     let i = (KSTACKTOP.wrapping_sub(1).wrapping_sub(esp) >> STACK_STRIDE_SHIFT) as usize;
     match CpuId::new(i) {

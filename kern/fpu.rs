@@ -128,6 +128,7 @@ const PAGE: usize = 4096;
 ///
 /// # Safety
 /// `kva` is page-aligned and the caller owns the page's 4,096 bytes.
+#[inline]
 pub unsafe fn zero_page(kva: *mut u8) {
     if !PAGE_SSE.load(Ordering::Relaxed) {
         // SAFETY: per the contract.
@@ -178,6 +179,7 @@ pub unsafe fn zero_page(kva: *mut u8) {
 ///
 /// # Safety
 /// Both page-aligned; the caller owns `dst`'s 4,096 bytes and `src`'s do not change.
+#[inline]
 pub unsafe fn copy_page(dst: *mut u8, src: *const u8) {
     if !PAGE_SSE.load(Ordering::Relaxed) {
         // SAFETY: per the contract (distinct pages).
@@ -232,6 +234,7 @@ pub unsafe fn copy_page(dst: *mut u8, src: *const u8) {
 ///
 /// # Safety
 /// `area` is a valid, exclusively owned save area.
+#[inline]
 pub unsafe fn save(area: *mut FpuArea) {
     // SAFETY: `area` is 16-byte aligned (FpuArea's alignment) and 512 bytes; fxsave/fnsave
     // write only there. fnsave also reinitializes the FPU, harmless at a switch.
@@ -249,6 +252,7 @@ pub unsafe fn save(area: *mut FpuArea) {
 /// # Safety
 /// `area` holds an image written by [`save`] or copied from the template (a user-chosen image
 /// could hold reserved MXCSR bits, and fxrstor would fault in the kernel).
+#[inline]
 pub unsafe fn restore(area: *const FpuArea) {
     // SAFETY: per the contract, a valid image of the format this CPU saves.
     unsafe {
@@ -273,6 +277,7 @@ pub unsafe fn reset(area: *mut FpuArea) {
 ///
 /// # Safety
 /// As for [`save`].
+#[inline]
 pub unsafe fn snapshot(area: *mut FpuArea) {
     // SAFETY: passed on; fnsave reinitializes the FPU, so without FXSR the state is loaded
     // back from the image just written.

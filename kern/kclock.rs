@@ -6,8 +6,9 @@
 //! The chip is reached through an index port (0x70) and a data port (0x71); the pair is one
 //! transaction, so a lock keeps two CPUs from interleaving their index and data accesses.
 
-use spin::Mutex;
 use x86::io::{inb, outb};
+
+use crate::spinlock::{Mutex, rank};
 
 /// The RTC's index port; the data port is the next one.
 const IO_RTC: u16 = 0x070;
@@ -33,7 +34,7 @@ const _: () = assert!(NVRAM_BASELO == 0x15 && NVRAM_EXTLO == 0x17 && NVRAM_EXT16
 pub const MC_SHUTDOWN: u8 = 0x0F;
 
 /// Serializes index-port/data-port pairs.
-static RTC_LOCK: Mutex<()> = Mutex::new(());
+static RTC_LOCK: Mutex<(), rank::Rtc> = Mutex::new(());
 
 /// Reads RTC register `reg`.
 pub fn mc146818_read(reg: u8) -> u8 {

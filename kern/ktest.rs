@@ -1,6 +1,7 @@
 //! Kernel tests that need the kernel to misbehave on purpose (not in JOS): panics and faults
 //! raised with a lock held, on a busy SMP machine, to show that a panic always reports, reaches
-//! the monitor, and stops the other CPUs (kern/panic.rs).
+//! the monitor, and stops the other CPUs (kern/panic.rs); and locks taken twice or out of
+//! order, to show that the lock checks (kern/spinlock.rs) catch them.
 //!
 //! Selected like programs (`make run-test_panic_pages+idle+idle+idle-nox CPUS=4`): the test is
 //! armed at boot, the other names start as envs, and the test fires from a timer interrupt on
@@ -29,10 +30,12 @@ static TICKS: AtomicU32 = AtomicU32::new(0);
 /// Ticks before the test fires: enough for every CPU to be running its env.
 const FIRE_AFTER: u32 = 3;
 
-const TESTS: [&str; 3] = [
+const TESTS: [&str; 5] = [
     "test_panic_pages",
     "test_panic_console",
     "test_kernel_fault",
+    "test_lock_twice",
+    "test_lock_order",
 ];
 
 /// `test_exc_inject` is armed.
@@ -70,7 +73,15 @@ pub fn on_timer(cpu: CpuId) {
             pmap::with_allocator_locked(|| panic!("ktest: panic with the page allocator lock held"))
         }
         "test_panic_console" => cprintf!("ktest: {}\n", Fails(false)),
-        _ => cprintf!("ktest: {}\n", Fails(true)),
+        "test_kernel_fault" => cprintf!("ktest: {}\n", Fails(true)),
+        // The page allocator's lock, taken again inside its own hold.
+        "test_lock_twice" => {
+            let n = pmap::with_allocator_locked(pmap::nfree_pages);
+            cprintf!("ktest: took the page allocator's lock twice ({n} free pages)\n");
+        }
+        // The page allocator's lock, taken while printing (the console's locks come after
+        // it in the order).
+        _ => cprintf!("ktest: {}\n", CountsPages),
     }
 }
 
@@ -93,6 +104,16 @@ pub fn inject_exception(tf: &mut Trapframe) -> bool {
     // int3 is one byte; the trap left EIP after it.
     tf.tf_eip = tf.tf_eip.wrapping_sub(1);
     true
+}
+
+/// Formatting this takes the page allocator's lock inside `cprintf!`, that is with the
+/// console's print and screen locks held.
+struct CountsPages;
+
+impl fmt::Display for CountsPages {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} free pages", pmap::nfree_pages())
+    }
 }
 
 /// Formatting this fails inside `cprintf!`, that is with the console's print lock held: by

@@ -8,7 +8,6 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use bit_field::BitField;
-use jos_inc::memlayout::KERNBASE;
 use jos_inc::trap::{IRQ_ERROR, IRQ_OFFSET, IRQ_SPURIOUS, IRQ_TIMER};
 use volatile::VolatilePtr;
 use x86::apic::xapic::{
@@ -230,12 +229,13 @@ pub fn lapic_startap(apicid: u8, addr: u32) {
     // based at 40:67) to point at the AP startup code prior to the [universal startup
     // algorithm]." (Through kclock, under its lock: JOS wrote the ports directly.)
     kclock::mc146818_write(kclock::MC_SHUTDOWN, 0x0A);
+    // Warm reset vector: offset 0, segment addr >> 4. It sits at the odd address 0x467, so it
+    // is written byte by byte (an unaligned u16 store would be undefined behaviour).
+    let wrv = crate::pmap::kaddr(kern_logic::addr::PhysAddr::new(0x40 << 4 | 0x67));
     // SAFETY: the warm reset vector lives in the BIOS data area (page 0), mapped at KERNBASE
-    // and never handed out by the page allocator.
+    // (wrv is its address there) and never handed out by the page allocator.
     unsafe {
-        // Warm reset vector: offset 0, segment addr >> 4. It sits at the odd address 0x467,
-        // so it is written byte by byte (an unaligned u16 store would be undefined behaviour).
-        let wrv = (KERNBASE + (0x40 << 4 | 0x67)) as *mut u8;
+        let wrv = wrv.as_ptr::<u8>();
         let seg = ((addr >> 4) as u16).to_le_bytes();
         for (i, b) in [0, 0, seg[0], seg[1]].into_iter().enumerate() {
             core::ptr::write_volatile(wrv.add(i), b);

@@ -146,30 +146,48 @@ fn readable(va: u32, len: u32) -> bool {
     }
 }
 
-fn read_word(va: u32) -> u32 {
-    // SAFETY: callers checked `readable(va, 4)`.
-    unsafe { core::ptr::read_volatile(va as *const u32) }
+/// The word at `va`, if the kernel can read it there (aligned, and mapped: see `readable`).
+fn read_word(va: u32) -> Option<u32> {
+    if !va.is_multiple_of(4) || !readable(va, 4) {
+        return None;
+    }
+    // SAFETY: `readable` just found [va, va+4) mapped in the address space in use, above ULIM
+    // (kernel memory, which stays mapped while the monitor runs), and `va` is aligned. A
+    // volatile read: the word may be any frame's, including live ones of this very walk.
+    Some(unsafe { core::ptr::read_volatile(va as *const u32) })
 }
 
 pub fn mon_backtrace(_args: &[&str], _tf: Option<(&Trapframe, u32)>) -> i32 {
     // LAB 1: BEGIN mon_backtrace
     // HINT: Print "Stack backtrace:", then one line per frame by following the saved %ebp chain
-    // HINT: (read_ebp, readable, read_word): `  ebp %08x  eip %08x  args %08x x5`, and under
-    // HINT: it `         file:line: function+offset` from kdebug::debuginfo_eip(eip - 1). Return 0.
+    // HINT: (read_ebp; read_word, None where the kernel cannot read): `  ebp %08x  eip %08x  args
+    // HINT: %08x x5`, and under it `         file:line: function+offset` from
+    // HINT: kdebug::debuginfo_eip(eip - 1); stop at ebp 0 or an unreadable frame. Return 0.
     cprintf!("Stack backtrace:\n");
     let mut ebp = read_ebp();
-    while ebp != 0 && readable(ebp, 28) {
-        let eip = read_word(ebp + 4);
-        let a = |i: u32| read_word(ebp + 8 + 4 * i);
+    while ebp != 0 {
+        // The frame: the caller's ebp, the return address, then five argument words. One the
+        // kernel cannot read all of (the chain ran into user memory or a guard page) ends it.
+        let word = |i: u32| read_word(ebp.checked_add(4 * i)?);
+        let frame = || {
+            Some((
+                word(0)?,
+                word(1)?,
+                [word(2)?, word(3)?, word(4)?, word(5)?, word(6)?],
+            ))
+        };
+        let Some((next, eip, a)) = frame() else {
+            break;
+        };
         cprintf!(
             "  ebp {:08x}  eip {:08x}  args {:08x} {:08x} {:08x} {:08x} {:08x}\n",
             ebp,
             eip,
-            a(0),
-            a(1),
-            a(2),
-            a(3),
-            a(4)
+            a[0],
+            a[1],
+            a[2],
+            a[3],
+            a[4]
         );
         // The return address points after the call; look up the call instruction itself so
         // the line is the caller's.
@@ -183,7 +201,7 @@ pub fn mon_backtrace(_args: &[&str], _tf: Option<(&Trapframe, u32)>) -> i32 {
             ),
             None => cprintf!("         <unknown>:0: <unknown>+0\n"),
         }
-        ebp = read_word(ebp);
+        ebp = next;
     }
     0
     // LAB 1: END mon_backtrace

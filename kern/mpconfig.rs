@@ -3,7 +3,6 @@
 //! CPUs and the LAPIC address. The parsing itself is kern_logic::mptable (host-tested); this
 //! module hands it physical memory and applies the result.
 
-use jos_inc::memlayout::KERNBASE;
 use kern_logic::mptable::{PhysMem, find_mp};
 
 use crate::cpu::{self, CPU_STARTED, CpuId};
@@ -26,9 +25,14 @@ impl PhysMem for KernMem {
         if end as usize > pmap::npages() * jos_inc::mmu::PGSIZE as usize {
             return None;
         }
-        // SAFETY: [pa, end) is mapped read-write at KERNBASE; the bytes are only read, and
-        // nothing the MP parser reads (BIOS data and ROM) is written while it runs.
-        Some(unsafe { core::slice::from_raw_parts((KERNBASE + pa) as *const u8, len) })
+        if len == 0 {
+            return Some(&[]);
+        }
+        let kva = pmap::kaddr(pmap::PhysAddr::new(pa));
+        // SAFETY: [pa, end) is below the top of managed memory, so mapped read-write at
+        // KERNBASE (kva is its start there); the bytes are only read, and nothing the MP parser
+        // reads (BIOS data and ROM) is written while it runs.
+        Some(unsafe { core::slice::from_raw_parts(kva.as_ptr::<u8>(), len) })
     }
 }
 

@@ -7,8 +7,8 @@
 //! monitor. Here the first CPU to panic:
 //! 1. stops every other CPU with an NMI (delivered even to a CPU spinning on a lock with
 //!    interrupts off); each one marks itself CPU_STOPPED and halts for good;
-//! 2. then, being the only CPU left running, breaks the kernel's locks (the big lock, the page
-//!    allocator's, the console's), whoever held them;
+//! 2. then, being the only CPU left running, breaks every kernel lock (the big lock, the page
+//!    allocator's, the console's, ...: `spinlock::break_all`), whoever held them;
 //! 3. prints `kernel panic on CPU n at file:line: msg` and enters the monitor.
 //!
 //! A kernel fault (a page fault or unexpected trap in kernel mode) takes the same path before
@@ -18,7 +18,7 @@ use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use crate::cpu::CpuId;
 use crate::cpu::{self, CPU_STARTED, CPU_STOPPED};
-use crate::{console, cprintf, lapic, monitor, pmap, printf, spinlock};
+use crate::{cprintf, lapic, monitor, spinlock};
 
 const NONE: usize = usize::MAX;
 
@@ -60,7 +60,7 @@ pub fn begin() -> u32 {
     }
     // SAFETY: every other CPU is stopped (or never started), so no lock is held by a running
     // CPU but this one, and this CPU's holds belong to code that will never resume.
-    unsafe { break_locks() };
+    unsafe { spinlock::break_all() };
     DEPTH.fetch_add(1, Ordering::AcqRel) + 1
 }
 
@@ -80,20 +80,6 @@ fn stop_others(me: CpuId) {
             return;
         }
         core::hint::spin_loop();
-    }
-}
-
-/// Release every lock the monitor needs.
-///
-/// # Safety
-/// Only on the panic path, once the other CPUs are stopped.
-unsafe fn break_locks() {
-    // SAFETY: per the contract.
-    unsafe {
-        printf::force_unlock();
-        console::force_unlock();
-        pmap::force_unlock();
-        spinlock::force_unlock_kernel();
     }
 }
 

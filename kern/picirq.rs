@@ -10,8 +10,9 @@
 use core::fmt;
 
 use jos_inc::trap::IRQ_OFFSET;
-use spin::Mutex;
 use x86::io::outb;
+
+use crate::spinlock::{Mutex, rank};
 
 /// Number of IRQs the two PICs provide.
 pub const MAX_IRQS: u32 = 16;
@@ -37,7 +38,7 @@ struct PicState {
 
 /// Drivers may set the mask before `pic_init` (the console unmasks the keyboard first thing);
 /// JOS then only records it and `pic_init` programs it. Initially only the cascade is enabled.
-static PIC: Mutex<PicState> = Mutex::new(PicState {
+static PIC: Mutex<PicState, rank::Pic> = Mutex::new(PicState {
     mask: !(1 << IRQ_SLAVE),
     didinit: false,
 });

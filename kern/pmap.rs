@@ -21,13 +21,12 @@ use jos_inc::mmu::*;
 pub use kern_logic::addr::{Entry, KernVa, PageNum, PhysAddr, UserPage};
 use kern_logic::pagelist::FreeList;
 use kern_logic::refcount::{self, Remap};
-use spin::Mutex as BootMutex;
 
 use crate::cprintf;
 use crate::cpu::CpuId;
 use crate::env::{self, EnvTable};
 use crate::kclock::{NVRAM_BASELO, NVRAM_EXT16LO, NVRAM_EXTLO, nvram_read};
-use crate::spinlock::Mutex;
+use crate::spinlock::{Mutex, rank};
 
 mod check;
 
@@ -264,14 +263,11 @@ fn already_free(pp: PageNum) -> ! {
     panic!("page_free: page {:#x} is still in use or already free", pp);
 }
 
-static PAGES: Mutex<PageAlloc> = Mutex::new(
-    "pages",
-    PageAlloc {
-        pages: ptr::null_mut(),
-        npages: 0,
-        free: FreeList::new(0),
-    },
-);
+static PAGES: Mutex<PageAlloc, rank::Pages> = Mutex::new(PageAlloc {
+    pages: ptr::null_mut(),
+    npages: 0,
+    free: FreeList::new(0),
+});
 
 /// Values set once during boot (before any other CPU runs) and only read afterwards: plain
 /// atomics, no lock on the paths that read them.
@@ -285,9 +281,9 @@ static ENVS_KVA: AtomicU32 = AtomicU32::new(0);
 /// The envs' FPU save areas (kern/fpu.rs), kernel-only, allocated beside envs.
 static FPU_AREAS_KVA: AtomicU32 = AtomicU32::new(0);
 /// Next free byte of boot_alloc; 0 until first use.
-static BOOT_NEXTFREE: BootMutex<u32> = BootMutex::new(0);
+static BOOT_NEXTFREE: Mutex<u32, rank::BootAlloc> = Mutex::new(0);
 /// Next free address of the MMIO region.
-static MMIO_NEXT: BootMutex<u32> = BootMutex::new(MMIOBASE);
+static MMIO_NEXT: Mutex<u32, rank::MmioNext> = Mutex::new(MMIOBASE);
 
 /// Per-CPU kernel stacks, mapped at kstacktop(i) with guard gaps (mem_init_mp).
 #[repr(C, align(4096))]
@@ -363,16 +359,6 @@ pub fn nfree_pages() -> usize {
 pub fn with_allocator_locked<R>(f: impl FnOnce() -> R) -> R {
     let _guard = PAGES.lock();
     f()
-}
-
-/// Break the allocator's lock (the panic path, so `meminfo` works after a panic raised with it
-/// held).
-///
-/// # Safety
-/// See `spinlock::SpinLock::force_unlock`.
-pub unsafe fn force_unlock() {
-    // SAFETY: passed on.
-    unsafe { PAGES.force_unlock() }
 }
 
 fn i386_detect_memory() {
@@ -1022,6 +1008,7 @@ fn for_user_pages(
 
 /// Copy `src` to user address `va` of the address space `pgdir`, through the kernel's
 /// mapping of each destination page (the pages must be mapped).
+#[inline]
 pub fn copy_to_user(pgdir: impl Into<PageTable>, va: u32, src: &[u8]) -> Result<()> {
     for_user_pages(pgdir.into(), va, src.len(), |kva, done, n| {
         // SAFETY: the destination is `n` bytes inside one physical page mapped at KERNBASE,
@@ -1032,6 +1019,7 @@ pub fn copy_to_user(pgdir: impl Into<PageTable>, va: u32, src: &[u8]) -> Result<
 
 /// Copy user memory [va, va+dst.len()) of `pgdir` into `dst`, through the kernel mapping.
 /// Fails if a page is unmapped.
+#[inline]
 pub fn copy_from_user(pgdir: impl Into<PageTable>, va: u32, dst: &mut [u8]) -> Result<()> {
     for_user_pages(pgdir.into(), va, dst.len(), |kva, done, n| {
         // SAFETY: `n` bytes inside one mapped physical page, read through KERNBASE.

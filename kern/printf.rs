@@ -5,9 +5,8 @@
 
 use core::fmt;
 
-use spin::Mutex;
-
 use crate::console::Output;
+use crate::spinlock::{Mutex, rank};
 
 /// The kernel's printf: formatted output to the console (CGA, serial, parallel port), one
 /// lock hold per call so lines from different CPUs don't interleave.
@@ -25,13 +24,14 @@ macro_rules! kwarn {
 }
 
 /// Keeps one CPU's formatted print from interleaving with another's.
-static PRINT: Mutex<()> = Mutex::new(());
+static PRINT: Mutex<(), rank::Print> = Mutex::new(());
 
 /// Prints formatted output atomically with respect to other CPUs' prints. The backend of the
 /// `cprintf!` macro.
 ///
-/// Not reentrant: a print issued while this CPU is inside `print_fmt` (e.g. from a fault taken
-/// while formatting) spins forever unless the panic path calls `force_unlock` first.
+/// Not reentrant: a print issued while this CPU is inside `print_fmt` (e.g. from a `Display`
+/// impl) panics (`cannot acquire print: already holding`); the panic path breaks every lock
+/// before it prints.
 pub fn print_fmt(args: fmt::Arguments<'_>) {
     let _guard = PRINT.lock();
     // The console itself never fails; an error can only come from a `Display` impl, and the
@@ -46,19 +46,4 @@ pub fn print_with(f: impl FnOnce(&mut dyn FnMut(&[u8]))) {
     let _guard = PRINT.lock();
     let mut out = Output::new();
     f(&mut |bytes: &[u8]| out.write_bytes(bytes));
-}
-
-/// Releases the print lock whoever holds it, so that a panic raised while this CPU was
-/// printing can still print its message.
-///
-/// # Safety
-///
-/// For the panic path only. If another CPU is printing at the same moment, its output and the
-/// caller's may interleave: the caller accepts that in exchange for not deadlocking.
-pub unsafe fn force_unlock() {
-    if PRINT.is_locked() {
-        // SAFETY: the guarded value is `()`, so no reference to data is invalidated; the old
-        // holder's guard, if it ever drops, just unlocks again.
-        unsafe { PRINT.force_unlock() };
-    }
 }

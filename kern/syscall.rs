@@ -132,6 +132,19 @@ fn sys_env_set_status(t: &mut EnvTable, cpu: CpuId, envid: EnvId, status: u32) -
     // LAB 4: END sys_env_set_status
 }
 
+/// What the upcall setters share: `envid` must be the caller or a child, and live; then
+/// `record` stores the entry point. (The entry is checked when an upcall is delivered.)
+fn set_upcall(
+    t: &mut EnvTable,
+    cpu: CpuId,
+    envid: EnvId,
+    record: impl FnOnce(&mut EnvTable, EnvIdx),
+) -> Result<i32> {
+    let e = live_env(t, cpu, envid, true)?;
+    record(t, e);
+    Ok(0)
+}
+
 /// Set the page fault upcall for 'envid'.
 fn sys_env_set_pgfault_upcall(
     t: &mut EnvTable,
@@ -140,10 +153,8 @@ fn sys_env_set_pgfault_upcall(
     func: u32,
 ) -> Result<i32> {
     // LAB 4: BEGIN sys_env_set_pgfault_upcall
-    // HINT: Record func as the env's env_pgfault_upcall.
-    let e = live_env(t, cpu, envid, true)?;
-    t.env(e).env_pgfault_upcall = func;
-    Ok(0)
+    // HINT: Record func as the env's env_pgfault_upcall (set_upcall checks envid).
+    set_upcall(t, cpu, envid, |t, e| t.env(e).env_pgfault_upcall = func)
     // LAB 4: END sys_env_set_pgfault_upcall
 }
 
@@ -168,9 +179,7 @@ fn sys_env_set_exception_upcall(
     envid: EnvId,
     func: u32,
 ) -> Result<i32> {
-    let e = live_env(t, cpu, envid, true)?;
-    t.set_exc_upcall(e, func);
-    Ok(0)
+    set_upcall(t, cpu, envid, |t, e| t.set_exc_upcall(e, func))
 }
 
 /// A user virtual address the page calls accept: below UTOP, page-aligned, not below UMAPMIN

@@ -406,7 +406,8 @@ fn v86_trap(cpu: CpuId, tf: *mut Trapframe) -> ! {
     // lie above this function's stack frame.
     unsafe { core::ptr::copy(tf, live, 1) };
     pmap::entered_kernel(cpu);
-    let mut k = spinlock::lock_kernel_on(cpu);
+    // SAFETY: `cpu` is cpu::cpunum(), computed by trap() or trap_ipi() on this CPU.
+    let mut k = unsafe { spinlock::lock_kernel_as(cpu) };
     let cur = cpu::cpu(cpu)
         .env()
         .expect("trap from V86 mode without curenv");
@@ -429,7 +430,8 @@ fn trap_from_user(cpu: CpuId, tf: &mut Trapframe) -> ! {
     pmap::entered_kernel(cpu);
     // Trapped from user mode. Acquire the big kernel lock before doing any serious kernel
     // work. (A CPU stopped by another's panic never gets it: see panic.rs.)
-    let mut k = spinlock::lock_kernel_on(cpu);
+    // SAFETY: `cpu` is cpu::cpunum(), computed by trap() or trap_ipi() on this CPU.
+    let mut k = unsafe { spinlock::lock_kernel_as(cpu) };
     let cur = cpu::cpu(cpu)
         .env()
         .expect("trap from user mode without curenv");

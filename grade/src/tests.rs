@@ -3,7 +3,9 @@
 //! Each entry names the program(s) the kernel starts (through fw_cfg `opt/jos/test`), the QEMU
 //! shape (CPUs, RAM), and the lines JOS's grade scripts expect. Patterns are Python-style regexes
 //! matched at line start (see `matcher`); `$E<n>` expands to the n-th env id as in gradelib's
-//! `E()`. Sources: jos-reference §1.2 (lab 4), §1.3 (lab 3), §1.4 (lab 2), §1.5 (lab 1).
+//! `E()`. The lab 1-4 entries are the tests of MIT 6.828's JOS grade scripts (`grade-lab1` ..
+//! `grade-lab4`): their names, points, programs and expected lines, with each difference said
+//! where it is; the Hostile and Project parts are this port's own.
 //!
 //! To add a test: append a `Test { .. }` to the right slice below (copy a neighbour; unset fields
 //! come from `DEFAULT`). Names must be unique and a part's tests must stay contiguous; the unit
@@ -204,7 +206,7 @@ const FUZZ: Test = Test {
 };
 
 pub static TABLE: &[Test] = &[
-    // ---- Lab 1 (jos-reference §1.5, adapted: the Rust kernel runs these as kernel tests) ----
+    // ---- Lab 1 (JOS's grade-lab1, adapted: the Rust kernel runs these as kernel tests) ----
     Test {
         name: "printf",
         part: LAB1,
@@ -306,7 +308,7 @@ pub static TABLE: &[Test] = &[
         )],
         ..DEFAULT
     },
-    // ---- Lab 2 (§1.4): JOS's "running JOS" children, one shared run ----
+    // ---- Lab 2 (grade-lab2): JOS's "running JOS" children, one shared run ----
     Test {
         name: "Physical page allocator",
         part: LAB2,
@@ -339,7 +341,7 @@ pub static TABLE: &[Test] = &[
         expect: &[r"check_page_installed_pgdir\(\) succeeded!"],
         ..DEFAULT
     },
-    // ---- Lab 3 (§1.3), minus the two lab-3-only lines a lab 4 kernel no longer prints:
+    // ---- Lab 3 (grade-lab3), minus the two lab-3-only lines a lab 4 kernel no longer prints:
     // `Incoming TRAP frame at ...` and `Destroyed the only environment - nothing more to do!`.
     Test {
         name: "divzero",
@@ -521,7 +523,7 @@ pub static TABLE: &[Test] = &[
         ],
         ..DEFAULT
     },
-    // ---- Lab 4 (§1.2) ----
+    // ---- Lab 4 (grade-lab4) ----
     Test {
         name: "dumbfork",
         part: LAB4A,
@@ -1078,6 +1080,40 @@ pub static TABLE: &[Test] = &[
             "CPU 1: stopped",
             "CPU 2: stopped",
         ],
+        ..DEFAULT
+    },
+    // The lock checks (kern/spinlock.rs), on CPU 1 while CPU 0 runs an env: a lock taken
+    // again by its holder, and a lock taken while holding one that the order puts after it,
+    // each panic naming the locks (instead of spinning forever, or deadlocking some day); the
+    // panic path breaks them, so the monitor's `meminfo` (which takes the page lock) answers.
+    Test {
+        name: "lock_twice",
+        part: PROJECT,
+        points: 1,
+        test: "test_lock_twice+idle+idle",
+        cpus: 2,
+        input: &["meminfo"],
+        expect: &[
+            "kernel panic on CPU 1 at kern/pmap.rs:[0-9]+: CPU 1 cannot acquire pages: already holding",
+            "Welcome to the JOS kernel monitor!",
+            r"free pages: \d+ \(before the first env: \d+\)",
+        ],
+        no: &["ktest: took the page allocator's lock twice"],
+        ..DEFAULT
+    },
+    Test {
+        name: "lock_order",
+        part: PROJECT,
+        points: 1,
+        test: "test_lock_order+idle+idle",
+        cpus: 2,
+        input: &["meminfo"],
+        expect: &[
+            ".*kernel panic on CPU 1 at kern/pmap.rs:[0-9]+: CPU 1 cannot acquire pages while holding cga: the lock order \\(kern/spinlock.rs\\) takes pages first",
+            "Welcome to the JOS kernel monitor!",
+            r"free pages: \d+ \(before the first env: \d+\)",
+        ],
+        no: &["ktest: [0-9]+ free pages"],
         ..DEFAULT
     },
     // A page unmapped from an env running on another CPU must not stay readable through

@@ -82,7 +82,7 @@ pub const UTEMP: u32 = PTSIZE;
 /// `iret` do it, real hardware does not) faults on its first instruction, so it can neither
 /// run nor spin there with interrupts off, whatever flags its `iret` loaded.
 pub const UMAPMIN: u32 = 0x0011_0000;
-const _: () = assert!(UMAPMIN % PGSIZE == 0 && UMAPMIN <= UTEMP);
+const _: () = assert!(UMAPMIN.is_multiple_of(PGSIZE) && UMAPMIN <= UTEMP);
 /// Used for temporary page mappings by the user page-fault handler.
 pub const PFTEMP: u32 = UTEMP + PTSIZE - PGSIZE;
 /// The location of the user-level STABS data structure.

@@ -10,18 +10,14 @@
 
 use core::arch::global_asm;
 use core::mem::offset_of;
-use core::sync::atomic::{AtomicPtr, Ordering};
 
-use jos_inc::memlayout::UXSTACKTOP;
-use jos_inc::mmu::{PGSIZE, Pte};
 use jos_inc::trap::{UExcframe, UTrapframe};
 
-use crate::env::uvpt;
-use crate::pgfault::upcall_entry;
-use crate::syscall::{sys_env_set_exception_upcall, sys_page_alloc};
+use crate::pgfault::{Handler, install_upcall, upcall_entry};
+use crate::syscall::sys_env_set_exception_upcall;
 
-/// The handler: a `fn(&mut UExcframe)`, stored type-erased (null until set).
-static HANDLER: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+/// The handler the upcall calls (null until the first `set_exception_handler`).
+static HANDLER: Handler<UExcframe> = Handler::new();
 
 upcall_entry!(
     ".text.exception_upcall",
@@ -40,39 +36,23 @@ pub fn exception_upcall() -> u32 {
 }
 
 extern "C" fn exception_dispatch(uxf: *mut UExcframe) {
-    let h = HANDLER.load(Ordering::Relaxed);
-    if h.is_null() {
-        panic!("exception with no handler set");
-    }
-    // SAFETY: HANDLER only ever holds a `fn(&mut UExcframe)` (see set_exception_handler).
-    let handler = unsafe { core::mem::transmute::<*mut (), fn(&mut UExcframe)>(h) };
-    // SAFETY: the upcall passes the frame the kernel just pushed; nothing else refers to it.
-    handler(unsafe { &mut *uxf });
+    // SAFETY: the upcall passes the frame the kernel just pushed.
+    unsafe { HANDLER.call(uxf, "exception") }
 }
 
 /// Set the handler for the exceptions other than page faults. The first call also allocates
 /// the exception stack (unless the page-fault handler did) and registers the upcall; a
 /// failure there is fatal (panic), as for `set_pgfault_handler`.
 pub fn set_exception_handler(handler: fn(&mut UExcframe)) {
-    let first = HANDLER
-        .swap(handler as *mut (), Ordering::Relaxed)
-        .is_null();
-    if first {
-        let stack = UXSTACKTOP - PGSIZE;
-        if !Pte::from_bits_retain(uvpt(jos_inc::mmu::pgnum(stack))).contains(Pte::P) {
-            // SAFETY: the exception stack page belongs to the upcalls; no Rust object lives
-            // there.
-            if let Err(e) = unsafe { sys_page_alloc(0, stack, Pte::P | Pte::U | Pte::W) } {
-                panic!(
-                    "set_exception_handler: allocating the exception stack: {}",
-                    e
-                );
-            }
-        }
-        // SAFETY: `_exception_upcall` is the upcall entry this module implements.
-        if let Err(e) = unsafe { sys_env_set_exception_upcall(0, exception_upcall()) } {
-            panic!("set_exception_handler: registering the upcall: {}", e);
-        }
+    if HANDLER.set(handler) {
+        // SAFETY: `_exception_upcall` is the exception upcall entry this module implements.
+        unsafe {
+            install_upcall(
+                "set_exception_handler",
+                sys_env_set_exception_upcall,
+                exception_upcall(),
+            )
+        };
     }
 }
 

@@ -7,18 +7,81 @@
 //! register, EFLAGS, ESP and EIP are as they were at the fault.
 
 use core::arch::global_asm;
+use core::marker::PhantomData;
 use core::mem::offset_of;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
+use jos_inc::env::EnvId;
+use jos_inc::error::Result;
 use jos_inc::memlayout::UXSTACKTOP;
-use jos_inc::mmu::{PGSIZE, Pte};
+use jos_inc::mmu::{PGSIZE, Pte, pgnum};
 use jos_inc::trap::UTrapframe;
 
+use crate::env::uvpt;
 use crate::syscall::{sys_env_set_pgfault_upcall, sys_page_alloc};
 
-/// The handler the upcall calls: a `fn(&mut UTrapframe)`, stored type-erased (null until
-/// the first `set_pgfault_handler`). The upcall may interrupt any code, so this is an atomic.
-static HANDLER: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+/// The handler the upcall calls (null until the first `set_pgfault_handler`).
+static HANDLER: Handler<UTrapframe> = Handler::new();
+
+/// A user handler as an upcall finds it: a `fn(&mut F)`, `F` the frame the kernel pushes,
+/// stored type-erased (null until set). The upcall may interrupt any code, so this is an
+/// atomic. Page faults have one, the other exceptions another (crate::exception).
+pub(crate) struct Handler<F>(AtomicPtr<()>, PhantomData<fn(&mut F)>);
+
+impl<F> Handler<F> {
+    pub(crate) const fn new() -> Handler<F> {
+        Handler(AtomicPtr::new(core::ptr::null_mut()), PhantomData)
+    }
+
+    /// Store `handler`; true if there was none before.
+    pub(crate) fn set(&self, handler: fn(&mut F)) -> bool {
+        self.0.swap(handler as *mut (), Ordering::Relaxed).is_null()
+    }
+
+    /// Call the handler with the frame the kernel pushed; `what` names the event in the panic
+    /// when there is none.
+    ///
+    /// # Safety
+    /// `frame` is the frame the kernel just pushed, which nothing else refers to until the
+    /// handler returns.
+    pub(crate) unsafe fn call(&self, frame: *mut F, what: &str) {
+        let h = self.0.load(Ordering::Relaxed);
+        if h.is_null() {
+            panic!("{} with no handler set", what);
+        }
+        // SAFETY: only `set` stores here, and only a `fn(&mut F)`; fn pointers and data
+        // pointers have the same size here.
+        let handler = unsafe { core::mem::transmute::<*mut (), fn(&mut F)>(h) };
+        // SAFETY: per the contract.
+        handler(unsafe { &mut *frame });
+    }
+}
+
+/// What the first `set_pgfault_handler` and `set_exception_handler` do: map the exception
+/// stack (unless the other one did) and register the upcall `entry` with `register`. A
+/// failure is fatal (panic, naming `who`), as in JOS.
+///
+/// # Safety
+/// `entry` is an upcall entry of this library (made by `upcall_entry!`) of the kind
+/// `register` registers.
+pub(crate) unsafe fn install_upcall(
+    who: &str,
+    register: unsafe fn(EnvId, u32) -> Result<()>,
+    entry: u32,
+) {
+    let stack = UXSTACKTOP - PGSIZE;
+    if !Pte::from_bits_retain(uvpt(pgnum(stack))).contains(Pte::P) {
+        // SAFETY: the exception stack page belongs to the upcalls; no Rust object lives there,
+        // and nothing has used it yet (it is not mapped).
+        if let Err(e) = unsafe { sys_page_alloc(0, stack, Pte::P | Pte::U | Pte::W) } {
+            panic!("{}: allocating the exception stack: {}", who, e);
+        }
+    }
+    // SAFETY: per the contract.
+    if let Err(e) = unsafe { register(0, entry) } {
+        panic!("{}: registering the upcall: {}", who, e);
+    }
+}
 
 /// An upcall entry: the kernel resumes the env here with ESP at the frame it pushed (a
 /// `UTrapframe`, or a `UExcframe` of the same layout); the entry calls `$dispatch` with it and
@@ -87,16 +150,8 @@ pub fn pgfault_upcall() -> u32 {
 
 /// Called by the upcall with the `UTrapframe` the kernel pushed on the exception stack.
 extern "C" fn pgfault_dispatch(utf: *mut UTrapframe) {
-    let h = HANDLER.load(Ordering::Relaxed);
-    if h.is_null() {
-        panic!("page fault with no handler set");
-    }
-    // SAFETY: HANDLER only ever holds a `fn(&mut UTrapframe)` (see set_pgfault_handler),
-    // and fn pointers and data pointers have the same size here.
-    let handler = unsafe { core::mem::transmute::<*mut (), fn(&mut UTrapframe)>(h) };
-    // SAFETY: the upcall passes the frame the kernel just pushed; nothing else refers to it
-    // until the handler returns.
-    handler(unsafe { &mut *utf });
+    // SAFETY: the upcall passes the frame the kernel just pushed.
+    unsafe { HANDLER.call(utf, "page fault") }
 }
 
 /// Set the page-fault handler (JOS's `set_pgfault_handler`). The first call also allocates
@@ -104,23 +159,18 @@ extern "C" fn pgfault_dispatch(utf: *mut UTrapframe) {
 /// fatal (panic), as in JOS.
 pub fn set_pgfault_handler(handler: fn(&mut UTrapframe)) {
     // LAB 4: BEGIN set_pgfault_handler
-    // HINT: Store the handler (HANDLER); the first time, allocate the exception stack page below
-    // HINT: UXSTACKTOP and register pgfault_upcall() with sys_env_set_pgfault_upcall.
+    // HINT: Store the handler (HANDLER.set); the first time, have install_upcall map the exception
+    // HINT: stack and register pgfault_upcall() with sys_env_set_pgfault_upcall.
     // Store the handler first: a fault between registration and storing must find it.
-    let first = HANDLER
-        .swap(handler as *mut (), Ordering::Relaxed)
-        .is_null();
-    if first {
-        // SAFETY: the exception stack page belongs to the upcall; no Rust object lives there,
-        // and before the first registration nothing has used it.
-        if let Err(e) = unsafe { sys_page_alloc(0, UXSTACKTOP - PGSIZE, Pte::P | Pte::U | Pte::W) }
-        {
-            panic!("set_pgfault_handler: allocating the exception stack: {}", e);
-        }
-        // SAFETY: `_pgfault_upcall` is the upcall entry this module implements.
-        if let Err(e) = unsafe { sys_env_set_pgfault_upcall(0, pgfault_upcall()) } {
-            panic!("set_pgfault_handler: registering the upcall: {}", e);
-        }
+    if HANDLER.set(handler) {
+        // SAFETY: `_pgfault_upcall` is the page-fault upcall entry this module implements.
+        unsafe {
+            install_upcall(
+                "set_pgfault_handler",
+                sys_env_set_pgfault_upcall,
+                pgfault_upcall(),
+            )
+        };
     }
     // LAB 4: END set_pgfault_handler
 }

@@ -1,6 +1,5 @@
 //! The benchmark suite behind `bench` (every metric) and `benchsmp` (the rows `make bench`
-//! repeats with 2 and 4 CPUs). Both programs include this file with `#[path]`: user/src/bin
-//! holds one program per file, and the kernel embeds every file there.
+//! repeats with 2 and 4 CPUs).
 //!
 //! Method (see README.md, "Benchmarks"): under QEMU's `-icount shift=0,sleep=off` the TSC
 //! counts executed guest instructions, summed over all vCPUs. Each metric reads `rdtsc`
@@ -27,10 +26,6 @@ use jos_lib::{
 };
 
 /// Which metrics to run.
-#[allow(
-    dead_code,
-    reason = "each program builds its own copy of this module and names only its variant"
-)]
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Suite {
     /// Every metric (`bench`).

@@ -11,9 +11,6 @@
 //! kernel test `test_exc_inject` (kern/ktest.rs), which turns a marked `int3` into the
 //! exception, so everything from the kernel's dispatch on is the real path.
 
-// Each exc* program uses one of these tests; the rest are dead code in it.
-#![allow(dead_code)]
-
 use core::arch::asm;
 use core::sync::atomic::{AtomicU32, Ordering};
 

@@ -1,12 +1,10 @@
-//! x87/SSE helpers shared by fpusecret, fpuclean and fpmulti (included with
-//! `#[path = "../fpu.rs"] mod fpu;`).
+//! x87/SSE helpers shared by fpusecret and fpuclean.
 //!
 //! The user target is soft-float: compiled Rust code never touches the x87 stack, MXCSR or
 //! the XMM registers, so all of that state belongs to the asm blocks here. Each block that
 //! uses the x87 stack declares st(0)..st(7) clobbered (so it starts empty, as asm! requires)
 //! and leaves it empty. The XMM registers cannot be declared: LLVM cannot allocate them on a
 //! target without SSE; no compiled code reads or writes them, so nothing else is affected.
-#![allow(dead_code)]
 
 use core::arch::asm;
 use core::fmt::Write;
@@ -240,6 +238,12 @@ pub fn values(seed: u32, rc: u16) -> Regs {
 pub struct Line {
     pub buf: [u8; 512],
     pub len: usize,
+}
+
+impl Default for Line {
+    fn default() -> Line {
+        Line::new()
+    }
 }
 
 impl Line {

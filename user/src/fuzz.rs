@@ -1,6 +1,5 @@
 //! The seeded system-call fuzzer shared by `fuzz` (short, for `make test`) and `fuzzlong`:
-//! each binary includes this file with `#[path = "../fuzz.rs"] mod fuzz;` and calls
-//! [`run`] with its budget and seed.
+//! each calls [`run`] with its budget and seed.
 //!
 //! The parent P forks WORKERS workers and keeps that many alive (a dead one is replaced)
 //! until the budget of system calls is spent. Every env counts each call it makes in a page

@@ -2,12 +2,9 @@
 //! for `make bench` (see user/src/benchsuite.rs and README.md's "Benchmarks").
 #![no_std]
 #![no_main]
-// Unsafe code only in the shared module(s) below, which allow it by name.
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
-#[path = "../benchsuite.rs"]
-#[allow(unsafe_code)]
-mod benchsuite;
+use jos_user::benchsuite;
 
 jos_lib::entry!(umain);
 

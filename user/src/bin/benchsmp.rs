@@ -2,12 +2,9 @@
 //! runs again with 2 and 4 CPUs to compare with 1 (see user/src/benchsuite.rs).
 #![no_std]
 #![no_main]
-// Unsafe code only in the shared module(s) below, which allow it by name.
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
-#[path = "../benchsuite.rs"]
-#[allow(unsafe_code)]
-mod benchsuite;
+use jos_user::benchsuite;
 
 jos_lib::entry!(umain);
 

@@ -12,13 +12,10 @@
 #![no_std]
 #![no_main]
 
-#[path = "../hostile.rs"]
-mod hostile;
-
-use hostile::{Shared, wait_change};
 use jos_lib::inc::env::envx;
 use jos_lib::inc::mmu::PGSIZE;
 use jos_lib::{Pte, envs, fork, println, sys_cputs, sys_env_destroy, sys_page_alloc, sys_yield};
+use jos_user::hostile::{Shared, wait_change};
 
 jos_lib::entry!(umain);
 

@@ -18,14 +18,11 @@
 #![no_std]
 #![no_main]
 
-#[path = "../hostile.rs"]
-mod hostile;
-
-use hostile::{Shared, Shown, exists, stopped, wait_change, wait_gone};
 use jos_lib::inc::env::EnvId;
 use jos_lib::inc::error::E_BAD_ENV;
 use jos_lib::inc::syscall::SYS_ENV_DESTROY;
 use jos_lib::{exit, fork, println, syscall};
+use jos_user::hostile::{Shared, Shown, exists, stopped, wait_change, wait_gone};
 
 jos_lib::entry!(umain);
 

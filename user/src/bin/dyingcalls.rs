@@ -15,14 +15,11 @@
 #![no_std]
 #![no_main]
 
-#[path = "../hostile.rs"]
-mod hostile;
-
-use hostile::{PU, PUW, Shared, Shown, exists, stopped, wait_change, wait_gone};
 use jos_lib::inc::env::{ENV_NOT_RUNNABLE, ENV_RUNNABLE, EnvId};
 use jos_lib::inc::error::E_BAD_ENV;
 use jos_lib::inc::syscall::*;
 use jos_lib::{fork, pgfault_upcall, println, syscall};
+use jos_user::hostile::{PU, PUW, Shared, Shown, exists, stopped, wait_change, wait_gone};
 
 jos_lib::entry!(umain);
 

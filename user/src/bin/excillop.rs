@@ -1,12 +1,9 @@
 //! excillop (ours): a user exception handler test, see user/src/exc.rs.
 #![no_std]
 #![no_main]
-// Unsafe code only in the shared module(s) below, which allow it by name.
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
-#[path = "../exc.rs"]
-#[allow(unsafe_code)]
-mod exc;
+use jos_user::exc;
 
 jos_lib::entry!(umain);
 

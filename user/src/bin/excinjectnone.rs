@@ -4,8 +4,7 @@
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-#[path = "../exc.rs"]
-mod exc;
+use jos_user::exc;
 
 jos_lib::entry!(umain);
 

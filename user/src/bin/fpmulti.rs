@@ -13,17 +13,14 @@
 #![no_std]
 #![no_main]
 
-#[path = "../hostile.rs"]
-mod hostile;
-
 use core::arch::asm;
 use core::mem::offset_of;
 
-use hostile::{Shared, wait_gone};
 use jos_lib::inc::env::EnvId;
 use jos_lib::inc::syscall::SYS_YIELD;
 use jos_lib::inc::trap::T_SYSCALL;
 use jos_lib::{exit, fork, println};
+use jos_user::hostile::{Shared, wait_gone};
 
 jos_lib::entry!(umain);
 

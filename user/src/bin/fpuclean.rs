@@ -14,14 +14,10 @@
 //! yields: ok`.
 #![no_std]
 #![no_main]
-// Unsafe code only in the shared module(s) below, which allow it by name.
-#![deny(unsafe_code)]
-
-#[path = "../fpu.rs"]
-#[allow(unsafe_code)]
-mod fpu;
+#![forbid(unsafe_code)]
 
 use jos_lib::{println, sys_yield};
+use jos_user::fpu;
 
 jos_lib::entry!(umain);
 

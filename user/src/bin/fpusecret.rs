@@ -12,14 +12,10 @@
 //! ok`, or what changed.
 #![no_std]
 #![no_main]
-// Unsafe code only in the shared module(s) below, which allow it by name.
-#![deny(unsafe_code)]
-
-#[path = "../fpu.rs"]
-#[allow(unsafe_code)]
-mod fpu;
+#![forbid(unsafe_code)]
 
 use jos_lib::println;
+use jos_user::fpu;
 
 jos_lib::entry!(umain);
 

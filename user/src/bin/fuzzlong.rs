@@ -2,15 +2,9 @@
 //! longer (200,000 calls, 4 workers; see user/src/fuzz.rs), with another seed.
 #![no_std]
 #![no_main]
-// Unsafe code only in the shared module(s) below, which allow it by name.
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
-#[path = "../fuzz.rs"]
-#[allow(unsafe_code)]
-mod fuzz;
-#[path = "../hostile.rs"]
-#[allow(unsafe_code)]
-mod hostile;
+use jos_user::fuzz;
 
 jos_lib::entry!(umain);
 

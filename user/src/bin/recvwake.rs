@@ -18,10 +18,6 @@
 #![no_std]
 #![no_main]
 
-#[path = "../hostile.rs"]
-mod hostile;
-
-use hostile::{Shared, Shown, spin, wait_gone};
 use jos_lib::inc::env::{ENV_NOT_RUNNABLE, ENV_RUNNABLE, EnvId, envx};
 use jos_lib::inc::memlayout::UTOP;
 use jos_lib::inc::syscall::{SYS_IPC_RECV, SYS_IPC_TRY_SEND};
@@ -29,6 +25,7 @@ use jos_lib::{
     envs, exit, fork, ipc_send, println, sys_env_set_status, sys_getenvid, sys_yield, syscall,
     thisenv,
 };
+use jos_user::hostile::{Shared, Shown, spin, wait_gone};
 
 jos_lib::entry!(umain);
 

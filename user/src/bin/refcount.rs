@@ -13,10 +13,6 @@
 #![no_std]
 #![no_main]
 
-#[path = "../hostile.rs"]
-mod hostile;
-
-use hostile::{PU, Shared, Shown, wait_gone};
 use jos_lib::inc::env::{EnvId, envx};
 use jos_lib::inc::error::E_NO_MEM;
 use jos_lib::inc::memlayout::UTOP;
@@ -26,6 +22,7 @@ use jos_lib::{
     ErrNum, Pte, envs, exit, fork, ipc_recv_page, page_info, println, sys_getenvid, sys_yield,
     syscall, uvpt,
 };
+use jos_user::hostile::{PU, Shared, Shown, wait_gone};
 
 jos_lib::entry!(umain);
 

@@ -21,15 +21,12 @@
 #![no_std]
 #![no_main]
 
-#[path = "../hostile.rs"]
-mod hostile;
-
 use core::cell::UnsafeCell;
 use core::ptr::{read_volatile, write_volatile};
 
-use hostile::{Rng, Shared, exists, spin, stopped, wait_change, wait_gone};
 use jos_lib::inc::env::{ENV_NOT_RUNNABLE, ENV_RUNNABLE, EnvId};
 use jos_lib::{exit, fork, println, sys_env_destroy, sys_env_set_status, sys_getenvid, sys_yield};
+use jos_user::hostile::{Rng, Shared, exists, spin, stopped, wait_change, wait_gone};
 
 jos_lib::entry!(umain);
 
