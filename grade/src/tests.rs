@@ -193,6 +193,23 @@ const FPMULTI: Test = Test {
     ..HOSTILE_TEST
 };
 
+const REAPSEND: Test = Test {
+    name: "reapsend",
+    test: "reapsend",
+    expect: &[
+        "reapsend: sender-older: ok",
+        "reapsend: sender-elsewhere: ok",
+        "reapsend: receiver-lives: ok",
+        "reapsend: one: ok",
+        "reapsend: many: ok",
+        "reapsend: grandchildren: ok",
+        "reapsend: cycle: ok",
+        "reapsend: every queued sender and receiver reclaimed or answered: ok",
+    ],
+    no: &[".*kernel panic", ".*user panic", "reapsend: FAIL"],
+    ..HOSTILE_TEST
+};
+
 const FUZZ: Test = Test {
     name: "fuzz",
     test: "fuzz",
@@ -899,6 +916,16 @@ pub static TABLE: &[Test] = &[
         expect: &["stranded: 3 children left behind with 5 pages"],
         no: &[".*kernel panic"],
         ..HOSTILE_TEST
+    },
+    // Parents exit leaving suspended children blocked in sys_ipc_send, queued on siblings
+    // (exoforked, never run; running; suspended senders themselves, in rings; a generation
+    // down): the sweep that reclaims them must answer or unqueue every sender, whatever its
+    // order; senders not suspended get -E_BAD_ENV; nothing leaks (meminfo).
+    REAPSEND,
+    Test {
+        name: "reapsend_cpus4",
+        cpus: 4,
+        ..REAPSEND
     },
     // The seeded system-call fuzzer: 20,000 random calls and attacks from 4 workers and
     // their children; every result checked, the kernel alive at the end, nothing leaked.
