@@ -210,6 +210,37 @@ const REAPSEND: Test = Test {
     ..HOSTILE_TEST
 };
 
+const V86TRAP: Test = Test {
+    name: "v86trap",
+    test: "v86trap",
+    expect: &[
+        "v86trap: rpl3-hlt: V86 code ran, env destroyed: ok",
+        "v86trap: rpl3-int30: V86 code ran, env destroyed: ok",
+        "v86trap: rpl3-pagefault: V86 code ran, env destroyed: ok",
+        "v86trap: rpl0-hlt: V86 code ran, env destroyed: ok",
+        "v86trap: rpl0-int30: V86 code ran, env destroyed: ok",
+        "v86trap: rpl0-pagefault: V86 code ran, env destroyed: ok",
+        "v86trap: rpl0-timer: V86 code ran, env destroyed: ok",
+        "v86trap: rpl3-timer: V86 code ran, env destroyed: ok",
+        "v86trap: every trap from V86 mode ended the env: ok",
+    ],
+    // One trap frame print per destroyed V86 env.
+    count: &[("TRAP frame at 0xf.......", 8)],
+    no: &[".*kernel panic", ".*RING0", "v86trap: FAIL"],
+    ..HOSTILE_TEST
+};
+
+const V86RING0: Test = Test {
+    name: "v86ring0",
+    test: "v86ring0",
+    expect: &[
+        "TRAP frame at 0xf.......",
+        "v86ring0: V86 code ran, env destroyed at its first trap, nothing in ring 0: ok",
+    ],
+    no: &[".*kernel panic", ".*RING0", "v86ring0: FAIL"],
+    ..HOSTILE_TEST
+};
+
 const FUZZ: Test = Test {
     name: "fuzz",
     test: "fuzz",
@@ -926,6 +957,22 @@ pub static TABLE: &[Test] = &[
         name: "reapsend_cpus4",
         cpus: 4,
         ..REAPSEND
+    },
+    // A user env enters virtual-8086 mode (QEMU's TCG honours VM in a CPL-3 iret): its
+    // traps, whatever CS's low bits say and however long the frame, are user traps that
+    // destroy it (v86trap); the misread longer frame must not resume its code in ring 0
+    // (v86ring0). A `RING0` line means it got there.
+    V86TRAP,
+    Test {
+        name: "v86trap_cpus4",
+        cpus: 4,
+        ..V86TRAP
+    },
+    V86RING0,
+    Test {
+        name: "v86ring0_cpus4",
+        cpus: 4,
+        ..V86RING0
     },
     // The seeded system-call fuzzer: 20,000 random calls and attacks from 4 workers and
     // their children; every result checked, the kernel alive at the end, nothing leaked.
