@@ -241,6 +241,14 @@ const V86RING0: Test = Test {
     ..HOSTILE_TEST
 };
 
+const PRIOSTARVE: Test = Test {
+    name: "priostarve",
+    test: "priostarve",
+    expect: &["priostarve: every env ran within its bound: ok"],
+    no: &[".*kernel panic", ".*user panic", "priostarve: FAIL"],
+    ..HOSTILE_TEST
+};
+
 const FUZZ: Test = Test {
     name: "fuzz",
     test: "fuzz",
@@ -973,6 +981,15 @@ pub static TABLE: &[Test] = &[
         name: "v86ring0_cpus4",
         cpus: 4,
         ..V86RING0
+    },
+    // Spinners at every priority, more at the top than there are CPUs: each env, at every
+    // level, must run within a bound of ticks (each level its own round robin, aging turns
+    // for every level below the top).
+    PRIOSTARVE,
+    Test {
+        name: "priostarve_cpus4",
+        cpus: 4,
+        ..PRIOSTARVE
     },
     // The seeded system-call fuzzer: 20,000 random calls and attacks from 4 workers and
     // their children; every result checked, the kernel alive at the end, nothing leaked.
