@@ -249,6 +249,45 @@ const PRIOSTARVE: Test = Test {
     ..HOSTILE_TEST
 };
 
+const SUSPUTS: Test = Test {
+    name: "susputs",
+    test: "susputs",
+    cpus: 2,
+    timeout_s: 120,
+    expect: &[
+        "susputs: round 00 end$",
+        "susputs: round 01 end$",
+        "susputs: round 02 end$",
+        "susputs: round 03 end$",
+        "susputs: round 04 end$",
+        "susputs: round 05 end$",
+        "susputs: round 06 end$",
+        "susputs: round 07 end$",
+        "susputs: round 08 end$",
+        "susputs: round 09 end$",
+        "susputs: round 10 end$",
+        "susputs: round 11 end$",
+        "susputs: round 12 end$",
+        "susputs: round 13 end$",
+        "susputs: round 14 end$",
+        "susputs: round 15 end$",
+        "susputs: round 16 end$",
+        "susputs: round 17 end$",
+        "susputs: round 18 end$",
+        "susputs: round 19 end$",
+        "susputs: round 20 end$",
+        "susputs: round 21 end$",
+        "susputs: round 22 end$",
+        "susputs: round 23 end$",
+        "susputs: child: the print returned",
+        "susputs: [0-9]+ suspensions during the print, the child finished: ok",
+    ],
+    // 24 rounds of 63 numbered lines, each whole.
+    count: &[(r"susputs r[0-9]{2} l[0-9]{2} \.{47}$", 24 * 63)],
+    no: &[".*kernel panic", ".*user panic", "susputs: FAIL"],
+    ..HOSTILE_TEST
+};
+
 const FUZZ: Test = Test {
     name: "fuzz",
     test: "fuzz",
@@ -990,6 +1029,26 @@ pub static TABLE: &[Test] = &[
         name: "priostarve_cpus4",
         cpus: 4,
         ..PRIOSTARVE
+    },
+    // A child's one long sys_cputs, suspended and resumed over and over from another CPU:
+    // suspension takes effect when the call returns, so every line of the print appears,
+    // whole (the count), and every round's end line.
+    SUSPUTS,
+    Test {
+        name: "susputs_cpus4",
+        cpus: 4,
+        ..SUSPUTS
+    },
+    Test {
+        name: "susputs_mttcg",
+        tcg: Tcg::Multi,
+        ..SUSPUTS
+    },
+    Test {
+        name: "susputs_cpus4_mttcg",
+        cpus: 4,
+        tcg: Tcg::Multi,
+        ..SUSPUTS
     },
     // The seeded system-call fuzzer: 20,000 random calls and attacks from 4 workers and
     // their children; every result checked, the kernel alive at the end, nothing leaked.
