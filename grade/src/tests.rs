@@ -217,15 +217,17 @@ const V86TRAP: Test = Test {
         "v86trap: rpl3-hlt: V86 code ran, env destroyed: ok",
         "v86trap: rpl3-int30: V86 code ran, env destroyed: ok",
         "v86trap: rpl3-pagefault: V86 code ran, env destroyed: ok",
+        "v86trap: rpl3-fetch: V86 code ran, env destroyed: ok",
         "v86trap: rpl0-hlt: V86 code ran, env destroyed: ok",
         "v86trap: rpl0-int30: V86 code ran, env destroyed: ok",
         "v86trap: rpl0-pagefault: V86 code ran, env destroyed: ok",
+        "v86trap: rpl0-fetch: V86 code ran, env destroyed: ok",
         "v86trap: rpl0-timer: V86 code ran, env destroyed: ok",
         "v86trap: rpl3-timer: V86 code ran, env destroyed: ok",
         "v86trap: every trap from V86 mode ended the env: ok",
     ],
     // One trap frame print per destroyed V86 env.
-    count: &[("TRAP frame at 0xf.......", 8)],
+    count: &[("TRAP frame at 0xf.......", 10)],
     no: &[".*kernel panic", ".*RING0", "v86trap: FAIL"],
     ..HOSTILE_TEST
 };

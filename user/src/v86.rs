@@ -51,6 +51,10 @@ pub mod code {
     pub const INT30: [u8; 2] = [0xcd, 0x30];
     /// `mov ax, [0xfff0]`: a read at DS * 16 + 0xfff0 (unmapped for DS = 0xf000: #PF).
     pub const READ_FFF0: [u8; 3] = [0xa1, 0xf0, 0xff];
+    /// `jmp far 0xf000:0x0000`: fetch at linear 0xf0000, unmapped: #PF, with CS = 0xf000.
+    pub const JMP_F000: [u8; 5] = [0xea, 0x00, 0x00, 0x00, 0xf0];
+    /// `jmp far 0xf003:0x0000`: the same with CS's low bits 3 (linear 0xf0030).
+    pub const JMP_F003: [u8; 5] = [0xea, 0x00, 0x00, 0x03, 0xf0];
     /// `1: pause; jmp 1b`: wait, interruptible, for the timer (the `pause` makes QEMU's
     /// single TCG thread deliver pending interrupts, see prio.rs).
     pub const SPIN: [u8; 4] = [0xf3, 0x90, 0xeb, 0xfc];

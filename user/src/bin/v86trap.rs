@@ -12,7 +12,8 @@
 //!
 //! One child per attack; each V86 code first marks that it ran (so an `iret` that never
 //! entered V86 mode cannot pass for a defended kernel), then traps:
-//! - `hlt` (#GP), `int $0x30` (#GP: IOPL 0), a read at an unmapped linear address (#PF),
+//! - `hlt` (#GP), `int $0x30` (#GP: IOPL 0), a read at an unmapped linear address (#PF), a
+//!   far jump to code at an unmapped linear address (#PF on the fetch, CS the new segment),
 //!   with CS's low bits 3 (`rpl3-*`) and 0 (`rpl0-*`);
 //! - a `pause` loop with IF set, trapping at the next timer interrupt, with CS's low bits 0
 //!   (`rpl0-timer`) and 3 (`rpl3-timer`: a resume that pops the misread frame loads CS 0).
@@ -53,7 +54,7 @@ struct Attack {
     code: &'static [u8],
 }
 
-const ATTACKS: [Attack; 8] = [
+const ATTACKS: [Attack; 10] = [
     Attack {
         name: "rpl3-hlt",
         cs: 0x0023,
@@ -73,6 +74,12 @@ const ATTACKS: [Attack; 8] = [
         code: &code::READ_FFF0,
     },
     Attack {
+        name: "rpl3-fetch",
+        cs: 0x0023,
+        ds: 0,
+        code: &code::JMP_F003,
+    },
+    Attack {
         name: "rpl0-hlt",
         cs: 0x0020,
         ds: 0,
@@ -89,6 +96,12 @@ const ATTACKS: [Attack; 8] = [
         cs: 0x0020,
         ds: 0xf000,
         code: &code::READ_FFF0,
+    },
+    Attack {
+        name: "rpl0-fetch",
+        cs: 0x0020,
+        ds: 0,
+        code: &code::JMP_F000,
     },
     Attack {
         name: "rpl0-timer",
