@@ -195,6 +195,103 @@ const FPMULTI: Test = Test {
     ..HOSTILE_TEST
 };
 
+const REAPSEND: Test = Test {
+    name: "reapsend",
+    test: "reapsend",
+    expect: &[
+        "reapsend: sender-older: ok",
+        "reapsend: sender-elsewhere: ok",
+        "reapsend: receiver-lives: ok",
+        "reapsend: one: ok",
+        "reapsend: many: ok",
+        "reapsend: grandchildren: ok",
+        "reapsend: cycle: ok",
+        "reapsend: every queued sender and receiver reclaimed or answered: ok",
+    ],
+    no: &[".*kernel panic", ".*user panic", "reapsend: FAIL"],
+    ..HOSTILE_TEST
+};
+
+const V86TRAP: Test = Test {
+    name: "v86trap",
+    test: "v86trap",
+    expect: &[
+        "v86trap: rpl3-hlt: V86 code ran, env destroyed: ok",
+        "v86trap: rpl3-int30: V86 code ran, env destroyed: ok",
+        "v86trap: rpl3-pagefault: V86 code ran, env destroyed: ok",
+        "v86trap: rpl3-fetch: V86 code ran, env destroyed: ok",
+        "v86trap: rpl0-hlt: V86 code ran, env destroyed: ok",
+        "v86trap: rpl0-int30: V86 code ran, env destroyed: ok",
+        "v86trap: rpl0-pagefault: V86 code ran, env destroyed: ok",
+        "v86trap: rpl0-fetch: V86 code ran, env destroyed: ok",
+        "v86trap: rpl0-timer: V86 code ran, env destroyed: ok",
+        "v86trap: rpl3-timer: V86 code ran, env destroyed: ok",
+        "v86trap: every trap from V86 mode ended the env: ok",
+    ],
+    // One trap frame print per destroyed V86 env.
+    count: &[("TRAP frame at 0xf.......", 10)],
+    no: &[".*kernel panic", ".*RING0", "v86trap: FAIL"],
+    ..HOSTILE_TEST
+};
+
+const V86RING0: Test = Test {
+    name: "v86ring0",
+    test: "v86ring0",
+    expect: &[
+        "TRAP frame at 0xf.......",
+        "v86ring0: V86 code ran, env destroyed at its first trap, nothing in ring 0: ok",
+    ],
+    no: &[".*kernel panic", ".*RING0", "v86ring0: FAIL"],
+    ..HOSTILE_TEST
+};
+
+const PRIOSTARVE: Test = Test {
+    name: "priostarve",
+    test: "priostarve",
+    expect: &["priostarve: every env ran within its bound: ok"],
+    no: &[".*kernel panic", ".*user panic", "priostarve: FAIL"],
+    ..HOSTILE_TEST
+};
+
+const SUSPUTS: Test = Test {
+    name: "susputs",
+    test: "susputs",
+    cpus: 2,
+    timeout_s: 120,
+    expect: &[
+        "susputs: round 00 end$",
+        "susputs: round 01 end$",
+        "susputs: round 02 end$",
+        "susputs: round 03 end$",
+        "susputs: round 04 end$",
+        "susputs: round 05 end$",
+        "susputs: round 06 end$",
+        "susputs: round 07 end$",
+        "susputs: round 08 end$",
+        "susputs: round 09 end$",
+        "susputs: round 10 end$",
+        "susputs: round 11 end$",
+        "susputs: round 12 end$",
+        "susputs: round 13 end$",
+        "susputs: round 14 end$",
+        "susputs: round 15 end$",
+        "susputs: round 16 end$",
+        "susputs: round 17 end$",
+        "susputs: round 18 end$",
+        "susputs: round 19 end$",
+        "susputs: round 20 end$",
+        "susputs: round 21 end$",
+        "susputs: round 22 end$",
+        "susputs: round 23 end$",
+        "susputs: child: the print returned",
+        "susputs: [0-9]+ suspensions during the print, the child finished: ok",
+    ],
+    // 24 rounds of 63 numbered lines, each whole.
+    count: &[(r"susputs r[0-9]{2} l[0-9]{2} \.{47}$", 24 * 63)],
+    no: &[".*kernel panic", ".*user panic", "susputs: FAIL"],
+    ..HOSTILE_TEST
+};
+
 const FUZZ: Test = Test {
     name: "fuzz",
     test: "fuzz",
@@ -901,6 +998,61 @@ pub static TABLE: &[Test] = &[
         expect: &["stranded: 3 children left behind with 5 pages"],
         no: &[".*kernel panic"],
         ..HOSTILE_TEST
+    },
+    // Parents exit leaving suspended children blocked in sys_ipc_send, queued on siblings
+    // (exoforked, never run; running; suspended senders themselves, in rings; a generation
+    // down): the sweep that reclaims them must answer or unqueue every sender, whatever its
+    // order; senders not suspended get -E_BAD_ENV; nothing leaks (meminfo).
+    REAPSEND,
+    Test {
+        name: "reapsend_cpus4",
+        cpus: 4,
+        ..REAPSEND
+    },
+    // A user env enters virtual-8086 mode (QEMU's TCG honours VM in a CPL-3 iret): its
+    // traps, whatever CS's low bits say and however long the frame, are user traps that
+    // destroy it (v86trap); the misread longer frame must not resume its code in ring 0
+    // (v86ring0). A `RING0` line means it got there.
+    V86TRAP,
+    Test {
+        name: "v86trap_cpus4",
+        cpus: 4,
+        ..V86TRAP
+    },
+    V86RING0,
+    Test {
+        name: "v86ring0_cpus4",
+        cpus: 4,
+        ..V86RING0
+    },
+    // Spinners at every priority, more at the top than there are CPUs: each env, at every
+    // level, must run within a bound of ticks (each level its own round robin, aging turns
+    // for every level below the top).
+    PRIOSTARVE,
+    Test {
+        name: "priostarve_cpus4",
+        cpus: 4,
+        ..PRIOSTARVE
+    },
+    // A child's one long sys_cputs, suspended and resumed over and over from another CPU:
+    // suspension takes effect when the call returns, so every line of the print appears,
+    // whole (the count), and every round's end line.
+    SUSPUTS,
+    Test {
+        name: "susputs_cpus4",
+        cpus: 4,
+        ..SUSPUTS
+    },
+    Test {
+        name: "susputs_mttcg",
+        tcg: Tcg::Multi,
+        ..SUSPUTS
+    },
+    Test {
+        name: "susputs_cpus4_mttcg",
+        cpus: 4,
+        tcg: Tcg::Multi,
+        ..SUSPUTS
     },
     // The seeded system-call fuzzer: 20,000 random calls and attacks from 4 workers and
     // their children; every result checked, the kernel alive at the end, nothing leaked.

@@ -12,7 +12,15 @@
 //! attacks of the hostile tests at random: exoforks (some left behind when it exits),
 //! children ("kamikazes") that make random calls of their own, block in sys_ipc_recv or die
 //! of a bad sys_cputs pointer; status toggles, double destroys and wake-ups of its running
-//! or receiving children; bursts of maps of one page (a cheap refcount attack).
+//! or receiving children; bursts of maps of one page (a cheap refcount attack). And two
+//! attacks on the lifecycle around long and blocking calls: a child ("printer") that prints
+//! a few KiB in one sys_cputs while its worker suspends and resumes it over and over (the
+//! print must go on: suspension takes effect when the call returns); and a child ("queue
+//! builder") that exoforks a receiver, forks senders blocked in sys_ipc_send on it or on each
+//! other (rings of two or three), suspends some while they are blocked and exits, sometimes
+//! from a generation down (a grandchild that builds the queue and suspends itself), so that
+//! the kernel must reclaim suspended orphans that sit in each other's sender queues; a sender
+//! it did not suspend, whose receiver is reclaimed, must see -E_BAD_ENV.
 //!
 //! Self-preservation: calls that could wreck the caller itself (unmapping or replacing its
 //! own memory, a bogus upcall, suspending itself) only ever target its scratch region, the
@@ -21,12 +29,14 @@
 //!
 //! Checks: no call returns a value outside JOS's (0 or -E_1..-E_8, a child id for exofork,
 //! our id for getenvid); calls on a nonexistent env, on an address at or above UTOP or with
-//! a bad permission fail; a bad sys_cputs pointer never returns; the kernel survives; P ends
-//! with every worker gone. P prints `NAME: N calls, seed S, done` only if all held (the
+//! a bad permission fail; a bad sys_cputs pointer never returns; a send to a reclaimed
+//! receiver returns -E_BAD_ENV; the kernel survives; P ends with every worker gone and
+//! nothing that ran left behind. P prints `NAME: N calls, seed S, done` only if all held (the
 //! grader adds a `meminfo` leak check).
 
+use jos_lib::inc::env::ENV_RUNNING;
 use jos_lib::inc::env::{ENV_FREE, ENV_NOT_RUNNABLE, ENV_RUNNABLE, EnvId, NENV, envx};
-use jos_lib::inc::error::{E_INVAL, MAXERROR};
+use jos_lib::inc::error::{E_BAD_ENV, E_INVAL, MAXERROR};
 use jos_lib::inc::memlayout::*;
 use jos_lib::inc::mmu::PGSIZE;
 use jos_lib::inc::syscall::*;
@@ -43,6 +53,15 @@ const BUDGET: usize = 1;
 const FAILURES: usize = 2;
 const KAMIKAZES: usize = 3;
 const BURSTS: usize = 4;
+const PRINTERS: usize = 5;
+const QUEUES: usize = 6;
+/// The next mailbox (below) to hand out.
+const MAILBOX_NEXT: usize = 7;
+/// Mailboxes: a ring's first sender learns there whom to send to (the last one, forked
+/// after it). Handed out round robin; a reuse while still in use only misdirects a sender
+/// that is suspended anyway (reclaimed whatever it sends to).
+const MAILBOX: usize = 128;
+const MAILBOXES: u32 = 64;
 /// Worker slot w: its id, then its KIDS children's ids (0 for none).
 const SLOT: usize = 16;
 const SLOT_WORDS: usize = 8;
@@ -55,6 +74,12 @@ const SCRATCH_PAGES: u32 = 64;
 const BURST_PAGE: u32 = 0x3000_0000;
 const BURST_MAPS: u32 = 0x3040_0000;
 const BURST_LEN: u32 = 2048;
+/// A printer's one sys_cputs: this many bytes (16 chunks of the kernel's 256), built in
+/// the last page of its scratch region.
+const PRINT_LEN: usize = 4096;
+/// Yields a blocking step may take (a sender to block, a grandchild to suspend itself, a
+/// ring's first sender to learn its target) before the attack goes on without it.
+const BLOCK_PATIENCE: u32 = 2000;
 
 /// Static data a valid sys_cputs may point at (with length 0: nothing is printed).
 static NOTHING: [u8; 4] = *b"fuzz";
@@ -83,6 +108,9 @@ enum Kind {
     Exo,
     /// Forked, running `kamikaze`.
     Kamikaze,
+    /// Forked, running `queue_builder`: never suspended or destroyed by its worker (see
+    /// `queue_builder`); it exits by itself.
+    Builder,
 }
 
 #[derive(Clone, Copy)]
@@ -125,7 +153,7 @@ impl Me {
     /// compiler pads functions with them) or a user panic, and a breakpoint trap stops the
     /// whole machine in the kernel monitor, as in JOS.
     fn protect(&self, e: u32) -> bool {
-        self.is_self(e) || self.kid_kind(e) == Kind::Kamikaze
+        self.is_self(e) || matches!(self.kid_kind(e), Kind::Kamikaze | Kind::Builder)
     }
 
     /// An address for a memory-changing call on `e`.
@@ -290,7 +318,7 @@ impl Me {
             }
             SYS_ENV_DESTROY => {
                 let e = self.env();
-                if self.is_self(e) {
+                if self.is_self(e) || self.kid_kind(e) == Kind::Builder {
                     return;
                 }
                 let r = self.call(num, [e, 0, 0, 0, 0], Self::bogus_env(e));
@@ -337,10 +365,10 @@ impl Me {
             SYS_ENV_SET_STATUS => {
                 let e = self.env();
                 let mut s = self.status();
-                if (self.is_self(e) && s == ENV_NOT_RUNNABLE)
+                if ((self.is_self(e) || self.kid_kind(e) == Kind::Builder) && s == ENV_NOT_RUNNABLE)
                     || (self.kid_kind(e) == Kind::Exo && s == ENV_RUNNABLE)
                 {
-                    // Never suspend ourselves; never start an empty child.
+                    // Never suspend ourselves or a queue builder; never start an empty child.
                     s = 5;
                 }
                 let bad = Self::bogus_env(e) || (s != ENV_RUNNABLE && s != ENV_NOT_RUNNABLE);
@@ -394,12 +422,20 @@ impl Me {
     }
 
     fn free_kid_slot(&mut self) -> Option<usize> {
-        if let Some(i) = self.kids.iter().position(|k| k.kind == Kind::None) {
+        // A queue builder's slot is free once it has gone (it exits by itself).
+        if let Some(i) = self
+            .kids
+            .iter()
+            .position(|k| k.kind == Kind::None || (k.kind == Kind::Builder && !exists(k.id)))
+        {
             return Some(i);
         }
-        // All taken: destroy one at random to make room.
+        // All taken: destroy one at random to make room (never a queue builder).
         let i = self.rng.below(KIDS as u32) as usize;
         let id = self.kids[i].id;
+        if self.kids[i].kind == Kind::Builder {
+            return None;
+        }
         if self.count() {
             self.call(SYS_ENV_DESTROY, [id as u32, 0, 0, 0, 0], false);
             self.forget(id);
@@ -443,6 +479,174 @@ impl Me {
                 self.sh.add(KAMIKAZES, 1);
             }
             Err(_) => {}
+        }
+    }
+
+    /// Fork a printer and suspend and resume it while it prints (then leave it runnable).
+    fn spawn_printer(&mut self) {
+        let Some(slot) = self.free_kid_slot() else {
+            return;
+        };
+        if !self.count() {
+            return;
+        }
+        let seed = self.rng.next() | 1;
+        let id = match fork() {
+            Ok(0) => printer(self.sh, self.slot, seed, self.name),
+            Ok(id) => id,
+            Err(_) => return,
+        };
+        self.adopt(slot, id, Kind::Kamikaze);
+        self.sh.add(PRINTERS, 1);
+        let e = id as u32;
+        for _ in 0..self.rng.below(64) {
+            if !self.count() {
+                break;
+            }
+            self.call(SYS_ENV_SET_STATUS, [e, ENV_NOT_RUNNABLE, 0, 0, 0], false);
+            busy(self.rng.below(2000));
+            if !self.count() {
+                break;
+            }
+            self.call(SYS_ENV_SET_STATUS, [e, ENV_RUNNABLE, 0, 0, 0], false);
+            busy(self.rng.below(500));
+        }
+        // Runnable for good (a budget that ran out between the two calls must not leave it
+        // suspended: it would be a suspended child that ran, for cleanup to destroy).
+        self.sh.add(TOTAL, 1);
+        self.call(SYS_ENV_SET_STATUS, [e, ENV_RUNNABLE, 0, 0, 0], false);
+    }
+
+    /// Fork a queue builder (see `queue_builder`).
+    fn spawn_queue_builder(&mut self) {
+        let Some(slot) = self.free_kid_slot() else {
+            return;
+        };
+        if !self.count() {
+            return;
+        }
+        let seed = self.rng.next() | 1;
+        match fork() {
+            Ok(0) => queue_builder(self.sh, self.slot, seed, self.name),
+            Ok(id) => {
+                self.adopt(slot, id, Kind::Builder);
+                self.sh.add(QUEUES, 1);
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// Fork a sender that sends to `to` (0: to whoever mailbox `mb` names, once it does)
+    /// with the blocking sys_ipc_send, maybe with a page, then exits. `bad_env`: its
+    /// receiver will be reclaimed, so the send must return -E_BAD_ENV.
+    fn fork_sender(&mut self, to: EnvId, mb: usize, bad_env: bool) -> Option<EnvId> {
+        if !self.count() {
+            return None;
+        }
+        match fork() {
+            Ok(0) => {
+                self.id = sys_getenvid();
+                let mut to = to;
+                let mut patience = BLOCK_PATIENCE;
+                while to == 0 && patience > 0 {
+                    to = self.sh.get(mb) as EnvId;
+                    sys_yield();
+                    patience -= 1;
+                }
+                if to == 0 || !self.count() {
+                    exit();
+                }
+                let page = SCRATCH + self.rng.below(SCRATCH_PAGES) * PGSIZE;
+                let (va, perm) = if self.rng.below(2) == 0
+                    && self.count()
+                    && self.call(SYS_PAGE_ALLOC, [0, page, PUW, 0, 0], false) == 0
+                {
+                    (page, PU)
+                } else {
+                    (UTOP, 0)
+                };
+                let a = [to as u32, self.rng.next(), va, perm, 0];
+                let r = self.call(SYS_IPC_SEND, a, false);
+                if bad_env && r != -E_BAD_ENV {
+                    self.fail(
+                        SYS_IPC_SEND,
+                        a,
+                        r,
+                        "a send to a receiver the kernel reclaimed must fail with -E_BAD_ENV",
+                    );
+                }
+                exit();
+            }
+            Ok(id) => Some(id),
+            Err(_) => None,
+        }
+    }
+
+    /// Wait (yielding, bounded) until `id` no longer runs or wants to: blocked in its send,
+    /// suspended, or gone.
+    fn await_blocked(&self, id: EnvId) {
+        for _ in 0..BLOCK_PATIENCE {
+            let e = &envs()[envx(id)];
+            if e.env_id() != id || !matches!(e.env_status(), ENV_RUNNABLE | ENV_RUNNING) {
+                return;
+            }
+            sys_yield();
+        }
+    }
+
+    /// Build sender queues for the kernel to reclaim when we exit: an exoforked receiver
+    /// with one to four senders blocked on it, about half suspended; sometimes a ring of two
+    /// or three suspended senders sending to each other.
+    fn build_queues(&mut self) {
+        if !self.count() {
+            return;
+        }
+        let r = self.call(SYS_EXOFORK, [0; 5], false);
+        if r <= 0 {
+            return;
+        }
+        for _ in 0..1 + self.rng.below(4) {
+            let suspend = self.rng.below(2) == 0;
+            let Some(s) = self.fork_sender(r, 0, !suspend) else {
+                break;
+            };
+            self.await_blocked(s);
+            if suspend {
+                self.sh.add(TOTAL, 1);
+                self.call(
+                    SYS_ENV_SET_STATUS,
+                    [s as u32, ENV_NOT_RUNNABLE, 0, 0, 0],
+                    false,
+                );
+            }
+        }
+        if self.rng.below(2) == 0 {
+            let mb = MAILBOX + (self.sh.add(MAILBOX_NEXT, 1) % MAILBOXES) as usize;
+            self.sh.set(mb, 0);
+            let mut ring = [0 as EnvId; 3];
+            let n = 2 + self.rng.below(2) as usize;
+            for i in 0..n {
+                // The first learns its target (the last) from the mailbox.
+                let to = if i == 0 { 0 } else { ring[i - 1] };
+                match self.fork_sender(to, mb, false) {
+                    Some(s) => ring[i] = s,
+                    None => break,
+                }
+            }
+            self.sh.set(mb, ring[n - 1] as u32);
+            for &s in ring.iter().filter(|&&s| s != 0) {
+                self.await_blocked(s);
+            }
+            // Even past the budget: a ring left running is a deadlock nobody can end (its
+            // members are orphans once we exit), where a suspended one is reclaimed.
+            for &s in ring.iter().filter(|&&s| s != 0) {
+                self.sh.add(TOTAL, 1);
+                self.call(
+                    SYS_ENV_SET_STATUS,
+                    [s as u32, ENV_NOT_RUNNABLE, 0, 0, 0],
+                    false,
+                );
+            }
         }
     }
 
@@ -525,7 +729,10 @@ impl Me {
     fn cleanup(&mut self, leave: u32) {
         for i in 0..KIDS {
             let Kid { id, kind } = self.kids[i];
-            if kind == Kind::None || (kind == Kind::Exo && self.rng.below(leave) == 0) {
+            if kind == Kind::None
+                || kind == Kind::Builder
+                || (kind == Kind::Exo && self.rng.below(leave) == 0)
+            {
                 continue;
             }
             self.sh.add(TOTAL, 1);
@@ -603,6 +810,109 @@ fn kamikaze(sh: Shared, slot: usize, seed: u32, name: &'static str) -> ! {
     exit();
 }
 
+/// Busy-wait `n` rounds without `pause` (which would end this vCPU's slice under QEMU's
+/// single TCG thread: a burst of status changes should land while the other CPU runs).
+fn busy(n: u32) {
+    for i in 0..n {
+        core::hint::black_box(i);
+    }
+}
+
+/// A printer: one sys_cputs of PRINT_LEN bytes of its own (lines naming it), while its
+/// worker suspends and resumes it; then it exits.
+fn printer(sh: Shared, slot: usize, seed: u32, name: &'static str) -> ! {
+    let id = sys_getenvid();
+    let mut me = Me {
+        id,
+        parent: envs()[envx(id)].env_parent_id(),
+        rng: Rng(seed),
+        sh,
+        slot,
+        worker: false,
+        kids: [NO_KID; KIDS],
+        dead: [0; 4],
+        ndead: 0,
+        name,
+    };
+    let va = SCRATCH + (SCRATCH_PAGES - 1) * PGSIZE;
+    if me.count() && me.call(SYS_PAGE_ALLOC, [0, va, PUW, 0, 0], false) == 0 {
+        // SAFETY: the page was just mapped writable at `va`, in our scratch region, which
+        // no Rust object occupies; nothing of ours maps over it while we fill it.
+        let buf = unsafe { core::slice::from_raw_parts_mut(va as usize as *mut u8, PRINT_LEN) };
+        buf.fill(b'.');
+        for line in buf.chunks_mut(64) {
+            let head = b": print ";
+            let n = name.len().min(16);
+            line[..n].copy_from_slice(&name.as_bytes()[..n]);
+            line[n..n + head.len()].copy_from_slice(head);
+            let mut x = id as u32;
+            for k in (0..8).rev() {
+                line[n + head.len() + k] = b"0123456789abcdef"[(x & 15) as usize];
+                x >>= 4;
+            }
+            line[63] = b'\n';
+        }
+        // Another worker may unmap the page meanwhile: the kernel then destroys us.
+        if me.count() {
+            me.call(SYS_CPUTS, [va, PRINT_LEN as u32, 0, 0, 0], false);
+        }
+    }
+    exit();
+}
+
+/// A queue builder: builds sender queues (`Me::build_queues`) and exits, leaving them for
+/// the kernel to reclaim; or, one time in four, forks a child that builds them and then
+/// suspends itself, waits for that, and exits: the kernel must reclaim the child and, with
+/// it, its queues. Its worker never suspends or destroys it: a builder stopped between
+/// making a ring and suspending its members would leave a ring of orphans blocked sending
+/// to each other, a deadlock that only they could end (a user program's bug, not a leak the
+/// kernel must reclaim: like an orphan spinning for ever).
+fn queue_builder(sh: Shared, slot: usize, seed: u32, name: &'static str) -> ! {
+    let id = sys_getenvid();
+    let mut me = Me {
+        id,
+        parent: envs()[envx(id)].env_parent_id(),
+        rng: Rng(seed),
+        sh,
+        slot,
+        worker: false,
+        kids: [NO_KID; KIDS],
+        dead: [0; 4],
+        ndead: 0,
+        name,
+    };
+    if me.rng.below(4) != 0 {
+        me.build_queues();
+        exit();
+    }
+    if !me.count() {
+        exit();
+    }
+    match fork() {
+        Ok(0) => {
+            me.id = sys_getenvid();
+            me.parent = id;
+            me.build_queues();
+            // Suspend ourselves: only our parent could resume us, and it is about to exit.
+            me.sh.add(TOTAL, 1);
+            raw(SYS_ENV_SET_STATUS, [0, ENV_NOT_RUNNABLE, 0, 0, 0]);
+            exit();
+        }
+        Ok(g) => {
+            // Wait for it to suspend itself (its status: NOT_RUNNABLE, or FREE if it died).
+            for _ in 0..BLOCK_PATIENCE * 8 {
+                let e = &envs()[envx(g)];
+                if e.env_id() != g || e.env_status() == ENV_NOT_RUNNABLE {
+                    break;
+                }
+                sys_yield();
+            }
+        }
+        Err(_) => {}
+    }
+    exit();
+}
+
 /// A worker: random calls and attacks until the budget is spent.
 fn worker(sh: Shared, slot: usize, seed: u32, name: &'static str) -> ! {
     let id = sys_getenvid();
@@ -624,6 +934,8 @@ fn worker(sh: Shared, slot: usize, seed: u32, name: &'static str) -> ! {
             20..=49 => me.exofork(),
             50..=79 => me.race(),
             80 if me.rng.below(4) == 0 => me.burst(),
+            82 if me.rng.below(2) == 0 => me.spawn_printer(),
+            83 if me.rng.below(2) == 0 => me.spawn_queue_builder(),
             81 if me.rng.below(4) == 0 => {
                 // Exit early: children destroyed, some exoforked ones left behind.
                 me.cleanup(4);
@@ -706,7 +1018,9 @@ pub fn run(name: &'static str, budget: u32, seed: u32) {
     let me = sys_getenvid();
     let mut others = 0;
     let mut unstarted = 0;
-    for _ in 0..100 {
+    // (Long enough for the senders that a reclaimed receiver answered, and the first
+    // senders of rings whose builder died before naming their target, to finish.)
+    for _ in 0..BLOCK_PATIENCE * 20 {
         (unstarted, others) = (0, 0);
         for e in envs().iter() {
             if e.env_status() == ENV_FREE || e.env_id() == me {
@@ -728,15 +1042,31 @@ pub fn run(name: &'static str, budget: u32, seed: u32) {
             "{}: FAIL: {} envs that ran are left behind (and {} never started)",
             name, others, unstarted
         );
+        for e in envs().iter() {
+            if e.env_status() != ENV_FREE && e.env_id() != me && e.env_runs() != 0 {
+                println!(
+                    "{}: left behind: {:08x} (parent {:08x}) status {}, {} runs, receiving {}",
+                    name,
+                    e.env_id(),
+                    e.env_parent_id(),
+                    e.env_status(),
+                    e.env_runs(),
+                    e.env_ipc_recving()
+                );
+            }
+        }
         sh.add(FAILURES, 1);
     }
     let (total, failures) = (sh.get(TOTAL), sh.get(FAILURES));
     println!(
-        "{}: {} workers, {} kamikazes, {} refcount bursts, {} never-started envs left",
+        "{}: {} workers, {} kamikazes, {} refcount bursts, {} printers, {} queue builders, \
+         {} never-started envs left",
         name,
         spawned,
         sh.get(KAMIKAZES),
         sh.get(BURSTS),
+        sh.get(PRINTERS),
+        sh.get(QUEUES),
         unstarted
     );
     if failures == 0 {
