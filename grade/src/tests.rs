@@ -216,20 +216,22 @@ const V86TRAP: Test = Test {
     name: "v86trap",
     test: "v86trap",
     expect: &[
-        "v86trap: rpl3-hlt: V86 code ran, env destroyed: ok",
-        "v86trap: rpl3-int30: V86 code ran, env destroyed: ok",
-        "v86trap: rpl3-pagefault: V86 code ran, env destroyed: ok",
-        "v86trap: rpl3-fetch: V86 code ran, env destroyed: ok",
-        "v86trap: rpl0-hlt: V86 code ran, env destroyed: ok",
-        "v86trap: rpl0-int30: V86 code ran, env destroyed: ok",
-        "v86trap: rpl0-pagefault: V86 code ran, env destroyed: ok",
-        "v86trap: rpl0-fetch: V86 code ran, env destroyed: ok",
-        "v86trap: rpl0-timer: V86 code ran, env destroyed: ok",
-        "v86trap: rpl3-timer: V86 code ran, env destroyed: ok",
+        "v86trap: pages below 0x110000 refused: V86 code cannot run: ok",
+        "v86trap: rpl3-hlt: entered V86 mode, env destroyed: ok",
+        "v86trap: rpl3-int30: entered V86 mode, env destroyed: ok",
+        "v86trap: rpl3-pagefault: entered V86 mode, env destroyed: ok",
+        "v86trap: rpl3-fetch: entered V86 mode, env destroyed: ok",
+        "v86trap: rpl0-hlt: entered V86 mode, env destroyed: ok",
+        "v86trap: rpl0-int30: entered V86 mode, env destroyed: ok",
+        "v86trap: rpl0-pagefault: entered V86 mode, env destroyed: ok",
+        "v86trap: rpl0-fetch: entered V86 mode, env destroyed: ok",
+        "v86trap: rpl0-timer: entered V86 mode, env destroyed: ok",
+        "v86trap: rpl3-timer: entered V86 mode, env destroyed: ok",
         "v86trap: every trap from V86 mode ended the env: ok",
     ],
-    // One trap frame print per destroyed V86 env.
-    count: &[("TRAP frame at 0xf.......", 10)],
+    // One trap frame print per destroyed V86 env (two per attack: IF set, and IF clear with
+    // IOPL 3), each showing EFLAGS.VM: the evidence that V86 mode was entered.
+    count: &[("TRAP frame at 0xf.......", 20), ("  flag 0x0002....", 20)],
     no: &[".*kernel panic", ".*RING0", "v86trap: FAIL"],
     ..HOSTILE_TEST
 };
@@ -238,9 +240,10 @@ const V86RING0: Test = Test {
     name: "v86ring0",
     test: "v86ring0",
     expect: &[
-        "TRAP frame at 0xf.......",
-        "v86ring0: V86 code ran, env destroyed at its first trap, nothing in ring 0: ok",
+        "v86ring0: pages below 0x110000 refused: V86 code cannot run",
+        "v86ring0: entered V86 mode, env destroyed at its first trap, nothing in ring 0: ok",
     ],
+    count: &[("  flag 0x0002....", 32)],
     no: &[".*kernel panic", ".*RING0", "v86ring0: FAIL"],
     ..HOSTILE_TEST
 };

@@ -8,6 +8,7 @@
 //! | [`exc`]        | the `exc*` user exception handler tests                              |
 //! | [`fuzz`]       | fuzz, fuzzlong (the seeded system-call fuzzer)                       |
 //! | [`benchsuite`] | bench, benchsmp (`make bench`)                                       |
+//! | [`v86`]        | v86trap, v86ring0 (entering virtual-8086 mode through QEMU's iret)   |
 #![no_std]
 
 pub mod benchsuite;
@@ -15,3 +16,4 @@ pub mod exc;
 pub mod fpu;
 pub mod fuzz;
 pub mod hostile;
+pub mod v86;

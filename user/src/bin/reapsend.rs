@@ -34,10 +34,6 @@
 #![no_std]
 #![no_main]
 
-#[path = "../hostile.rs"]
-mod hostile;
-
-use hostile::{PU, Shared, Shown, exists, wait_gone};
 use jos_lib::inc::env::{ENV_NOT_RUNNABLE, ENV_RUNNABLE, EnvId, envx};
 use jos_lib::inc::error::E_BAD_ENV;
 use jos_lib::inc::memlayout::UTOP;
@@ -46,6 +42,7 @@ use jos_lib::{
     Pte, envs, exit, fork, ipc_send, println, sys_env_set_status, sys_exofork, sys_getenvid,
     sys_page_alloc, sys_yield, syscall, thisenv,
 };
+use jos_user::hostile::{PU, Shared, Shown, exists, wait_gone};
 
 jos_lib::entry!(umain);
 

@@ -20,16 +20,13 @@
 #![no_std]
 #![no_main]
 
-#[path = "../hostile.rs"]
-mod hostile;
-
-use hostile::{Rng, Shared, wait_gone};
 use jos_lib::inc::env::{ENV_NOT_RUNNABLE, ENV_RUNNABLE};
 use jos_lib::inc::mmu::PGSIZE;
 use jos_lib::{
     Pte, exit, fork, println, sys_cputs, sys_env_destroy, sys_env_set_status, sys_getenvid,
     sys_page_alloc, sys_yield,
 };
+use jos_user::hostile::{Rng, Shared, wait_gone};
 
 jos_lib::entry!(umain);
 
