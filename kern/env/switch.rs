@@ -17,6 +17,25 @@ use crate::spinlock::Kernel;
 
 use super::*;
 
+/// Pop the Trapframe at `$tf` into the registers and `iret`, running the instructions
+/// `$fix` in between (on the iret's own frame: eip at 0(%esp), cs, eflags, esp, ss).
+macro_rules! pop_frame_and_iret {
+    ($tf:expr, [$($fix:literal),*] $(, $name:ident = const $val:expr)*) => {
+        core::arch::asm!(
+            "movl {tf}, %esp",
+            "popal",
+            "popl %es",
+            "popl %ds",
+            "addl $0x8, %esp", // skip tf_trapno and tf_errcode
+            $($fix,)*
+            "iret",
+            tf = in(reg) $tf,
+            $($name = const $val,)*
+            options(att_syntax, noreturn)
+        )
+    };
+}
+
 /// Restores the register values in the Trapframe with the 'iret' instruction. This exits the
 /// kernel and starts executing some environment's code (or, for a frame trapped from the
 /// kernel, resumes the kernel where it trapped).
@@ -26,18 +45,7 @@ use super::*;
 /// segments with RPL 3, IF set) or one _alltraps built for a kernel-mode trap (no esp/ss).
 pub unsafe fn env_pop_tf(tf: *const Trapframe) -> ! {
     // SAFETY: per the contract, popping the frame and iret-ing leaves this function for good.
-    unsafe {
-        core::arch::asm!(
-            "movl {0}, %esp",
-            "popal",
-            "popl %es",
-            "popl %ds",
-            "addl $0x8, %esp", // skip tf_trapno and tf_errcode
-            "iret",
-            in(reg) tf,
-            options(att_syntax, noreturn)
-        )
-    }
+    unsafe { pop_frame_and_iret!(tf, []) }
 }
 
 /// Return to user mode with the registers in CPU `cpu`'s live frame, which hold its env's
@@ -57,22 +65,16 @@ pub fn enter_user(cpu: CpuId) -> ! {
     // CPU is leaving the kernel). The iret goes to ring 3 (CS and SS forced), so this
     // function leaves the kernel for good.
     unsafe {
-        core::arch::asm!(
-            "movl {0}, %esp",
-            "popal",
-            "popl %es",
-            "popl %ds",
-            "addl $0x8, %esp", // skip tf_trapno and tf_errcode
-            // The iret's frame: eip, cs, eflags, esp, ss.
-            "movl ${ucs}, 4(%esp)",
-            "andl ${keep}, 8(%esp)",
-            "movl ${uss}, 16(%esp)",
-            "iret",
-            in(reg) tf,
+        pop_frame_and_iret!(
+            tf,
+            [
+                "movl ${ucs}, 4(%esp)",
+                "andl ${keep}, 8(%esp)",
+                "movl ${uss}, 16(%esp)"
+            ],
             ucs = const (GD_UT | 3) as u32,
             uss = const (GD_UD | 3) as u32,
-            keep = const !(FL_VM | FL_IOPL_MASK),
-            options(att_syntax, noreturn)
+            keep = const !(FL_VM | FL_IOPL_MASK)
         )
     }
 }
