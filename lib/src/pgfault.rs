@@ -106,10 +106,14 @@ pub fn set_pgfault_handler(handler: fn(&mut UTrapframe)) {
     // LAB 4: BEGIN set_pgfault_handler
     // HINT: Store the handler (HANDLER); the first time, allocate the exception stack page below
     // HINT: UXSTACKTOP and register pgfault_upcall() with sys_env_set_pgfault_upcall.
-    // Store the handler first: a fault between registration and storing must find it.
-    let first = HANDLER
-        .swap(handler as *mut (), Ordering::Relaxed)
-        .is_null();
+    // Store the handler first: a fault between registration and storing must find it. Only
+    // if it changes: fork calls this every time, and after a fork the page holding HANDLER
+    // is copy-on-write, so a store of the same value would cost a copy-on-write fault.
+    let old = HANDLER.load(Ordering::Relaxed);
+    if old != handler as *mut () {
+        HANDLER.store(handler as *mut (), Ordering::Relaxed);
+    }
+    let first = old.is_null();
     if first {
         // SAFETY: the exception stack page belongs to the upcall; no Rust object lives there,
         // and before the first registration nothing has used it.
