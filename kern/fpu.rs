@@ -47,7 +47,10 @@ static PAGE_SSE: AtomicBool = AtomicBool::new(false);
 /// `fninit` (x87 control word 0x037F, empty stack, MXCSR 0x1F80, XMM registers zero).
 static mut TEMPLATE: FpuArea = FpuArea([0; 512]);
 
-fn has_fxsr_sse() -> (bool, bool) {
+/// Every CPU has SSE2 as well (and SSE is on): [`zero_blocks`] may use `pcmpeqd`/`pmovmskb`.
+static SCAN_SSE2: AtomicBool = AtomicBool::new(false);
+
+fn has_fxsr_sse() -> (bool, bool, bool) {
     let cpuid = x86::cpuid::CpuId::with_cpuid_fn(|leaf, sub| {
         // cpuid is available on every CPU this kernel runs on (pentium and up).
         let r = core::arch::x86::__cpuid_count(leaf, sub);
@@ -58,16 +61,16 @@ fn has_fxsr_sse() -> (bool, bool) {
             edx: r.edx,
         }
     });
-    cpuid
-        .get_feature_info()
-        .map_or((false, false), |f| (f.has_fxsave_fxstor(), f.has_sse()))
+    cpuid.get_feature_info().map_or((false, false, false), |f| {
+        (f.has_fxsave_fxstor(), f.has_sse(), f.has_sse2())
+    })
 }
 
 /// Per-CPU set-up: x87 errors as exceptions (NE), WAIT honours TS (MP), no emulation, and
 /// with FXSR the OS support bits for fxsave and SIMD exceptions. On the boot CPU, also capture
 /// the clean template.
 pub fn init_percpu(boot: bool) {
-    let (fxsr, sse) = has_fxsr_sse();
+    let (fxsr, sse, sse2) = has_fxsr_sse();
     // SAFETY: enabling the FPU and SSE state management the save/restore code below relies on;
     // the kernel itself uses neither.
     unsafe {
@@ -112,7 +115,82 @@ pub fn init_percpu(boot: bool) {
             save(&raw mut TEMPLATE);
         }
         PAGE_SSE.store(fxsr && sse, Ordering::Relaxed);
+        SCAN_SSE2.store(fxsr && sse && sse2, Ordering::Relaxed);
     }
+}
+
+/// Entries (32-bit words) per block of [`zero_blocks`]: 128 bytes.
+pub const SCAN_BLOCK: usize = 32;
+
+/// How many of the `nblocks` blocks of `SCAN_BLOCK` words from `p` on are all zero before
+/// the first that is not (`nblocks` if all are).
+///
+/// The page-table walks of fork and of freeing an env (`pmap::PageTable::scan_present`) skip
+/// empty entries with this: an env's tables are mostly empty (955 directory entries below UTOP,
+/// 1,024 per table, a few dozen present). Eight 16-byte loads OR-ed together and one compare
+/// test 32 entries in 15 instructions, where a scalar test costs 2 or 3 per entry. The two XMM
+/// registers used are the running env's: saved and restored as in [`zero_page`].
+///
+/// # Safety
+/// `p` is 16-byte aligned and `nblocks * SCAN_BLOCK` words from it are readable kernel memory.
+#[inline]
+pub unsafe fn zero_blocks(p: *const u32, nblocks: usize) -> usize {
+    if !SCAN_SSE2.load(Ordering::Relaxed) {
+        let mut k = 0;
+        while k < nblocks {
+            let mut any = 0;
+            for i in 0..SCAN_BLOCK {
+                // SAFETY: inside the readable range (the caller's contract).
+                any |= unsafe { p.add(k * SCAN_BLOCK + i).read_volatile() };
+            }
+            if any != 0 {
+                break;
+            }
+            k += 1;
+        }
+        return k;
+    }
+    if nblocks == 0 {
+        return 0;
+    }
+    let mut saved = [0u8; 32];
+    let end = p.wrapping_add(nblocks * SCAN_BLOCK);
+    let stop: *const u32;
+    // SAFETY: reads of the caller's range only (aligned, as movdqa needs); xmm0 and xmm1 are
+    // saved to `saved` first and restored last, so the env's values survive; the flags are
+    // clobbered (no preserves_flags).
+    unsafe {
+        core::arch::asm!(
+            "movups %xmm0, 0({saved})",
+            "movups %xmm1, 16({saved})",
+            "pxor %xmm1, %xmm1",
+            "2:",
+            "movdqa 0({p}), %xmm0",
+            "por 16({p}), %xmm0",
+            "por 32({p}), %xmm0",
+            "por 48({p}), %xmm0",
+            "por 64({p}), %xmm0",
+            "por 80({p}), %xmm0",
+            "por 96({p}), %xmm0",
+            "por 112({p}), %xmm0",
+            "pcmpeqd %xmm1, %xmm0",
+            "pmovmskb %xmm0, {m}",
+            "cmpl $0xffff, {m}",
+            "jne 3f",
+            "subl $-128, {p}",
+            "cmpl {end}, {p}",
+            "jne 2b",
+            "3:",
+            "movups 0({saved}), %xmm0",
+            "movups 16({saved}), %xmm1",
+            p = inout(reg) p => stop,
+            end = in(reg) end,
+            m = out(reg) _,
+            saved = in(reg) saved.as_mut_ptr(),
+            options(att_syntax, nostack)
+        );
+    }
+    (stop as usize - p as usize) / (SCAN_BLOCK * 4)
 }
 
 /// Bytes in a page (the routines below are for whole, page-aligned pages only).

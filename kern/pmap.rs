@@ -11,6 +11,7 @@
 //! accesses to it go through [`PageTable`], the one named place that touches it.
 
 use core::marker::PhantomData;
+use core::ops::ControlFlow;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
@@ -70,6 +71,11 @@ impl PageTable {
     pub fn pa(self) -> PhysAddr {
         self.pa
     }
+    /// Entry 0, through the KERNBASE mapping (see `slot`).
+    #[inline]
+    fn base(self) -> *mut u32 {
+        (self.pa.get() | KERNBASE) as *mut u32
+    }
     #[inline]
     fn slot(self, i: usize) -> *mut u32 {
         assert!(i < NPDENTRIES);
@@ -91,32 +97,54 @@ impl PageTable {
     }
 
     /// Call `f(i, entry)` for each present entry among the first `n`, skipping empty entries
-    /// four at a time (env_free's walk: most entries of an env's tables are empty).
+    /// a block at a time (env_free's walk: most entries of an env's tables are empty).
     pub fn for_each_present(self, n: usize, mut f: impl FnMut(usize, Entry)) {
-        assert!(n <= NPTENTRIES);
-        let base = self.slot(0);
-        let mut i = 0;
-        while i < n {
-            if i + 4 <= n {
-                // SAFETY: as in `get`; i + 3 < n <= 1024.
-                let any = unsafe {
-                    ptr::read_volatile(base.add(i))
-                        | ptr::read_volatile(base.add(i + 1))
-                        | ptr::read_volatile(base.add(i + 2))
-                        | ptr::read_volatile(base.add(i + 3))
-                };
-                if any & Pte::P.bits() == 0 {
-                    i += 4;
-                    continue;
+        self.scan_present(0, n, |i, e| {
+            f(i, e);
+            ControlFlow::Continue(())
+        });
+    }
+
+    /// Call `f(i, entry)` for each present entry `i` in `from..to`, in order, until `f` says
+    /// to stop: then return `Some(i)` of the entry it stopped at (`None` if it never did).
+    ///
+    /// Empty entries are skipped a block of `fpu::SCAN_BLOCK` (32) at a time with SSE
+    /// (`fpu::zero_blocks`): fork and env_free walk whole directories and tables, which are
+    /// mostly empty. (An entry that is not present is 0 in every table the kernel builds,
+    /// so a block of zeros is a block with nothing present.)
+    #[inline]
+    pub fn scan_present(
+        self,
+        from: usize,
+        to: usize,
+        mut f: impl FnMut(usize, Entry) -> ControlFlow<()>,
+    ) -> Option<usize> {
+        assert!(from <= to && to <= NPTENTRIES);
+        let base = self.base();
+        let block = crate::fpu::SCAN_BLOCK;
+        // Whole aligned blocks, from the one holding `from` to the one holding `to - 1` (they
+        // lie inside the table: 1,024 is a multiple of 32); entries outside from..to are read
+        // by the block test but never handed to `f`.
+        let mut b = from / block;
+        let bend = to.div_ceil(block);
+        while b < bend {
+            // SAFETY: `base + b * 32` is 128-byte aligned (a page-aligned table) and blocks
+            // b..bend lie inside the table's 1,024 entries.
+            b += unsafe { crate::fpu::zero_blocks(base.add(b * block), bend - b) };
+            if b == bend {
+                break;
+            }
+            // A block with something in it: its entries in from..to one by one.
+            for i in (b * block).max(from)..((b + 1) * block).min(to) {
+                // SAFETY: as in `get`; i < to <= 1024.
+                let e = Entry::from_bits(unsafe { ptr::read_volatile(base.add(i)) });
+                if e.present() && f(i, e).is_break() {
+                    return Some(i);
                 }
             }
-            // SAFETY: as in `get`; i < n <= 1024.
-            let e = Entry::from_bits(unsafe { ptr::read_volatile(base.add(i)) });
-            if e.present() {
-                f(i, e);
-            }
-            i += 1;
+            b += 1;
         }
+        None
     }
 
     /// The OR of `entry(first + k) ^ (want + k * PGSIZE)` over `k < n`: zero iff entries
@@ -225,6 +253,89 @@ impl PageAlloc {
             self.free = free;
             // LAB 2: END page_decref-free
         }
+    }
+
+    /// dup_range's work in one page table: entries `from..to` of `src`, present and user,
+    /// mapped into the same entries of `dst` (see `dup_range` for the permissions), until
+    /// `budget` mappings are made. Returns the entry it stopped at (`to` if it did all) and
+    /// the error that stopped it, if any (a saturated count).
+    fn dup_table(
+        &mut self,
+        src: PageTable,
+        dst: PageTable,
+        from: usize,
+        to: usize,
+        made: &mut usize,
+    ) -> (usize, Result<()>) {
+        assert!(from <= to && to <= NPTENTRIES);
+        let (s, d) = (src.base(), dst.base());
+        let block = crate::fpu::SCAN_BLOCK;
+        let pu = (Pte::P | Pte::U).bits();
+        let cow = (Pte::P | Pte::U | Pte::COW).bits();
+        let (pages, npages) = (self.pages, self.npages);
+        let mut b = from / block;
+        let bend = to.div_ceil(block);
+        while b < bend {
+            // SAFETY: aligned blocks inside the table (see PageTable::scan_present).
+            b += unsafe { crate::fpu::zero_blocks(s.add(b * block), bend - b) };
+            if b == bend {
+                break;
+            }
+            let end = ((b + 1) * block).min(to);
+            let mut i = (b * block).max(from);
+            b += 1;
+            while i < end {
+                // SAFETY: entry i < 1024 of a page-table page (see PageTable::get).
+                let e = unsafe { ptr::read_volatile(s.add(i)) };
+                i += 1;
+                if e & pu != pu {
+                    continue;
+                }
+                if *made == DUP_MAX_PAGES {
+                    return (i - 1, Ok(()));
+                }
+                // The permissions, as duppage chooses them (an already copy-on-write page of
+                // ours stays as it is).
+                let (perm, cow_src) = match e & (Pte::SHARE | Pte::W | Pte::COW).bits() {
+                    x if x == Pte::W.bits() => (cow, true),
+                    x if x == Pte::COW.bits() => (cow, false),
+                    0 => (pu, false),
+                    _ if e & Pte::SHARE.bits() != 0 => (e & Pte::SYSCALL.bits(), false),
+                    // W and COW both set (not made by fork, but possible): as duppage, COW in
+                    // both.
+                    _ => (cow, true),
+                };
+                let frame = e & !(PGSIZE - 1);
+                let ppn = (e >> PGSHIFT) as usize;
+                if ppn >= npages {
+                    pa2page(PhysAddr::new(frame)); // (panics: no such page)
+                }
+                // SAFETY: as above.
+                let old = unsafe { ptr::read_volatile(d.add(i - 1)) };
+                // page_insert's reference counting: none if the same page is there already.
+                if old & Pte::P.bits() == 0 || old >> PGSHIFT != e >> PGSHIFT {
+                    // SAFETY: ppn < npages: a record of the pages array, which the allocator's
+                    // lock (held: `&mut self`) gives us.
+                    let r = unsafe { &mut (*pages.add(ppn)).pp_ref };
+                    match refcount::incref(*r) {
+                        Ok(n) => *r = n,
+                        Err(_) => return (i - 1, Err(Error::NoMem)),
+                    }
+                    if old & Pte::P.bits() != 0 {
+                        self.decref(pa2page(PhysAddr::new(old & !(PGSIZE - 1))));
+                    }
+                }
+                // SAFETY: as above (the child's first, as duppage does).
+                unsafe {
+                    ptr::write_volatile(d.add(i - 1), frame | perm);
+                    if cow_src {
+                        ptr::write_volatile(s.add(i - 1), frame | cow);
+                    }
+                }
+                *made += 1;
+            }
+        }
+        (to, Ok(()))
     }
 
     /// Return page `pp` (no references) to the free list.
@@ -798,6 +909,135 @@ pub fn page_remove(pgdir: UserPgdir, va: UserPage) {
     remove(pgdir.table, va.addr())
 }
 
+/// The most a [`dup_range`] call does before it stops and says where to go on: mappings, and
+/// page tables of the source it looks into. Each keeps one system call's hold of the big lock
+/// bounded (about 30 instructions per mapping and 500 per table scanned: some 40,000 at most,
+/// less than forking a 64-page program took one mapping per system call).
+pub const DUP_MAX_PAGES: usize = 1024;
+pub const DUP_MAX_TABLES: usize = 16;
+
+/// How far a [`dup_range`] call got.
+#[must_use]
+pub struct Dup {
+    /// The first page number not done: the end of the range if it was all done.
+    pub next: usize,
+    /// The error that stopped it early (`next` is the page that failed), if any.
+    pub result: Result<()>,
+}
+
+/// Fork's duppage over the user pages `from..to` (page numbers below UTOP) of `src` into
+/// `dst` at the same addresses, each mapping exactly what a `sys_page_map` the library's
+/// duppage makes would map (so each passes the checks that call makes: page-aligned address
+/// below UTOP, valid permissions, the page mapped in `src`, and W only from a writable page):
+/// a PTE_SHARE page with its own permissions; a writable or copy-on-write page copy-on-write
+/// in `dst`, and in `src` too if it was writable (`src` is remapped after `dst`, as duppage
+/// does); any other page read-only. Pages without PTE_U are left out, as fork does.
+///
+/// Stops after `DUP_MAX_PAGES` mappings or `DUP_MAX_TABLES` source tables (see [`Dup`]); on
+/// an error (no memory for a page table of `dst`, a saturated reference count) the mappings
+/// before it stand and the rest are not made, as with one call per page. Flushes this CPU's
+/// TLB if `src` or `dst` is the address space it runs on; other CPUs are the caller's concern.
+pub fn dup_range(src: UserPgdir, dst: UserPgdir, from: usize, to: usize) -> Dup {
+    assert!(from <= to && to <= pgnum(UTOP));
+    let (src_dir, dst_dir) = (src.table, dst.table);
+    let mut pn = from;
+    let mut pages = 0;
+    let mut tables = 0;
+    let mut result = Ok(());
+    while pn < to {
+        // The next present page table at or after pn's.
+        let dend = to.div_ceil(NPTENTRIES);
+        let Some(d) = src_dir.scan_present(pn / NPTENTRIES, dend, |_, _| ControlFlow::Break(()))
+        else {
+            pn = to;
+            break;
+        };
+        if d * NPTENTRIES > pn {
+            pn = d * NPTENTRIES;
+        }
+        if tables == DUP_MAX_TABLES {
+            break;
+        }
+        tables += 1;
+        // SAFETY: a present PDE below UTOP of a user page directory points at its page table.
+        let src_pt = unsafe { PageTable::from_pa(src_dir.get(d).frame()) };
+        let (lo, hi) = (pn - d * NPTENTRIES, (to - d * NPTENTRIES).min(NPTENTRIES));
+        // The first user page in this table; `dst`'s table is made (or found) only for it,
+        // before the allocator's lock is taken for the table's mappings.
+        let user = |_: usize, e: Entry| {
+            if e.flags().contains(Pte::U) {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        };
+        let Some(first) = src_pt.scan_present(lo, hi, user) else {
+            pn = d * NPTENTRIES + hi;
+            continue;
+        };
+        pn = d * NPTENTRIES + first;
+        if pages == DUP_MAX_PAGES {
+            break;
+        }
+        let Some(dst_pte) = pgdir_walk(dst_dir, (pn as u32) << PGSHIFT, true) else {
+            result = Err(Error::NoMem);
+            break;
+        };
+        let mut pa = PAGES.lock();
+        let (stop, r) = pa.dup_table(src_pt, dst_pte.table, first, hi, &mut pages);
+        drop(pa);
+        pn = d * NPTENTRIES + stop;
+        if r.is_err() || stop < hi {
+            result = r;
+            break;
+        }
+    }
+    // One flush for all the entries changed in the running address space (the source's
+    // entries lost W; the destination's, if it is ours).
+    let cur = current_pgdir();
+    if pages > 0 && (cur == src_dir.pa() || cur == dst_dir.pa()) {
+        flush_tlb();
+    }
+    Dup { next: pn, result }
+}
+
+/// Unmap every present entry of user page table `table` (dropping each page's reference),
+/// holding the allocator's lock once for the table rather than once per page (env_free).
+pub fn release_table(table: PageTable) {
+    let mut pa = PAGES.lock();
+    let base = table.base();
+    let block = crate::fpu::SCAN_BLOCK;
+    let (pages, npages) = (pa.pages, pa.npages);
+    let mut b = 0;
+    while b < NPTENTRIES / block {
+        // SAFETY: `base + b * 32` is 128-byte aligned and the blocks lie inside the table.
+        b += unsafe { crate::fpu::zero_blocks(base.add(b * block), NPTENTRIES / block - b) };
+        for i in (b * block)..((b + 1) * block).min(NPTENTRIES) {
+            // SAFETY: entry i < 1024 of a page-table page (see `PageTable::get`).
+            let e = unsafe { ptr::read_volatile(base.add(i)) };
+            if e & Pte::P.bits() == 0 {
+                continue;
+            }
+            // SAFETY: as above.
+            unsafe { ptr::write_volatile(base.add(i), 0) };
+            let ppn = (e >> PGSHIFT) as usize;
+            if ppn >= npages {
+                pa2page(PhysAddr::new(e)); // (panics: no such page)
+            }
+            // The common case inline: a page still referenced elsewhere (shared with the
+            // parent, copy-on-write): one less reference. The last reference frees it.
+            // SAFETY: ppn < npages: a record of the pages array, ours under the lock.
+            let r = unsafe { &mut (*pages.add(ppn)).pp_ref };
+            if *r > 1 {
+                *r -= 1;
+            } else {
+                pa.decref(PageNum::new(ppn));
+            }
+        }
+        b += 1;
+    }
+}
+
 /// `page_insert` in any page directory: for the boot CPU's self-checks on kern_pgdir (before
 /// any other CPU or env exists) and for `page_insert`.
 pub(crate) fn insert(pgdir: PageTable, pp: PageNum, va: u32, perm: Pte) -> Result<()> {
@@ -1015,6 +1255,23 @@ pub fn copy_to_user(pgdir: impl Into<PageTable>, va: u32, src: &[u8]) -> Result<
         // owned by this env's address space.
         unsafe { ptr::copy_nonoverlapping(src[done..].as_ptr(), kva as *mut u8, n) }
     })
+}
+
+/// [`copy_from_user`] into memory not initialized yet (a system call's buffer on the kernel
+/// stack, which would otherwise be zeroed only to be overwritten): the bytes, on success.
+pub fn copy_from_user_uninit(
+    pgdir: impl Into<PageTable>,
+    va: u32,
+    dst: &mut [core::mem::MaybeUninit<u8>],
+) -> Result<&mut [u8]> {
+    let to = dst.as_mut_ptr().cast::<u8>();
+    for_user_pages(pgdir.into(), va, dst.len(), |kva, done, n| {
+        // SAFETY: `n` bytes inside one mapped physical page, read through KERNBASE, into
+        // dst[done..done + n] (for_user_pages stays within dst.len()).
+        unsafe { ptr::copy_nonoverlapping(kva as *const u8, to.add(done), n) }
+    })?;
+    // SAFETY: for_user_pages succeeded, so every byte of `dst` was written.
+    Ok(unsafe { &mut *(core::ptr::from_mut(dst) as *mut [u8]) })
 }
 
 /// Copy user memory [va, va+dst.len()) of `pgdir` into `dst`, through the kernel mapping.

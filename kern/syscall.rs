@@ -309,6 +309,142 @@ fn source_page(src: UserPgdir, srcva: UserPage, perm: Pte) -> Result<pmap::PageN
     Ok(pp)
 }
 
+/// Map at `dstva` in `dstenvid` a private copy of the page at `srcva` in `srcenvid`, with
+/// `perm` (not in JOS: `SYS_PAGE_MAP_COPY`). The envs and addresses are checked as for
+/// sys_page_map and `perm` as for sys_page_alloc; the source must be mapped and user-readable
+/// (-E_INVAL otherwise), as for sys_page_copy. fork gives its child a copy of the parent's
+/// stack page this way: the copy-on-write fault each of them would take at once on its stack
+/// (about 1,500 instructions each) becomes one page copy.
+fn sys_page_map_copy(
+    t: &mut EnvTable,
+    cpu: CpuId,
+    (srcenvid, srcva, dstenvid, dstva, perm): (u32, u32, u32, u32, u32),
+) -> Result<i32> {
+    let src = live_env(t, cpu, srcenvid as EnvId, true)?;
+    let dst = live_env(t, cpu, dstenvid as EnvId, true)?;
+    let srcva = check_va(srcva)?;
+    let dstva = check_va(dstva)?;
+    let perm = check_perm(perm)?;
+    let (from, pte) = pmap::page_lookup(t.pgdir(src), srcva.addr()).ok_or(Error::Inval)?;
+    if !pte.get().contains(Pte::U) {
+        return Err(Error::Inval);
+    }
+    // Not zeroed: every byte is overwritten by the copy before anyone can see it.
+    let pp = pmap::page_alloc(false).ok_or(Error::NoMem)?;
+    pmap::copy_page(pp, from);
+    if let Err(err) = pmap::page_insert(t.pgdir(dst), pp, dstva, perm) {
+        pmap::page_free(pp);
+        return Err(err);
+    }
+    shootdown(t, cpu, dst);
+    Ok(0)
+}
+
+/// fork's duppage over the caller's pages in `[va, end)` into its child `envid` (not in JOS:
+/// `SYS_PAGE_DUP`): every mapping is the one the library's duppage would make with
+/// sys_page_map, and passes the checks that call makes (see pmap::dup_range), but the walk
+/// of the page tables and the mappings take one trap instead of one or two per page. The
+/// range must be page-aligned and end at or below UTOP (-E_INVAL); `envid` is checked as
+/// sys_page_map checks its destination. A call does a bounded amount of work
+/// (pmap::DUP_MAX_PAGES, DUP_MAX_TABLES): it returns 0 when the range is done, else the page
+/// number to go on from. On an error the mappings made before it stand.
+fn sys_page_dup(
+    t: &mut EnvTable,
+    cpu: CpuId,
+    cur: EnvIdx,
+    [envid, va, end]: [u32; 3],
+) -> Result<i32> {
+    let dst = live_env(t, cpu, envid as EnvId, true)?;
+    if !va.is_multiple_of(PGSIZE) || !end.is_multiple_of(PGSIZE) || va > end || end > UTOP {
+        return Err(Error::Inval);
+    }
+    let (from, to) = (pgnum(va), pgnum(end));
+    let d = pmap::dup_range(t.pgdir(cur), t.pgdir(dst), from, to);
+    // (The caller's own changes were flushed here; it runs on no other CPU.)
+    shootdown(t, cpu, dst);
+    d.result?;
+    Ok(if d.next == to { 0 } else { d.next as i32 })
+}
+
+/// A batched call (`sys_batch`): the same functions, checks and results as the dispatcher's
+/// for the calls `batchable` admits; -E_INVAL for any other number.
+fn batch_call(t: &mut EnvTable, cpu: CpuId, cur: EnvIdx, c: BatchCall) -> Result<i32> {
+    let [a1, a2, a3, a4, a5] = c.args;
+    match c.num {
+        SYS_CGETC => Ok(sys_cgetc()),
+        SYS_GETENVID => Ok(t.id(cur)),
+        SYS_ENV_DESTROY => sys_env_destroy(t, cpu, a1 as EnvId),
+        SYS_PAGE_ALLOC => sys_page_alloc(t, cpu, a1 as EnvId, a2, a3),
+        SYS_PAGE_MAP => sys_page_map(t, cpu, (a1, a2, a3, a4, a5)),
+        SYS_PAGE_UNMAP => sys_page_unmap(t, cpu, a1 as EnvId, a2),
+        SYS_ENV_SET_STATUS => sys_env_set_status(t, cpu, a1 as EnvId, a2),
+        SYS_ENV_SET_PGFAULT_UPCALL => sys_env_set_pgfault_upcall(t, cpu, a1 as EnvId, a2),
+        SYS_IPC_TRY_SEND => sys_ipc_try_send(t, cpu, cur, [a1, a2, a3, a4]),
+        SYS_PAGE_COPY => sys_page_copy(t, cpu, [a1, a2, a3, a4]),
+        SYS_ENV_SET_PRIORITY => sys_env_set_priority(t, cpu, a1 as EnvId, a2),
+        SYS_ENV_SET_EXCEPTION_UPCALL => sys_env_set_exception_upcall(t, cpu, a1 as EnvId, a2),
+        SYS_PAGE_MAP_COPY => sys_page_map_copy(t, cpu, (a1, a2, a3, a4, a5)),
+        _ => Err(Error::Inval),
+    }
+}
+const _: () = assert!(batchable(SYS_PAGE_MAP_COPY) && !batchable(SYS_BATCH));
+
+/// How a batch ended: how many calls took effect, and the error of the one that failed.
+struct BatchEnd {
+    done: u32,
+    error: Option<Error>,
+}
+
+/// Make the `n` calls of the `BatchCall` array at user address `calls` (not in JOS: a lab 4
+/// challenge, `SYS_BATCH`), one after another, each exactly as if made alone (`batch_call`),
+/// until one fails (its index and error are the result) or one destroys or suspends the
+/// caller (the rest are not made). The array is copied in once, after JOS's user_mem_check
+/// of all of it (a bad pointer destroys the caller, as for sys_cputs); so a call that unmaps
+/// it does not change the calls after it. -E_INVAL if `n` > BATCH_MAX: the work done under
+/// the big lock stays bounded (see BATCH_MAX).
+fn sys_batch(t: &mut EnvTable, cpu: CpuId, cur: EnvIdx, calls: u32, n: u32) -> Result<BatchEnd> {
+    const REC: usize = core::mem::size_of::<BatchCall>();
+    if n as usize > BATCH_MAX {
+        return Err(Error::Inval);
+    }
+    let n = n as usize;
+    if n == 0 {
+        return Ok(BatchEnd {
+            done: 0,
+            error: None,
+        });
+    }
+    let len = (n * REC) as u32;
+    user_mem_assert(t, cpu, cur, calls, len, Pte::U)?;
+    let mut buf = [const { core::mem::MaybeUninit::<u8>::uninit() }; BATCH_MAX * REC];
+    let bytes = pmap::copy_from_user_uninit(t.pgdir(cur), calls, &mut buf[..n * REC])?;
+    for (i, rec) in bytes.chunks_exact(REC).enumerate() {
+        let word = |k: usize| {
+            u32::from_le_bytes([rec[4 * k], rec[4 * k + 1], rec[4 * k + 2], rec[4 * k + 3]])
+        };
+        let c = BatchCall {
+            num: word(0),
+            args: [word(1), word(2), word(3), word(4), word(5)],
+        };
+        if let Err(e) = batch_call(t, cpu, cur, c) {
+            return Ok(BatchEnd {
+                done: i as u32,
+                error: Some(e),
+            });
+        }
+        if !t.state(cur).continues() {
+            return Ok(BatchEnd {
+                done: i as u32 + 1,
+                error: None,
+            });
+        }
+    }
+    Ok(BatchEnd {
+        done: n as u32,
+        error: None,
+    })
+}
+
 /// Unmap the page of memory at 'va' in the address space of 'envid'. If no page is mapped,
 /// the function silently succeeds.
 fn sys_page_unmap(t: &mut EnvTable, cpu: CpuId, envid: EnvId, va: u32) -> Result<i32> {
@@ -507,6 +643,17 @@ pub fn syscall(mut k: Kernel, cur: EnvIdx, tf: &mut Trapframe) -> ! {
             (k, r) = sys_ipc_send(k, cur, [a1(), a2(), a3(), a4()]);
             r
         }
+        SYS_BATCH => {
+            let t = env::table(&mut k);
+            match sys_batch(t, cpu, cur, a1(), a2()) {
+                Ok(end) => {
+                    // The failing call's error in EDX (0 if none failed).
+                    tf.tf_regs.reg_edx = end.error.map_or(0, |e| to_abi(Err(e))) as u32;
+                    Ok(end.done as i32)
+                }
+                Err(e) => Err(e),
+            }
+        }
         num => {
             let t = env::table(&mut k);
             match num {
@@ -527,6 +674,8 @@ pub fn syscall(mut k: Kernel, cur: EnvIdx, tf: &mut Trapframe) -> ! {
                 SYS_ENV_SET_EXCEPTION_UPCALL => {
                     sys_env_set_exception_upcall(t, cpu, a1() as EnvId, a2())
                 }
+                SYS_PAGE_DUP => sys_page_dup(t, cpu, cur, [a1(), a2(), a3()]),
+                SYS_PAGE_MAP_COPY => sys_page_map_copy(t, cpu, (a1(), a2(), a3(), a4(), a5())),
                 _ => Err(Error::Inval),
             }
         }

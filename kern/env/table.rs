@@ -420,11 +420,8 @@ fn release_memory(t: &mut EnvTable, i: EnvIdx) {
         // SAFETY: a present PDE below UTOP of a live env points at a page table that
         // pgdir_walk allocated for it.
         let table = unsafe { PageTable::from_pa(pde.frame()) };
-        // Unmap all PTEs in this page table.
-        table.for_each_present(NPTENTRIES, |pteno, pte| {
-            table.set(pteno, Entry::EMPTY);
-            pmap::page_decref(pmap::pa2page(pte.frame()));
-        });
+        // Unmap all PTEs in this page table (one hold of the allocator's lock per table).
+        pmap::release_table(table);
         // Free the page table itself.
         pgdir.set(pdeno, Entry::EMPTY);
         pmap::page_decref(pmap::pa2page(pde.frame()));

@@ -1,4 +1,4 @@
-//! Copy-on-write fork (JOS's lib/fork.c).
+//! Copy-on-write fork (JOS's lib/fork.c), and sfork.
 //!
 //! The parent creates an empty child with `sys_exofork`, then maps every user page below
 //! USTACKTOP into it: writable (or already copy-on-write) pages as PTE_COW in both, parent
@@ -6,6 +6,13 @@
 //! exception stack and the parent's upcall, and only then becomes runnable. The first write
 //! to a COW page faults into [`cow_pgfault`], which gives the writer its own copy (with
 //! `sys_page_copy`, one call where JOS makes three).
+//!
+//! Fewer traps than JOS (a JOS lab 4 challenge): the kernel makes duppage's mappings for a
+//! whole range in one call (`sys_page_dup`, each mapping the one duppage would make and
+//! checked as such), and the last steps go in one `sys_batch`. The stack page the parent runs
+//! on is not made copy-on-write but copied into the child (`sys_page_map_copy`): both would
+//! write it at once, and one copy costs less than a fault in each. A fork of a 70-page program
+//! is 3 traps (JOS: 2 per writable page, about 150).
 
 use jos_inc::env::{ENV_RUNNABLE, EnvId};
 use jos_inc::error::{Result, from_abi};
@@ -16,8 +23,11 @@ use jos_inc::trap::UTrapframe;
 use crate::env::{set_thisenv, uvpd_table, uvpt, uvpt_table_of};
 use crate::pgfault::{pgfault_upcall, set_pgfault_handler};
 use crate::syscall::{
-    sys_env_set_pgfault_upcall, sys_env_set_status, sys_exofork, sys_page_alloc, sys_page_copy,
-    sys_page_map,
+    batch_call, sys_batch, sys_exofork, sys_page_copy, sys_page_dup, sys_page_map,
+};
+use jos_inc::syscall::{
+    BatchCall, SYS_ENV_SET_PGFAULT_UPCALL, SYS_ENV_SET_STATUS, SYS_PAGE_ALLOC, SYS_PAGE_COPY,
+    SYS_PAGE_MAP, SYS_PAGE_MAP_COPY,
 };
 
 /// The page-fault handler fork installs: copy a copy-on-write page on the first write.
@@ -52,8 +62,9 @@ fn cow_pgfault(utf: &mut UTrapframe) {
 }
 
 /// Map our page number `pn`, whose PTE is `pte`, into `envid` at the same address (JOS's
-/// `duppage`).
-#[inline(always)]
+/// `duppage`). fork itself has the kernel do this for a whole range (`sys_page_dup`, which
+/// makes exactly these mappings); this is the one-page version, for the course's lab 4.
+#[allow(dead_code, reason = "the lab 4 exercise; fork uses sys_page_dup")]
 fn duppage(envid: EnvId, pn: usize, pte: Pte) -> Result<()> {
     // LAB 4: BEGIN duppage
     // HINT: Map page pn into the child at the same address: shared pages as they are, writable or
@@ -84,140 +95,203 @@ fn duppage(envid: EnvId, pn: usize, pte: Pte) -> Result<()> {
     // LAB 4: END duppage
 }
 
-/// The fork proper, returning the raw id (child id, 0 in the child, or -E_*) in EAX.
+/// Which fork.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Copy-on-write fork: every page copy-on-write (or shared if PTE_SHARE, read-only if
+    /// read-only).
+    Fork,
+    /// sfork: every page below the user stack shared with our permissions.
+    Sfork,
+}
+
+/// Calls collected for one `sys_batch` (fork's last steps; sfork's mappings), made when full
+/// and at the end. Small: it lives on the user stack, which is one page.
+struct Batch {
+    calls: [BatchCall; Batch::MAX],
+    len: usize,
+    who: &'static str,
+}
+
+impl Batch {
+    const MAX: usize = 8;
+
+    fn new(who: &'static str) -> Batch {
+        Batch {
+            calls: [BatchCall::default(); Batch::MAX],
+            len: 0,
+            who,
+        }
+    }
+
+    fn push(&mut self, num: u32, args: [u32; 5]) {
+        if self.len == Batch::MAX {
+            self.run();
+        }
+        self.calls[self.len] = batch_call(num, args);
+        self.len += 1;
+    }
+
+    /// Make the calls collected. Failures are fatal, as every failure after sys_exofork is
+    /// in JOS's fork.
+    fn run(&mut self) {
+        let calls = &self.calls[..self.len];
+        // SAFETY: the calls are fork's and sfork's own: the child's mappings and state (it is
+        // not running yet), and for ourselves page copies that keep each page's contents.
+        if let Err(e) = unsafe { sys_batch(calls) } {
+            let c = calls[e.index];
+            match e.error {
+                Some(err) => panic!(
+                    "{}: system call {} ({:08x}, {:08x}, {:08x}, ...): {}",
+                    self.who, c.num, c.args[0], c.args[1], c.args[2], err
+                ),
+                None => panic!("{}: batch stopped before call {}", self.who, e.index),
+            }
+        }
+        self.len = 0;
+    }
+}
+
+/// fork and sfork, returning the raw id (child id, 0 in the child, or -E_*) in EAX.
 ///
 /// Not inlined, and kept to plain integers, so that the child's path after `sys_exofork`
 /// touches nothing but registers and this frame's saved registers and return address: the
-/// child resumes on a copy of the stack taken later, during duppage, and every other slot
-/// of this frame may hold the parent's later values by then.
+/// child resumes on a copy of the stack taken later (its copy of the stack page is made by
+/// the last batch), and every other slot of this frame may hold the parent's later values by
+/// then.
 #[inline(never)]
-fn fork_raw() -> i32 {
+fn fork_raw(mode: Mode) -> i32 {
     // LAB 4: BEGIN fork
     // HINT: Install the handler, sys_exofork (the child fixes thisenv and returns 0), duppage every
-    // HINT: present user page below USTACKTOP (uvpd/uvpt), then start_child (exception stack,
-    // HINT: upcall, runnable).
+    // HINT: present user page below USTACKTOP (uvpd/uvpt; or sys_page_dup, the kernel's walk), then
+    // HINT: give the child an exception stack, the upcall, and RUNNABLE (a Batch: one trap).
     set_pgfault_handler(cow_pgfault);
     let envid = match sys_exofork() {
         Ok(0) => {
-            // We are the child: `thisenv` still names the parent's slot.
+            // We are the child: `thisenv` (the top word of our stack) still names the
+            // parent's slot.
             set_thisenv();
             return 0;
         }
         Ok(id) => id,
         Err(e) => return -e.code(),
     };
-
-    // Walk the page directory, then each present page table (its PDE checked once, not
-    // per entry), below USTACKTOP.
-    let stack_top_pn = pgnum(USTACKTOP);
-    let ndirs = pgnum(USTACKTOP - 1) / NPTENTRIES + 1;
-    uvpd_table().for_each_present(ndirs, |pdx, pde| {
-        let Some(table) = uvpt_table_of(pdx, pde) else {
-            return;
-        };
-        let first = pdx * NPTENTRIES;
-        table.for_each_present(NPTENTRIES.min(stack_top_pn - first), |i, pte| {
-            let pte = Pte::from_bits_retain(pte);
-            if pte.contains(Pte::U)
-                && let Err(e) = duppage(envid, first + i, pte)
-            {
-                panic!("fork: duppage({:08x}): {}", (first + i) << 12, e);
+    let who = match mode {
+        Mode::Fork => "fork",
+        Mode::Sfork => "sfork",
+    };
+    let mut batch = Batch::new(who);
+    // The stack page we are running on is copied into the child (below) rather than made
+    // copy-on-write: both envs write it at once, and one copy costs less than a fault in
+    // each. (sfork: JOS's one-page stack, the page it keeps private.)
+    let stack = match mode {
+        Mode::Fork => round_down(stack_pointer(), PGSIZE),
+        Mode::Sfork => USTACKTOP - PGSIZE,
+    };
+    let stack_pte = Pte::from_bits_retain(uvpt(pgnum(stack)));
+    let copy_stack =
+        stack < USTACKTOP && stack_pte.contains(Pte::P | Pte::U) && !stack_pte.contains(Pte::SHARE);
+    match mode {
+        Mode::Fork => {
+            // Every present user page below USTACKTOP but the stack page: the kernel walks
+            // our page tables and makes duppage's mappings (sys_page_dup).
+            // SAFETY: our writable pages become copy-on-write, and cow_pgfault is installed.
+            let r = unsafe {
+                if copy_stack {
+                    sys_page_dup(envid, 0, stack).and_then(|()| {
+                        // (Nothing above it, in JOS's one-page stack.)
+                        if stack + PGSIZE < USTACKTOP {
+                            sys_page_dup(envid, stack + PGSIZE, USTACKTOP)
+                        } else {
+                            Ok(())
+                        }
+                    })
+                } else {
+                    sys_page_dup(envid, 0, USTACKTOP)
+                }
+            };
+            if let Err(e) = r {
+                panic!("fork: sys_page_dup: {}", e);
             }
-        });
-    });
-
-    start_child(envid, "fork")
+        }
+        Mode::Sfork => share_below(envid, pgnum(stack), &mut batch),
+    }
+    // The child's copy of our stack page, its own exception stack (never shared: the upcall
+    // writes on it), our upcall, and RUNNABLE: one batch.
+    let puw = (Pte::P | Pte::U | Pte::W).bits();
+    if copy_stack {
+        batch.push(SYS_PAGE_MAP_COPY, [0, stack, envid as u32, stack, puw]);
+    }
+    batch.push(
+        SYS_PAGE_ALLOC,
+        [envid as u32, UXSTACKTOP - PGSIZE, puw, 0, 0],
+    );
+    batch.push(
+        SYS_ENV_SET_PGFAULT_UPCALL,
+        [envid as u32, pgfault_upcall(), 0, 0, 0],
+    );
+    batch.push(SYS_ENV_SET_STATUS, [envid as u32, ENV_RUNNABLE, 0, 0, 0]);
+    batch.run();
+    envid
     // LAB 4: END fork
+}
+
+/// The stack pointer (an address in the stack page we run on).
+#[inline(always)]
+fn stack_pointer() -> u32 {
+    let esp: u32;
+    // SAFETY: reads ESP.
+    unsafe {
+        core::arch::asm!("movl %esp, {}", out(reg) esp, options(att_syntax, nomem, nostack, preserves_flags))
+    };
+    esp
 }
 
 /// Copy-on-write fork: `Ok(child id)` in the parent, `Ok(0)` in the child. Errors from
 /// `sys_exofork` (out of environments or memory) are returned; failures after the child
 /// exists panic, as in JOS.
 pub fn fork() -> Result<EnvId> {
-    from_abi(fork_raw())
+    from_abi(fork_raw(Mode::Fork))
 }
 
 /// Shared-memory fork (a JOS lab 4 challenge): `Ok(child id)` in the parent, `Ok(0)` in the
 /// child. Every page below the user stack is shared, with the parent's permissions, so a write
 /// by either is seen by both; the user stack page (USTACKTOP - PGSIZE: JOS's stack is one
-/// page) is copy-on-write, so each keeps its own locals and its own `thisenv` (kept there, see
-/// `crate::env::thisenv`); each has its own exception stack. A page the parent holds
+/// page) is the child's own copy, so each keeps its own locals and its own `thisenv` (kept
+/// there, see `crate::env::thisenv`); each has its own exception stack. A page the parent holds
 /// copy-on-write (from an earlier fork) is made its own first: shared as it was, the first
 /// write by either side would give the writer a private copy and end the sharing.
 pub fn sfork() -> Result<EnvId> {
-    from_abi(sfork_raw())
+    from_abi(fork_raw(Mode::Sfork))
 }
 
-/// sfork proper, kept to plain integers for the same reason as [`fork_raw`].
-#[inline(never)]
-fn sfork_raw() -> i32 {
-    set_pgfault_handler(cow_pgfault);
-    let envid = match sys_exofork() {
-        Ok(0) => {
-            // We are the child: our stack (and so `thisenv`) is our parent's copy until now.
-            set_thisenv();
-            return 0;
-        }
-        Ok(id) => id,
-        Err(e) => return -e.code(),
-    };
-    let stack_pn = pgnum(USTACKTOP - PGSIZE);
+/// sfork's sharing: every present user page below page number `stack_pn` mapped into `envid`
+/// with our permissions (a copy-on-write one made ours first, see [`sfork`]), in batches.
+fn share_below(envid: EnvId, stack_pn: usize, batch: &mut Batch) {
     let ndirs = pgnum(USTACKTOP - 1) / NPTENTRIES + 1;
     uvpd_table().for_each_present(ndirs, |pdx, pde| {
         let Some(table) = uvpt_table_of(pdx, pde) else {
             return;
         };
         let first = pdx * NPTENTRIES;
-        table.for_each_present(NPTENTRIES.min(stack_pn + 1 - first), |i, pte| {
-            let pn = first + i;
-            let pte = Pte::from_bits_retain(pte);
+        if first >= stack_pn {
+            return;
+        }
+        table.for_each_present(NPTENTRIES.min(stack_pn - first), |i, pte| {
+            let mut pte = Pte::from_bits_retain(pte);
             if !pte.contains(Pte::U) {
                 return;
             }
-            let r = if pn == stack_pn {
-                duppage(envid, pn, pte)
-            } else {
-                sharepage(envid, pn, pte)
-            };
-            if let Err(e) = r {
-                panic!("sfork: page {:08x}: {}", pn << 12, e);
+            let va = ((first + i) as u32) << 12;
+            if pte.contains(Pte::COW) && !pte.contains(Pte::SHARE) {
+                // Replacing our copy-on-write page with a private copy of it changes no byte
+                // we can see.
+                let puw = (Pte::P | Pte::U | Pte::W).bits();
+                batch.push(SYS_PAGE_COPY, [0, va, va, puw, 0]);
+                pte = (pte - Pte::COW) | Pte::W;
             }
+            let perm = (pte & Pte::SYSCALL).bits();
+            batch.push(SYS_PAGE_MAP, [0, va, envid as u32, va, perm]);
         });
     });
-    start_child(envid, "sfork")
-}
-
-/// The last steps of fork and sfork: the child's own exception stack (never shared: the
-/// upcall writes on it), its upcall, and RUNNABLE. Failures are fatal, as in JOS (`who` names
-/// the caller in the message).
-fn start_child(envid: EnvId, who: &str) -> i32 {
-    // SAFETY: these change only the child, which is not running yet.
-    unsafe {
-        if let Err(e) = sys_page_alloc(envid, UXSTACKTOP - PGSIZE, Pte::P | Pte::U | Pte::W) {
-            panic!("{}: allocating the child's exception stack: {}", who, e);
-        }
-        if let Err(e) = sys_env_set_pgfault_upcall(envid, pgfault_upcall()) {
-            panic!("{}: setting the child's upcall: {}", who, e);
-        }
-    }
-    if let Err(e) = sys_env_set_status(envid, ENV_RUNNABLE) {
-        panic!("{}: sys_env_set_status: {}", who, e);
-    }
-    envid
-}
-
-/// Share our page number `pn` (PTE `pte`) with `envid`: the same physical page, with our
-/// permissions. A copy-on-write page is made ours first (a private writable copy), so the
-/// sharing holds after either side writes.
-fn sharepage(envid: EnvId, pn: usize, mut pte: Pte) -> Result<()> {
-    let va = (pn as u32) << 12;
-    // SAFETY: replacing our copy-on-write page with a private copy of it changes no byte we
-    // can see; the child is not running yet.
-    unsafe {
-        if pte.contains(Pte::COW) && !pte.contains(Pte::SHARE) {
-            sys_page_copy(0, va, va, Pte::P | Pte::U | Pte::W)?;
-            pte = (pte - Pte::COW) | Pte::W;
-        }
-        sys_page_map(0, va, envid, va, pte & Pte::SYSCALL)
-    }
 }

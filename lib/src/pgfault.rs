@@ -33,9 +33,15 @@ impl<F> Handler<F> {
         Handler(AtomicPtr::new(core::ptr::null_mut()), PhantomData)
     }
 
-    /// Store `handler`; true if there was none before.
+    /// Store `handler`; true if there was none before. Only a change is stored: fork sets the
+    /// page-fault handler every time, and after a fork the page holding it is copy-on-write, so
+    /// a store of the same value would cost a copy-on-write fault.
     pub(crate) fn set(&self, handler: fn(&mut F)) -> bool {
-        self.0.swap(handler as *mut (), Ordering::Relaxed).is_null()
+        let old = self.0.load(Ordering::Relaxed);
+        if old != handler as *mut () {
+            self.0.store(handler as *mut (), Ordering::Relaxed);
+        }
+        old.is_null()
     }
 
     /// Call the handler with the frame the kernel pushed; `what` names the event in the panic

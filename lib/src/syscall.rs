@@ -12,7 +12,7 @@
 use core::arch::asm;
 
 use jos_inc::env::EnvId;
-use jos_inc::error::{Result, from_abi};
+use jos_inc::error::{Error, Result, from_abi};
 use jos_inc::mmu::Pte;
 use jos_inc::syscall::*;
 use jos_inc::trap::T_SYSCALL;
@@ -260,4 +260,98 @@ pub fn sys_ipc_send(envid: EnvId, value: u32, srcva: u32, perm: Pte) -> Result<(
 /// into it.
 pub unsafe fn sys_ipc_recv(dstva: u32) -> Result<()> {
     check(SYS_IPC_RECV, syscall4(SYS_IPC_RECV, dstva, 0, 0, 0))
+}
+
+/// Why a batch stopped before its end: the index of the first call that did not take effect,
+/// and the error of the call that failed there (`None` if the batch stopped because the call
+/// before it destroyed or suspended the caller).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchError {
+    pub index: usize,
+    pub error: Option<Error>,
+}
+
+/// Make `calls` in one trap (not in JOS: a lab 4 challenge; see `SYS_BATCH`): each exactly as
+/// if made alone, in order, until one fails. `Ok(())` if all took effect; else the failing
+/// call's index and error, with the calls before it done and those after it not.
+/// `Err(BatchError { index: 0, error: Some(Error::Inval) })` if there are more than
+/// `BATCH_MAX` calls (none is made).
+///
+/// # Safety
+/// As for each call in the batch made alone (several change the caller's own mappings).
+pub unsafe fn sys_batch(calls: &[BatchCall]) -> core::result::Result<(), BatchError> {
+    let (done, err): (i32, i32);
+    // SAFETY: as for `syscall4`, except that EDX is an output too (the failing call's error);
+    // the kernel only reads the array (it copies it in before making any call).
+    unsafe {
+        asm!(
+            "int ${t}",
+            t = const T_SYSCALL,
+            inlateout("eax") SYS_BATCH => done,
+            inlateout("edx") calls.as_ptr() as u32 => err,
+            in("ecx") calls.len() as u32,
+            options(att_syntax),
+        );
+    }
+    if done < 0 {
+        return Err(BatchError {
+            index: 0,
+            error: from_abi(done).err(),
+        });
+    }
+    let done = done as usize;
+    if done == calls.len() {
+        return Ok(());
+    }
+    Err(BatchError {
+        index: done,
+        error: from_abi(err).err(),
+    })
+}
+
+/// A `BatchCall` record: `num` with up to five arguments (unused ones 0).
+pub const fn batch_call(num: u32, a: [u32; 5]) -> BatchCall {
+    BatchCall { num, args: a }
+}
+
+/// fork's duppage over our pages in `[va, end)`, into our child `envid` at the same addresses
+/// (not in JOS; see `SYS_PAGE_DUP`), to the end of the range (as many calls as the kernel's
+/// bound on one call's work needs: one for a program of up to 1,024 pages in 16 tables).
+///
+/// # Safety
+/// Our writable pages in the range become copy-on-write: nothing may rely on writing them
+/// without a page fault handler that copies (fork's).
+pub unsafe fn sys_page_dup(envid: EnvId, va: u32, end: u32) -> Result<()> {
+    let mut from = va;
+    loop {
+        let r = syscall4(SYS_PAGE_DUP, envid as u32, from, end, 0);
+        match from_abi(r)? {
+            0 => return Ok(()),
+            next => from = (next as u32) << 12,
+        }
+    }
+}
+
+/// Map at `dstva` in `dstenv` a private copy of the page at `srcva` in `srcenv`, with `perm`
+/// (not in JOS; see `SYS_PAGE_MAP_COPY`).
+///
+/// # Safety
+/// If `dstenv` is the caller, the page at `dstva` is replaced: no Rust reference may point
+/// into it unless its contents stay the same.
+pub unsafe fn sys_page_map_copy(
+    srcenv: EnvId,
+    srcva: u32,
+    dstenv: EnvId,
+    dstva: u32,
+    perm: Pte,
+) -> Result<()> {
+    let r = syscall5(
+        SYS_PAGE_MAP_COPY,
+        srcenv as u32,
+        srcva,
+        dstenv as u32,
+        dstva,
+        perm.bits(),
+    );
+    check(SYS_PAGE_MAP_COPY, r)
 }
