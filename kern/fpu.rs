@@ -21,6 +21,7 @@
 //! beside `envs[]` in kernel-only memory: the `Env` records user space reads at UENVS stay
 //! JOS's. On a CPU without FXSR, `fnsave`/`frstor` (x87 only, 108 bytes) use the same areas.
 
+use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use jos_inc::env::NENV;
@@ -45,7 +46,13 @@ static PAGE_SSE: AtomicBool = AtomicBool::new(false);
 
 /// The clean state every new env starts from, captured at boot from the FPU itself after
 /// `fninit` (x87 control word 0x037F, empty stack, MXCSR 0x1F80, XMM registers zero).
-static mut TEMPLATE: FpuArea = FpuArea([0; 512]);
+static TEMPLATE: Template = Template(UnsafeCell::new(FpuArea([0; 512])));
+
+/// The template's cell: written once, by the boot CPU in `init_percpu` before any env or
+/// other CPU exists; only read after that.
+struct Template(UnsafeCell<FpuArea>);
+// SAFETY: see `Template`: the one write happens before any other CPU runs.
+unsafe impl Sync for Template {}
 
 /// Every CPU has SSE2 as well (and SSE is on): [`zero_blocks`] may use `pcmpeqd`/`pmovmskb`.
 static SCAN_SSE2: AtomicBool = AtomicBool::new(false);
@@ -112,7 +119,7 @@ pub fn init_percpu(boot: bool) {
                     options(att_syntax, nostack, readonly)
                 );
             }
-            save(&raw mut TEMPLATE);
+            save(TEMPLATE.0.get());
         }
         PAGE_SSE.store(fxsr && sse, Ordering::Relaxed);
         SCAN_SSE2.store(fxsr && sse && sse2, Ordering::Relaxed);
@@ -348,7 +355,7 @@ pub unsafe fn restore(area: *const FpuArea) {
 /// `area` is a valid, exclusively owned save area.
 pub unsafe fn reset(area: *mut FpuArea) {
     // SAFETY: TEMPLATE is written once at boot, before any env exists; `area` is ours.
-    unsafe { core::ptr::copy_nonoverlapping(&raw const TEMPLATE, area, 1) }
+    unsafe { core::ptr::copy_nonoverlapping(TEMPLATE.0.get(), area, 1) }
 }
 
 /// Copy this CPU's FPU state into `area`, leaving the registers as they are.

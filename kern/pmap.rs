@@ -10,6 +10,7 @@
 //! Page-table memory is reached through the KERNBASE mapping of physical memory; all raw
 //! accesses to it go through [`PageTable`], the one named place that touches it.
 
+use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 use core::ops::ControlFlow;
 use core::ptr;
@@ -398,11 +399,15 @@ static MMIO_NEXT: Mutex<u32, rank::MmioNext> = Mutex::new(MMIOBASE);
 
 /// Per-CPU kernel stacks, mapped at kstacktop(i) with guard gaps (mem_init_mp).
 #[repr(C, align(4096))]
-struct KStacks([[u8; KSTKSIZE as usize]; crate::cpu::NCPU]);
+struct KStacks(UnsafeCell<[[u8; KSTKSIZE as usize]; crate::cpu::NCPU]>);
+// SAFETY: Rust code never reads or writes the stacks through this static: only their
+// addresses are taken (mem_init_mp maps them; each CPU runs on its own).
+unsafe impl Sync for KStacks {}
 /// In its own section after the bss (kern/kernel.ld), which i386_init does not clear: a stack
 /// needs no zeroing, and this is 256 KiB (65,536 instructions of the boot).
 #[unsafe(link_section = ".kstacks")]
-static mut PERCPU_KSTACKS: KStacks = KStacks([[0; KSTKSIZE as usize]; crate::cpu::NCPU]);
+static PERCPU_KSTACKS: KStacks =
+    KStacks(UnsafeCell::new([[0; KSTKSIZE as usize]; crate::cpu::NCPU]));
 
 pub fn page2pa(pp: PageNum) -> PhysAddr {
     pp.addr()
@@ -679,8 +684,9 @@ fn mem_init_mp(pgdir: PageTable) {
 
 /// Kernel virtual address (in the kernel image) of CPU `i`'s stack.
 pub fn percpu_kstack_kva(i: usize) -> KernVa {
-    // SAFETY: only the address is taken.
-    KernVa::new(unsafe { (&raw const PERCPU_KSTACKS.0[i]) as u32 })
+    assert!(i < crate::cpu::NCPU);
+    let stacks = PERCPU_KSTACKS.0.get();
+    KernVa::new(stacks as u32 + (i * KSTKSIZE as usize) as u32)
 }
 
 /// Load a page directory into CR3.
