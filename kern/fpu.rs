@@ -157,6 +157,212 @@ pub unsafe fn copy_frame(dst: *mut jos_inc::trap::Trapframe, src: *const jos_inc
     }
 }
 
+// ---- boot-time bulk work with XMM registers ------------------------------------------------
+//
+// The boot writes and checks page-table entries and free pages by the tens of thousands
+// (mapping 256 MiB at KERNBASE, check_kern_pgdir, check_page_free_list's marking of every free
+// page). Under QEMU's instruction count a 16-byte store costs what a 4-byte one does. These
+// run before any env exists, but save and restore the XMM registers they use all the same.
+
+/// check_page_free_list's marking of every free page: the first 128 bytes filled with one
+/// word, 8 SSE stores instead of 32. xmm0 holds the word from `new` to the drop (the kernel's
+/// own code never touches the XMM registers: its target is soft-float), and gets its old
+/// value back then.
+pub struct Fill128 {
+    saved: [u8; 16],
+    sse: bool,
+    v: u32,
+}
+
+impl Fill128 {
+    pub fn new(v: u32) -> Fill128 {
+        let mut f = Fill128 {
+            saved: [0; 16],
+            sse: PAGE_SSE.load(Ordering::Relaxed),
+            v,
+        };
+        if f.sse {
+            // SAFETY: saves xmm0 and loads the word into all four lanes; restored in drop.
+            unsafe {
+                core::arch::asm!(
+                    "movups %xmm0, ({saved})",
+                    "movss ({v}), %xmm0",
+                    "shufps $0, %xmm0, %xmm0",
+                    saved = in(reg) f.saved.as_mut_ptr(),
+                    v = in(reg) &v,
+                    options(att_syntax, nostack, preserves_flags)
+                );
+            }
+        }
+        f
+    }
+
+    /// Fill the 128 bytes at `p`.
+    ///
+    /// # Safety
+    /// `p` is 16-byte aligned and the 128 bytes are writable memory nobody else uses.
+    #[inline(always)]
+    pub unsafe fn fill(&self, p: *mut u32) {
+        if !self.sse {
+            for k in 0..32 {
+                // SAFETY: the caller's contract.
+                unsafe { p.add(k).write_volatile(self.v) };
+            }
+            return;
+        }
+        // SAFETY: the caller's contract; xmm0 holds the word (see `new`).
+        unsafe {
+            core::arch::asm!(
+                "movaps %xmm0, 0({p})",
+                "movaps %xmm0, 16({p})",
+                "movaps %xmm0, 32({p})",
+                "movaps %xmm0, 48({p})",
+                "movaps %xmm0, 64({p})",
+                "movaps %xmm0, 80({p})",
+                "movaps %xmm0, 96({p})",
+                "movaps %xmm0, 112({p})",
+                p = in(reg) p,
+                options(att_syntax, nostack, preserves_flags)
+            );
+        }
+    }
+}
+
+impl Drop for Fill128 {
+    fn drop(&mut self) {
+        if self.sse {
+            // SAFETY: restores the xmm0 `new` saved.
+            unsafe {
+                core::arch::asm!(
+                    "movups ({saved}), %xmm0",
+                    saved = in(reg) self.saved.as_ptr(),
+                    options(att_syntax, nostack, preserves_flags, readonly)
+                );
+            }
+        }
+    }
+}
+
+/// Write `n` words from `p` on, word k being `first + k * step` (wrapping): boot_map_region's
+/// run of entries for consecutive frames, four words per store.
+///
+/// # Safety
+/// The `n` words at `p` are writable memory the caller owns (page-table entries nobody uses
+/// yet: the boot's).
+#[inline]
+pub unsafe fn fill_step(p: *mut u32, n: usize, first: u32, step: u32) {
+    let mut k = 0;
+    if SCAN_SSE2.load(Ordering::Relaxed) && n >= 4 {
+        let init = [
+            first,
+            first.wrapping_add(step),
+            first.wrapping_add(step.wrapping_mul(2)),
+            first.wrapping_add(step.wrapping_mul(3)),
+        ];
+        let four = [step.wrapping_mul(4); 4];
+        let mut saved = [0u8; 32];
+        let quads = n / 4;
+        // SAFETY: quads * 16 bytes from p are the caller's (n >= 4 * quads); xmm0 and xmm1
+        // are saved and restored.
+        unsafe {
+            core::arch::asm!(
+                "movups %xmm0, 0({saved})",
+                "movups %xmm1, 16({saved})",
+                "movups ({init}), %xmm0",
+                "movups ({four}), %xmm1",
+                "2:",
+                "movups %xmm0, ({p})",
+                "paddd %xmm1, %xmm0",
+                "addl $16, {p}",
+                "decl {q}",
+                "jnz 2b",
+                "movups 0({saved}), %xmm0",
+                "movups 16({saved}), %xmm1",
+                p = inout(reg) p => _,
+                q = inout(reg) quads => _,
+                init = in(reg) init.as_ptr(),
+                four = in(reg) four.as_ptr(),
+                saved = in(reg) saved.as_mut_ptr(),
+                options(att_syntax, nostack)
+            );
+        }
+        k = quads * 4;
+    }
+    while k < n {
+        // SAFETY: the caller's contract.
+        unsafe {
+            p.add(k)
+                .write_volatile(first.wrapping_add((k as u32).wrapping_mul(step)))
+        };
+        k += 1;
+    }
+}
+
+/// The OR over k < n of `word k ^ (first + k * step)` (wrapping): zero iff the `n` words at
+/// `p` run from `first` in steps of `step` (check_kern_pgdir's test of a run of mappings).
+///
+/// # Safety
+/// The `n` words at `p` are readable.
+#[inline]
+pub unsafe fn diff_step(p: *const u32, n: usize, first: u32, step: u32) -> u32 {
+    let mut k = 0;
+    let mut diff = 0;
+    if SCAN_SSE2.load(Ordering::Relaxed) && n >= 4 {
+        let init = [
+            first,
+            first.wrapping_add(step),
+            first.wrapping_add(step.wrapping_mul(2)),
+            first.wrapping_add(step.wrapping_mul(3)),
+        ];
+        let four = [step.wrapping_mul(4); 4];
+        let mut out = [0u32; 4];
+        let mut saved = [0u8; 64];
+        let quads = n / 4;
+        // SAFETY: reads quads * 16 bytes from p (the caller's); xmm0-xmm3 are saved and
+        // restored.
+        unsafe {
+            core::arch::asm!(
+                "movups %xmm0, 0({saved})",
+                "movups %xmm1, 16({saved})",
+                "movups %xmm2, 32({saved})",
+                "movups %xmm3, 48({saved})",
+                "movups ({init}), %xmm0",
+                "movups ({four}), %xmm1",
+                "pxor %xmm2, %xmm2",
+                "2:",
+                "movups ({p}), %xmm3",
+                "pxor %xmm0, %xmm3",
+                "por %xmm3, %xmm2",
+                "paddd %xmm1, %xmm0",
+                "addl $16, {p}",
+                "decl {q}",
+                "jnz 2b",
+                "movups %xmm2, ({out})",
+                "movups 0({saved}), %xmm0",
+                "movups 16({saved}), %xmm1",
+                "movups 32({saved}), %xmm2",
+                "movups 48({saved}), %xmm3",
+                p = inout(reg) p => _,
+                q = inout(reg) quads => _,
+                init = in(reg) init.as_ptr(),
+                four = in(reg) four.as_ptr(),
+                out = in(reg) out.as_mut_ptr(),
+                saved = in(reg) saved.as_mut_ptr(),
+                options(att_syntax, nostack)
+            );
+        }
+        diff = out[0] | out[1] | out[2] | out[3];
+        k = quads * 4;
+    }
+    while k < n {
+        // SAFETY: the caller's contract.
+        let w = unsafe { p.add(k).read_volatile() };
+        diff |= w ^ first.wrapping_add((k as u32).wrapping_mul(step));
+        k += 1;
+    }
+    diff
+}
+
 /// Entries (32-bit words) per block of [`zero_blocks`]: 128 bytes.
 pub const SCAN_BLOCK: usize = 32;
 
