@@ -93,11 +93,13 @@ pub extern "C" fn i386_init() -> ! {
         test_backtrace(5);
     }
 
+    // Each env's own FPU/SSE state (not in JOS). Before mem_init, whose bulk work (zeroing
+    // the pages and envs arrays, mapping and checking 256 MiB at KERNBASE, marking every free
+    // page) uses 16-byte SSE moves.
+    fpu::init_percpu(true);
+
     // Lab 2 memory management initialization functions
     pmap::mem_init();
-
-    // Each env's own FPU/SSE state (not in JOS).
-    fpu::init_percpu(true);
 
     // Lab 4 multiprocessor initialization functions (before the env table: the big kernel
     // lock that guards it knows its holder by CPU number, which needs the LAPIC).

@@ -149,62 +149,23 @@ impl PageTable {
     }
 
     /// The OR of `entry(first + k) ^ (want + k * PGSIZE)` over `k < n`: zero iff entries
-    /// `first..first+n` are exactly consecutive pages from `want` (check_kern_pgdir's loop).
+    /// `first..first+n` are exactly consecutive pages from `want` (check_kern_pgdir's loop;
+    /// four entries at a time with SSE: `fpu::diff_step`).
     #[inline]
     fn diff_from_run(self, first: usize, n: usize, want: Entry) -> u32 {
-        let want = want.bits();
         assert!(first + n <= NPTENTRIES);
-        let base = self.slot(first);
-        // Wrapping arithmetic, as in `fill`.
-        let step = |w: u32, k: usize| w.wrapping_add((k as u32).wrapping_mul(PGSIZE));
-        let mut diff = 0;
-        let mut k = 0;
-        while k + 4 <= n {
-            let w = step(want, k);
-            // SAFETY: as in `get`; `first + k + 3` < 1024 (asserted above).
-            unsafe {
-                diff |= (ptr::read_volatile(base.add(k)) ^ w)
-                    | (ptr::read_volatile(base.add(k + 1)) ^ step(w, 1))
-                    | (ptr::read_volatile(base.add(k + 2)) ^ step(w, 2))
-                    | (ptr::read_volatile(base.add(k + 3)) ^ step(w, 3));
-            }
-            k += 4;
-        }
-        while k < n {
-            // SAFETY: as above.
-            diff |= unsafe { ptr::read_volatile(base.add(k)) } ^ step(want, k);
-            k += 1;
-        }
-        diff
+        // SAFETY: entries first..first+n of this table (see `get`), only read.
+        unsafe { crate::fpu::diff_step(self.slot(first), n, want.bits(), PGSIZE) }
     }
 
     /// Entries `first..first+n` map consecutive pages from `entry` (a frame address with
-    /// its permission bits) on: boot_map_region's inner loop.
+    /// its permission bits) on: boot_map_region's inner loop. The arithmetic wraps by design
+    /// (a mapping may run to the top of the address space; the frame part is what matters).
     fn fill(self, first: usize, n: usize, entry: Entry) {
-        let entry = entry.bits();
         assert!(first + n <= NPTENTRIES);
-        let base = self.slot(first);
-        // Four entries per iteration: boot maps 65,536 pages at KERNBASE this way. The
-        // arithmetic wraps by design (the kernel is built with overflow checks): a mapping may
-        // run to the top of the address space, and the frame part is what matters.
-        let step = |e: u32, k: usize| e.wrapping_add((k as u32).wrapping_mul(PGSIZE));
-        let mut k = 0;
-        while k + 4 <= n {
-            let e = step(entry, k);
-            // SAFETY: as in `set`; `first + k + 3` < 1024 (asserted above).
-            unsafe {
-                ptr::write_volatile(base.add(k), e);
-                ptr::write_volatile(base.add(k + 1), step(e, 1));
-                ptr::write_volatile(base.add(k + 2), step(e, 2));
-                ptr::write_volatile(base.add(k + 3), step(e, 3));
-            }
-            k += 4;
-        }
-        while k < n {
-            // SAFETY: as above.
-            unsafe { ptr::write_volatile(base.add(k), step(entry, k)) }
-            k += 1;
-        }
+        // SAFETY: entries first..first+n of this table, which the caller (boot, mapping the
+        // kernel's address space) owns; four at a time with SSE (`fpu::fill_step`).
+        unsafe { crate::fpu::fill_step(self.slot(first), n, entry.bits(), PGSIZE) }
     }
 }
 
@@ -546,9 +507,27 @@ fn boot_alloc(n: u32) -> KernVa {
 }
 
 fn zero_kva(kva: KernVa, len: u32) {
-    // SAFETY: [kva, kva+len) is memory just handed out by boot_alloc or page_alloc, mapped
-    // at KERNBASE, and owned by the caller.
-    unsafe { ptr::write_bytes(kva.as_ptr::<u8>(), 0, len as usize) }
+    // Whole pages with SSE (fpu::zero_page: the pages and envs arrays are 95 pages, about
+    // 97,000 `rep stosl` iterations), the rest (if any) bytewise.
+    let pages = if kva.get().is_multiple_of(PGSIZE) {
+        len / PGSIZE
+    } else {
+        0
+    };
+    for i in 0..pages {
+        // SAFETY: page i of [kva, kva+len): memory just handed out by boot_alloc or
+        // page_alloc, mapped at KERNBASE, owned by the caller, page-aligned.
+        unsafe { crate::fpu::zero_page(kva.as_ptr::<u8>().add((i * PGSIZE) as usize)) }
+    }
+    let done = pages * PGSIZE;
+    // SAFETY: the rest of [kva, kva+len), as above.
+    unsafe {
+        ptr::write_bytes(
+            kva.as_ptr::<u8>().add(done as usize),
+            0,
+            (len - done) as usize,
+        )
+    }
 }
 
 /// Set up a two-level page table: kern_pgdir is its linear (virtual) address of the root.

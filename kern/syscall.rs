@@ -608,9 +608,89 @@ fn sys_ipc_recv(mut k: Kernel, cur: EnvIdx, dstva: u32) -> (Kernel, Result<i32>)
 fn block(mut k: Kernel) -> ! {
     let cpu = k.cpu();
     match env::table(&mut k).take_handoff(cpu) {
-        Some(h) => env::env_run(k, h),
+        // (Through the IPC fast path when it applies: env::run_blocked_to.)
+        Some(h) => env::run_blocked_to(k, h),
         None => sched::sched_yield(k),
     }
+}
+
+/// Send to `envid` and receive, in one call (not in JOS: `SYS_IPC_SEND_RECV`, Liedtke's
+/// combined send and receive for a caller that expects a reply). The send is sys_ipc_send's,
+/// with its checks and errors (nothing is done then): if the receiver is not waiting yet we
+/// block until it takes the message, then wait for ours without returning to user mode; the
+/// receive is sys_ipc_recv's at `dstva`, checked first. A receiver that is waiting runs at
+/// once on this CPU, without a scheduler pass (env::send_recv_switch), unless a sender is
+/// already waiting for us: then, as sys_ipc_recv, we take its message and return at once.
+/// The message we receive comes back in registers too (EDX value, ECX sender, EBX
+/// permissions).
+fn sys_ipc_send_recv(
+    mut k: Kernel,
+    cur: EnvIdx,
+    tf: &mut Trapframe,
+    [envid, value, srcva, perm, dstva]: [u32; 5],
+) -> (Kernel, Result<i32>) {
+    if dstva < UTOP && !dstva.is_multiple_of(PGSIZE) {
+        return (k, Err(Error::Inval));
+    }
+    let cpu = k.cpu();
+    let t = env::table(&mut k);
+    let dst = match live_env(t, cpu, envid as EnvId, false) {
+        Ok(d) if d == cur => return (k, Err(Error::Inval)),
+        Ok(d) => d,
+        Err(e) => return (k, Err(e)),
+    };
+    if !t.state(dst).recving() {
+        // Not waiting yet: block as sys_ipc_send does (the receiver runs next, if it can);
+        // when it takes the message we wait for ours (env::finish_send).
+        let msg = [value, srcva, perm];
+        if let Err(e) = check_send_page(t, cur, srcva, perm) {
+            return (k, Err(e));
+        }
+        env::block_send_recv(t, cur, dst, msg, dstva);
+        t.set_handoff(cpu, dst);
+        block(k)
+    }
+    let sent = check_send_page(t, cur, srcva, perm).and_then(|p| {
+        let dst_va = t.env(dst).env_ipc_dstva;
+        transfer_page(t, cur, p, dst, dst_va)
+    });
+    let sent = match sent {
+        Ok(s) => s,
+        Err(e) => return (k, Err(e)),
+    };
+    let from = t.id(cur);
+    if !t.has_senders(cur) {
+        env::send_recv_switch(k, cur, dst, (from, value, sent), dstva)
+    }
+    let Some(mut next) = env::take_sender(t, cur) else {
+        unreachable!("a sender is queued")
+    };
+    // A sender was waiting for us: our message is delivered (its receiver runs when the
+    // scheduler, or our own next block, lets it), and the receive takes the waiting one's.
+    env::deliver(t, cpu, dst, from, value, sent);
+    loop {
+        let (s, [v, s_va, s_perm]) = next;
+        let r =
+            check_send_page(t, s, s_va, s_perm).and_then(|p| transfer_page(t, s, p, cur, dstva));
+        match r {
+            Ok(got) => {
+                let s_id = t.id(s);
+                env::set_message(t, cur, s_id, v, got);
+                env::finish_send(t, s, Ok(()));
+                tf.tf_regs.reg_edx = v;
+                tf.tf_regs.reg_ecx = s_id as u32;
+                tf.tf_regs.reg_ebx = got as u32;
+                return (k, Ok(0));
+            }
+            Err(e) => env::finish_send(t, s, Err(e)),
+        }
+        match env::take_sender(t, cur) {
+            Some(n) => next = n,
+            None => break,
+        }
+    }
+    env::block_recv(t, cur, dstva);
+    block(k)
 }
 
 /// Dispatches to the correct kernel function, passing the arguments, then returns to the
@@ -641,6 +721,12 @@ pub fn syscall(mut k: Kernel, cur: EnvIdx, tf: &mut Trapframe) -> ! {
         SYS_IPC_SEND => {
             let r;
             (k, r) = sys_ipc_send(k, cur, [a1(), a2(), a3(), a4()]);
+            r
+        }
+        SYS_IPC_SEND_RECV => {
+            let r;
+            let args = [a1(), a2(), a3(), a4(), a5()];
+            (k, r) = sys_ipc_send_recv(k, cur, tf, args);
             r
         }
         SYS_BATCH => {
@@ -683,5 +769,9 @@ pub fn syscall(mut k: Kernel, cur: EnvIdx, tf: &mut Trapframe) -> ! {
     // LAB 3: END syscall
     // The current env gets the result in eax (if it was destroyed, nobody reads the frame).
     tf.tf_regs.reg_eax = to_abi(ret) as u32;
-    sched::resume(k)
+    // Back to it if it may go on (sched::resume, knowing which env that is), else schedule.
+    if env::table(&mut k).state(cur).continues() {
+        env::env_resume(k, cur)
+    }
+    sched::sched_yield(k)
 }

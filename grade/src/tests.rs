@@ -1305,6 +1305,44 @@ pub static TABLE: &[Test] = &[
         no: &[".*panic"],
         ..DEFAULT
     },
+    // sys_batch (a JOS lab 4 challenge): each call as if alone, the failing index and error,
+    // non-batchable calls, the bound, an array that unmaps itself, a batch that destroys its
+    // caller, and bad array pointers (JOS's user_mem_check failure, the caller destroyed).
+    Test {
+        name: "batchcalls",
+        part: PROJECT,
+        points: 1,
+        test: "batchcalls",
+        expect: &[
+            r"\[[0-9a-f]{8}\] user_mem_check assertion failure for va dead0000",
+            r"\[[0-9a-f]{8}\] user_mem_check assertion failure for va 10001000",
+            "batchcalls: all checks passed",
+        ],
+        no: &[".*panic"],
+        ..DEFAULT
+    },
+    // sys_page_dup (fork's duppage in the kernel) and sys_page_map_copy: duppage's mappings,
+    // the checks, the bounds on one call's work, and fork's children seeing them.
+    Test {
+        name: "pagedup",
+        part: PROJECT,
+        points: 1,
+        test: "pagedup",
+        expect: &["pagedup: all checks passed"],
+        no: &[".*panic"],
+        ..DEFAULT
+    },
+    // sys_ipc_send_recv (Liedtke's combined send and receive): replies in registers and in
+    // envs[], a receiver not yet waiting, pages both ways, a queued sender, refusals.
+    Test {
+        name: "sendrecv",
+        part: PROJECT,
+        points: 1,
+        test: "sendrecv",
+        expect: &["sendrecv: all checks passed"],
+        no: &[".*panic"],
+        ..DEFAULT
+    },
     // The kernel zeroes and copies pages with SSE moves on the env's own XMM registers.
     Test {
         name: "ssepage",
@@ -1659,6 +1697,8 @@ pub const VARIANTS: &[(&str, u32, Tcg)] = &[
     ("leakcheck", 4, Tcg::Single),
     ("primes", 4, Tcg::Multi),
     ("pingpong", 4, Tcg::Multi),
+    ("sendrecv", 2, Tcg::Single),
+    ("sendrecv", 4, Tcg::Multi),
     ("leakcheck", 4, Tcg::Multi),
     ("tlbleak", 4, Tcg::Multi),
     ("pingpongs", 2, Tcg::Single),

@@ -47,8 +47,19 @@ pub const SYS_PAGE_DUP: u32 = 18;
 /// copy-on-write fault in each env). The source must be mapped and user-readable; `perm` is
 /// checked as for `sys_page_alloc`.
 pub const SYS_PAGE_MAP_COPY: u32 = 19;
+/// Not in JOS (Liedtke's IPC, a JOS lab 4 challenge): `sys_ipc_send` then `sys_ipc_recv` in
+/// one call. Arguments: the receiver, the value, the page to send (srcva, perm: as for
+/// `sys_ipc_send`), and where to receive a page (dstva: as for recv). The message goes to the
+/// receiver (blocking until it takes it, as `sys_ipc_send`), then the caller waits for a
+/// message, without returning in between; a receiver that is waiting runs at once on this CPU
+/// (no scheduler pass). Returns 0 with the message received both in `envs[]` (as every
+/// receive) and in registers: EDX = value, ECX = sender, EBX = permissions. Fails, having
+/// done nothing, as `sys_ipc_send` fails (-E_BAD_ENV, -E_INVAL for a bad page or a send to
+/// oneself), or with -E_INVAL for a bad dstva; or, having sent, with the error a blocked
+/// send can end with (-E_BAD_ENV if the receiver died, -E_INVAL if the page was gone).
+pub const SYS_IPC_SEND_RECV: u32 = 20;
 /// One past the last system call number.
-pub const NSYSCALLS: u32 = 20;
+pub const NSYSCALLS: u32 = 21;
 
 /// The most calls one `SYS_BATCH` takes. The kernel holds the big lock for the whole batch,
 /// so this bounds how long other CPUs can wait for it: 64 calls of the costliest batchable

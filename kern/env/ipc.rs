@@ -4,11 +4,15 @@
 
 use jos_inc::env::*;
 use jos_inc::error::Result;
+use jos_inc::trap::Trapframe;
 use kern_logic::envid::EnvIdx;
-use kern_logic::lifecycle::Event;
+use kern_logic::lifecycle::{self, Event, Life};
 use kern_logic::links::Link;
 
-use crate::cpu::CpuId;
+use crate::cpu::{self, CpuId};
+use crate::fpu;
+use crate::pmap;
+use crate::spinlock::Kernel;
 
 use super::*;
 
@@ -30,7 +34,7 @@ impl EnvTable {
 
 /// Env `i`, running on `cpu`, blocks in sys_ipc_send until receiver `r` takes the message.
 pub fn block_send(t: &mut EnvTable, i: EnvIdx, r: EnvIdx, msg: [u32; 3]) {
-    t.must(i, Event::SendWait);
+    t.must_ipc(i, Event::SendWait);
     t.kern[i].msg = msg;
     t.links.queue_sender(r, i);
 }
@@ -41,16 +45,30 @@ pub fn take_sender(t: &mut EnvTable, r: EnvIdx) -> Option<(EnvIdx, [u32; 3])> {
     Some((s, t.kern[s].msg))
 }
 
-/// A blocked sender's send is over: its sys_ipc_send returns `result`.
+/// A blocked sender's send is over: its sys_ipc_send returns `result`. A sender in
+/// `sys_ipc_send_recv` (its number still in the EAX its trap saved) whose message was taken
+/// goes on to wait for its reply instead (SendDoneRecv), at the dstva it gave.
 pub fn finish_send(t: &mut EnvTable, s: EnvIdx, result: Result<()>) {
     // The sender is off every CPU (blocked), so its registers are in env_tf.
-    t.env(s).env_tf.tf_regs.reg_eax = jos_inc::error::to_abi(result.map(|()| 0)) as u32;
-    t.must(s, Event::SendDone);
+    let regs = &mut t.env(s).env_tf.tf_regs;
+    if result.is_ok() && regs.reg_eax == jos_inc::syscall::SYS_IPC_SEND_RECV {
+        t.must_ipc(s, Event::SendDoneRecv);
+        return;
+    }
+    regs.reg_eax = jos_inc::error::to_abi(result.map(|()| 0)) as u32;
+    t.must_ipc(s, Event::SendDone);
+}
+
+/// Env `i`, running on `cpu`, blocks in sys_ipc_send_recv until receiver `r` takes its message
+/// (then it waits for its own, at `dstva`: see finish_send).
+pub fn block_send_recv(t: &mut EnvTable, i: EnvIdx, r: EnvIdx, msg: [u32; 3], dstva: u32) {
+    block_send(t, i, r, msg);
+    t.env(i).env_ipc_dstva = dstva;
 }
 
 /// Env `i` blocks in sys_ipc_recv, to have a page mapped at `dstva` if below UTOP.
 pub fn block_recv(t: &mut EnvTable, i: EnvIdx, dstva: u32) {
-    t.must(i, Event::Recv);
+    t.must_ipc(i, Event::Recv);
     t.env(i).env_ipc_dstva = dstva;
 }
 
@@ -59,8 +77,8 @@ pub fn block_recv(t: &mut EnvTable, i: EnvIdx, dstva: u32) {
 pub fn deliver(t: &mut EnvTable, cpu: CpuId, i: EnvIdx, from: EnvId, value: u32, perm: i32) {
     set_message(t, i, from, value, perm);
     // The receiver is off every CPU (receivers are), so its registers are in env_tf.
-    t.env(i).env_tf.tf_regs.reg_eax = 0;
-    t.must(i, Event::Deliver);
+    message_regs(&mut t.env(i).env_tf.tf_regs, from, value, perm);
+    t.must_ipc(i, Event::Deliver);
     t.handoff[cpu.index()] = Link::to(i);
 }
 
@@ -70,4 +88,164 @@ pub fn set_message(t: &mut EnvTable, i: EnvIdx, from: EnvId, value: u32, perm: i
     e.env_ipc_from = from;
     e.env_ipc_value = value;
     e.env_ipc_perm = perm;
+}
+
+/// The registers of a receiver, blocked in a receive, as its system call returns with a
+/// message: EAX = 0; and if the call was `SYS_IPC_SEND_RECV` (its number is still in the EAX
+/// its trap saved), the message itself, which that call returns in registers (Liedtke's
+/// "message in registers"): EDX = value, ECX = sender, EBX = permissions. Any other receive
+/// keeps every register but EAX, as JOS's ABI says; its message is in `envs[]` (as it is
+/// for every receiver).
+#[inline]
+fn message_regs(regs: &mut jos_inc::trap::PushRegs, from: EnvId, value: u32, perm: i32) {
+    if regs.reg_eax == jos_inc::syscall::SYS_IPC_SEND_RECV {
+        regs.reg_edx = value;
+        regs.reg_ecx = from as u32;
+        regs.reg_ebx = perm as u32;
+    }
+    regs.reg_eax = 0;
+}
+
+// ---- the IPC fast path (not in JOS) ------------------------------------------------------
+//
+// Liedtke, "Improving IPC by Kernel Design": when a message wakes a receiver and the sender
+// then waits, switch straight from the one to the other, no scheduler pass, and touch only
+// what the switch needs. The lifecycle steps are the ones `deliver`, `block_recv` and
+// `env_run` take (Deliver, Recv, Deschedule, Dispatch), decided by the same state machine;
+// what is special is the bookkeeping: for the shape handled here the steps' effect on the run
+// set and the active count is known (see `handoff`), so it is applied directly instead of
+// being found by comparing every state before and after (`apply`, about 120 instructions a
+// step). Any other shape takes the general path.
+
+impl EnvTable {
+    /// Env `cur`, running on `cpu`, lets go of the CPU for env `to`, which takes it. If
+    /// `fused`, `cur` is still running and blocks to receive now (Recv) and `to`, blocked
+    /// receiving, gets its message now (Deliver: `sys_ipc_send_recv`); else `cur` has blocked
+    /// already (in a receive or a send) and `to` is runnable (the hand-off after a send).
+    ///
+    /// Then Deschedule for `cur` and Dispatch for `to`, with registers, address space and
+    /// FPU state switched as `switch_to` does (the live frame, now `to`'s registers, is
+    /// returned). Returns None, having changed nothing, unless
+    /// the steps take `cur` to a live state that is not runnable (so not freed: not dying,
+    /// not an orphan suspending itself) and `to` from runnable (after Deliver, if fused) to
+    /// running, and `to`'s priority is at least the highest runnable one (as `take_handoff`).
+    /// For that shape, `cur` leaves the active count and the run set had neither env before
+    /// nor has after, except that, when not fused, `to` was runnable: it leaves the run set,
+    /// and the active count gains no one (`to` was active already), where fused it gains `to`.
+    #[inline(always)]
+    fn handoff(
+        &mut self,
+        cpu: CpuId,
+        cur: EnvIdx,
+        to: EnvIdx,
+        fused: bool,
+    ) -> Option<*mut Trapframe> {
+        let (c0, t0) = (self.kern[cur].state, self.kern[to].state);
+        let (c1, t1) = if fused {
+            (
+                lifecycle::step(c0, Event::Recv),
+                lifecycle::step(t0, Event::Deliver),
+            )
+        } else {
+            (Ok(c0), Ok(t0))
+        };
+        let (Ok(c1), Ok(t1)) = (c1, t1) else {
+            return None;
+        };
+        let c2 = lifecycle::step(c1, Event::Deschedule);
+        let t2 = lifecycle::step(t1, Event::Dispatch { cpu });
+        let (Ok(c2), Ok(t2)) = (c2, t2) else {
+            return None;
+        };
+        if c2.life() != Life::Live || c2.runnable() || !t1.runnable() || !c0.active() {
+            return None;
+        }
+        // No inversion by hand-off (as take_handoff): `to` runs now only if nothing runnable
+        // has a higher priority.
+        if self
+            .runq
+            .top_level()
+            .is_some_and(|top| usize::from(self.kern[to].prio) < top)
+        {
+            return None;
+        }
+        let frame = live_frame(cpu);
+        self.kern[cur].state = c2;
+        self.kern[to].state = t2;
+        if !fused {
+            self.runq_remove(to);
+            self.nactive -= 1;
+        }
+        // SAFETY: the FPU holds cur's state; its save area belongs to it. (First, so that
+        // the frame copies below may use the XMM registers.)
+        unsafe { fpu::save(fpu_area(cur)) };
+        let e = self.env(cur);
+        e.env_status = c2.status().into();
+        e.env_ipc_recving = c2.recving();
+        // SAFETY: this CPU's live frame holds cur's registers (it ran here until now); the
+        // XMM registers belong to nobody until `to`'s state is restored below.
+        unsafe { fpu::copy_frame(&raw mut e.env_tf, frame) };
+        self.handoff[cpu.index()] = Link::NONE;
+        cpu::cpu(cpu).set_env(Some(to));
+        let e = self.env(to);
+        e.env_status = t2.status().into();
+        e.env_ipc_recving = false;
+        e.env_cpunum = cpu.index() as i32;
+        // SAFETY: as in switch_to; the XMM registers are still nobody's.
+        unsafe { fpu::copy_frame(frame, &raw const e.env_tf) };
+        pmap::load_pgdir(self.pgdir(to));
+        // SAFETY: to's area holds its state (saved when it last left a CPU).
+        unsafe { fpu::restore(fpu_area(to)) };
+        Some(frame)
+    }
+
+    /// Whether senders are queued on env `i` (blocked in sys_ipc_send until it receives).
+    #[inline]
+    pub fn has_senders(&self, i: EnvIdx) -> bool {
+        self.links.has_senders(i)
+    }
+}
+
+/// The current env of `k`'s CPU has blocked (in a receive or a send) after waking env `to`:
+/// run `to` now, through the fast path if it applies (see `EnvTable::handoff`), else as
+/// env_run does.
+pub fn run_blocked_to(mut k: Kernel, to: EnvIdx) -> ! {
+    let cpu = k.cpu();
+    if let Some(cur) = cpu::cpu(cpu).env() {
+        table(&mut k).handoff(cpu, cur, to, false);
+    }
+    // (After a fast hand-off `to` is this CPU's env, and env_run only returns to it.)
+    env_run(k, to)
+}
+
+/// sys_ipc_send_recv's second half, the fast path proper: env `cur`, running on `k`'s CPU,
+/// has sent a message (from `from`, `value`, page permissions `perm`) to env `to`, blocked
+/// receiving, and now blocks receiving at `dstva`; `to` takes the CPU at once if it can
+/// (`EnvTable::handoff`: one switch, no scheduler pass), its message in registers if it asked
+/// for that. Otherwise the same as `deliver`, `block_recv` and a hand-off through the
+/// scheduler's rules.
+pub fn send_recv_switch(
+    mut k: Kernel,
+    cur: EnvIdx,
+    to: EnvIdx,
+    (from, value, perm): (EnvId, u32, i32),
+    dstva: u32,
+) -> ! {
+    let cpu = k.cpu();
+    let t = table(&mut k);
+    set_message(t, to, from, value, perm);
+    if let Some(frame) = t.handoff(cpu, cur, to, true) {
+        t.env(cur).env_ipc_dstva = dstva;
+        // SAFETY: the live frame holds `to`'s registers now (handoff copied them in).
+        message_regs(unsafe { &mut (*frame).tf_regs }, from, value, perm);
+        env_run(k, to)
+    }
+    message_regs(&mut t.env(to).env_tf.tf_regs, from, value, perm);
+    t.must_ipc(to, Event::Deliver);
+    t.handoff[cpu.index()] = Link::to(to);
+    block_recv(t, cur, dstva);
+    match t.take_handoff(cpu) {
+        Some(h) => run_blocked_to(k, h),
+        None => crate::sched::sched_yield(k),
+    }
 }

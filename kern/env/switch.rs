@@ -87,6 +87,7 @@ pub fn enter_user(cpu: CpuId) -> ! {
 /// CPU lets the env go (`deschedule`) and read when a CPU takes it (`dispatch`); nobody else
 /// reads or writes an on-CPU env's registers (the lifecycle keeps DYING envs and receivers off
 /// other CPUs).
+#[inline]
 pub fn live_frame(cpu: CpuId) -> *mut Trapframe {
     (kstacktop(cpu.index() as u32) - core::mem::size_of::<Trapframe>() as u32) as *mut Trapframe
 }
@@ -135,6 +136,21 @@ pub fn env_run(mut k: Kernel, i: EnvIdx) -> ! {
     pmap::leaving_for_user(cpu);
     enter_user(cpu)
     // LAB 3: END env_run
+}
+
+/// Return to env `i`, which trapped on `k`'s CPU and may go on running there (its state
+/// `continues()`: it is still this CPU's env, since only a switch or a halt takes an env off
+/// a CPU, and neither returns): `env_run` without the test for a switch (the end of a system
+/// call).
+#[inline(always)]
+pub fn env_resume(mut k: Kernel, i: EnvIdx) -> ! {
+    let cpu = k.cpu();
+    debug_assert!(cpu::cpu(cpu).env() == Some(i));
+    let e = table(&mut k).env(i);
+    e.env_runs = e.env_runs.wrapping_add(1);
+    k.unlock();
+    pmap::leaving_for_user(cpu);
+    enter_user(cpu)
 }
 
 /// CPU `cpu` switches from its env (if any) to env `i`: registers, address space, FPU state.

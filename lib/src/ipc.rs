@@ -6,7 +6,7 @@ use jos_inc::memlayout::UTOP;
 use jos_inc::mmu::Pte;
 
 use crate::env::{envs, thisenv};
-use crate::syscall::{sys_ipc_recv, sys_ipc_send};
+use crate::syscall::{sys_ipc_recv, sys_ipc_send, sys_ipc_send_recv};
 
 /// A received message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +69,20 @@ pub fn ipc_send(to: EnvId, val: u32, pg: Option<u32>, perm: Pte) {
         panic!("ipc_send: {}", e);
     }
     // LAB 4: END ipc_send
+}
+
+/// Send `val` (and the page at `pg` with `perm`, if given) to `to`, then wait for a message
+/// without accepting a page: `ipc_send` then `ipc_recv` for a caller that expects a reply (a
+/// client's request, a server's reply before its next request), in one system call
+/// (`sys_ipc_send_recv`, Liedtke's combined send and receive): when `to` is waiting it runs
+/// at once on this CPU, and the reply comes back in registers. Errors of the send are fatal
+/// (panic), as in `ipc_send`.
+pub fn ipc_send_recv(to: EnvId, val: u32, pg: Option<u32>, perm: Pte) -> Result<IpcMsg> {
+    // SAFETY: with dstva = UTOP no page is mapped into our address space.
+    match unsafe { sys_ipc_send_recv(to, val, pg.unwrap_or(UTOP), perm, UTOP) } {
+        Ok((value, from, perm)) => Ok(IpcMsg { value, from, perm }),
+        Err(e) => panic!("ipc_send: {}", e),
+    }
 }
 
 /// The id of the first live environment of type `env_type`, if any. (JOS's version also

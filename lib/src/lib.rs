@@ -44,7 +44,7 @@ pub use env::{
 pub use exception::{exception_upcall, set_exception_handler};
 pub use exit::exit;
 pub use fork::{fork, sfork};
-pub use ipc::{IpcMsg, ipc_find_env, ipc_recv, ipc_recv_page, ipc_send};
+pub use ipc::{IpcMsg, ipc_find_env, ipc_recv, ipc_recv_page, ipc_send, ipc_send_recv};
 pub use pgfault::{pgfault_upcall, set_pgfault_handler};
 pub use syscall::*;
 

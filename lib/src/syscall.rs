@@ -355,3 +355,44 @@ pub unsafe fn sys_page_map_copy(
     );
     check(SYS_PAGE_MAP_COPY, r)
 }
+
+/// Send `value` (and the page at `srcva` with `perm`, if below UTOP) to `envid`, then receive
+/// (a page at `dstva`, if below UTOP), in one call (not in JOS: Liedtke's combined send and
+/// receive, `SYS_IPC_SEND_RECV`). Returns the message received: (value, sender, permissions),
+/// which the kernel also leaves in `thisenv()`'s `env_ipc_*` fields. If `envid` is not waiting
+/// yet, this waits for it to take the message, as [`sys_ipc_send`]. Errors as for
+/// [`sys_ipc_send`], and `Err(Error::Inval)` for a misaligned `dstva`.
+///
+/// # Safety
+/// If `dstva` is below UTOP, the page there may be replaced: no Rust reference may point
+/// into it.
+pub unsafe fn sys_ipc_send_recv(
+    envid: EnvId,
+    value: u32,
+    srcva: u32,
+    perm: Pte,
+    dstva: u32,
+) -> Result<(u32, EnvId, Pte)> {
+    let num_a5 = [SYS_IPC_SEND_RECV, dstva];
+    let (ret, v, from, p): (i32, u32, u32, u32);
+    // SAFETY: as for `syscall5` (ESI saved and restored around the trap); the kernel returns
+    // the message in EDX, ECX and EBX, declared as outputs here.
+    unsafe {
+        asm!(
+            "pushl %esi",
+            "movl 4(%eax), %esi",
+            "movl (%eax), %eax",
+            "int ${t}",
+            "popl %esi",
+            t = const T_SYSCALL,
+            inlateout("eax") num_a5.as_ptr() => ret,
+            inlateout("edx") envid as u32 => v,
+            inlateout("ecx") value => from,
+            inlateout("ebx") srcva => p,
+            in("edi") perm.bits(),
+            options(att_syntax),
+        );
+    }
+    from_abi(ret)?;
+    Ok((v, from as EnvId, Pte::from_bits_retain(p)))
+}

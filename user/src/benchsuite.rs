@@ -21,8 +21,8 @@ use jos_lib::inc::env::{ENV_FREE, ENV_NOT_RUNNABLE, EnvId, envx};
 use jos_lib::inc::memlayout::UTOP;
 use jos_lib::inc::mmu::{NPTENTRIES, PGSIZE, pgnum};
 use jos_lib::{
-    Pte, envs, exit, fork, ipc_recv, ipc_send, println, sys_env_destroy, sys_getenvid,
-    sys_page_alloc, sys_page_unmap, sys_yield, uvpd, uvpt,
+    Pte, envs, exit, fork, ipc_recv, ipc_send, ipc_send_recv, println, sys_env_destroy,
+    sys_getenvid, sys_page_alloc, sys_page_unmap, sys_yield, uvpd, uvpt,
 };
 
 /// Which metrics to run.
@@ -232,25 +232,43 @@ fn yield_with_blocked() {
 /// Value that tells the IPC echo child to exit.
 const STOP: u32 = u32::MAX;
 
-/// One-way IPC: round trips to a child that echoes, per hop (two hops per round trip).
-fn ipc() {
+/// One-way IPC: round trips to a child that echoes, per hop (two hops per round trip). With
+/// `combined`, both sides use `ipc_send_recv` (a send and the receive of the reply in one
+/// system call, Liedtke's); else `ipc_send` then `ipc_recv`, JOS's library calls.
+fn ipc(combined: bool) {
     let child = match fork() {
-        Ok(0) => loop {
-            let msg = match ipc_recv() {
+        Ok(0) => {
+            let mut msg = match ipc_recv() {
                 Ok(m) => m,
                 Err(e) => panic!("bench: ipc_recv: {}", e),
             };
-            if msg.value == STOP {
-                exit();
+            loop {
+                if msg.value == STOP {
+                    exit();
+                }
+                let r = if combined {
+                    ipc_send_recv(msg.from, msg.value, None, Pte::empty())
+                } else {
+                    ipc_send(msg.from, msg.value, None, Pte::empty());
+                    ipc_recv()
+                };
+                msg = match r {
+                    Ok(m) => m,
+                    Err(e) => panic!("bench: ipc_recv: {}", e),
+                };
             }
-            ipc_send(msg.from, msg.value, None, Pte::empty());
-        },
+        }
         Ok(id) => id,
         Err(e) => panic!("bench: fork: {}", e),
     };
     let round_trip = |i: u32| {
-        ipc_send(child, i, None, Pte::empty());
-        match ipc_recv() {
+        let r = if combined {
+            ipc_send_recv(child, i, None, Pte::empty())
+        } else {
+            ipc_send(child, i, None, Pte::empty());
+            ipc_recv()
+        };
+        match r {
             Ok(m) if m.value == i && m.from == child => {}
             Ok(m) => panic!("bench: got {} from {:08x}", m.value, m.from),
             Err(e) => panic!("bench: ipc_recv: {}", e),
@@ -270,12 +288,21 @@ fn ipc() {
         let t1 = rdtsc();
         best = best.min(per_op(t1 - t0, 2 * u64::from(TRIPS)));
     }
-    report(
-        format_args!("one-way IPC (ipc_send/ipc_recv ping-pong, per hop)"),
-        best,
-        "7,634",
-        1500,
-    );
+    if combined {
+        report(
+            format_args!("one-way IPC, combined send+receive (ipc_send_recv ping-pong, per hop)"),
+            best,
+            "-",
+            600,
+        );
+    } else {
+        report(
+            format_args!("one-way IPC (ipc_send/ipc_recv ping-pong, per hop)"),
+            best,
+            "7,634",
+            600,
+        );
+    }
     ipc_send(child, STOP, None, Pte::empty());
     wait_gone(child);
 }
@@ -461,7 +488,8 @@ pub fn run(suite: Suite) {
     if suite == Suite::All {
         yield_with_blocked();
     }
-    ipc();
+    ipc(false);
+    ipc(true);
     if suite == Suite::All {
         // Before the page metrics: those leave a page table for REGION behind, which fork
         // would then scan.

@@ -108,6 +108,12 @@ impl Links {
         self.nodes[i.index()].send_to.get()
     }
 
+    /// Whether senders are queued on `r`.
+    #[inline]
+    pub fn has_senders(&self, r: EnvIdx) -> bool {
+        self.nodes[r.index()].senders != Link::NONE
+    }
+
     /// Add `child` to `parent`'s children.
     pub fn adopt(&mut self, parent: EnvIdx, child: EnvIdx) {
         let head = self.n(parent).first_child;
