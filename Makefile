@@ -88,7 +88,8 @@ tools:
 # cargo decides what is out of date; the copies below keep timestamps when nothing changed.
 $(OBJDIR)/.cargo-built &: FORCE | tools
 	$(V)$(CARGO) kbuild --release -q -p boot -p user
-	$(V)JOS_USER_DIR=$(abspath $(USER_OUT)) $(CARGO) kbuild $(CARGO_PROFILE) -q -p kernel --bin kernel
+	$(V)$(MAKE) -s embed-user
+	$(V)JOS_USER_DIR=$(abspath $(EMBED_DIR)) $(CARGO) kbuild $(CARGO_PROFILE) -q -p kernel --bin kernel
 	$(V)$(CARGO) build --release -q -p mkkdebug
 	$(V)mkdir -p $(OBJDIR)/kern $(OBJDIR)/boot
 	$(V)cmp -s $(CARGO_OUT)/kernel $(OBJDIR)/kern/kernel.unpatched || cp $(CARGO_OUT)/kernel $(OBJDIR)/kern/kernel.unpatched
@@ -96,6 +97,22 @@ $(OBJDIR)/.cargo-built &: FORCE | tools
 	$(V)touch $@
 
 $(OBJDIR)/kern/kernel.unpatched $(OBJDIR)/boot/boot.elf: $(OBJDIR)/.cargo-built ;
+
+# The copies of the user programs the kernel embeds: without symbols (a quarter of each file),
+# so that the kernel and what mem_init boot-allocates stay inside the 4 MiB the entry page
+# table maps, with 256 MiB of RAM too (test mem256). gdb's `add-symbol-file` still reads the
+# programs with their symbols from target/. A copy is replaced only when it changed, so an
+# unchanged program does not rebuild the kernel.
+EMBED_DIR := $(OBJDIR)/user
+USER_PROGS = $(basename $(notdir $(wildcard user/src/bin/*.rs)))
+.PHONY: embed-user
+embed-user:
+	@mkdir -p $(EMBED_DIR)
+	@for p in $(USER_PROGS); do \
+		$(SYSROOT_BIN)/llvm-objcopy --strip-all $(USER_OUT)/$$p $(EMBED_DIR)/$$p.new && \
+		if cmp -s $(EMBED_DIR)/$$p.new $(EMBED_DIR)/$$p; then rm $(EMBED_DIR)/$$p.new; \
+		else mv $(EMBED_DIR)/$$p.new $(EMBED_DIR)/$$p; fi || exit 1; \
+	done
 
 $(OBJDIR)/boot/boot: $(OBJDIR)/boot/boot.elf
 	@echo + mk $@
@@ -204,7 +221,8 @@ lint: tools
 	$(V)$(CARGO) clippy -q --all-targets -- -D warnings
 	$(V)$(CARGO) kclippy --release -q -p boot -p jos-lib -p user -- -D warnings
 	$(V)$(CARGO) kbuild --release -q -p boot -p user
-	$(V)JOS_USER_DIR=$(abspath $(USER_OUT)) $(CARGO) kclippy $(CARGO_PROFILE) -q -p kernel --bin kernel -- -D warnings
+	$(V)$(MAKE) -s embed-user
+	$(V)JOS_USER_DIR=$(abspath $(EMBED_DIR)) $(CARGO) kclippy $(CARGO_PROFILE) -q -p kernel --bin kernel -- -D warnings
 
 # Benchmarks: the user program `bench` under QEMU icount (the guest's rdtsc counts guest
 # instructions; see README.md), then `benchsmp` with 1, 2 and 4 CPUs; grade prints the tables.
