@@ -208,6 +208,12 @@ pub extern "C" fn mp_main() -> ! {
     // Now that we have finished some basic setup, call sched_yield() to start running
     // processes on this CPU. But make sure that only one CPU can enter the scheduler at a
     // time!
+    // LAB 4: BEGIN mp_main-sched
+    // HINT: Take the big kernel lock, then schedule (sched_yield). Until then the AP spins.
+    // STUB: loop {
+    // STUB:     core::hint::spin_loop();
+    // STUB: }
     let k = spinlock::lock_kernel();
     sched::sched_yield(k);
+    // LAB 4: END mp_main-sched
 }

@@ -148,6 +148,9 @@ fn sys_env_set_pgfault_upcall(
 /// itself or its children (JOS's permission rule) and only to a priority at most its own, so
 /// nobody rises above the env that made it: -E_INVAL otherwise.
 fn sys_env_set_priority(t: &mut EnvTable, cpu: CpuId, envid: EnvId, prio: u32) -> Result<i32> {
+    // CHALLENGE: BEGIN priorities
+    // STUB: let _ = (t, cpu, envid, prio);
+    // STUB: Err(Error::Inval)
     let e = live_env(t, cpu, envid, true)?;
     let cur = crate::cpu::cpu(cpu).env().ok_or(Error::BadEnv)?;
     if prio >= NPRIO || prio > t.prio(cur) {
@@ -155,6 +158,7 @@ fn sys_env_set_priority(t: &mut EnvTable, cpu: CpuId, envid: EnvId, prio: u32) -
     }
     t.set_prio(e, prio);
     Ok(0)
+    // CHALLENGE: END priorities
 }
 
 /// Set the upcall for `envid`'s exceptions other than page faults (not in JOS: a lab 4
@@ -165,9 +169,13 @@ fn sys_env_set_exception_upcall(
     envid: EnvId,
     func: u32,
 ) -> Result<i32> {
+    // CHALLENGE: BEGIN exception-upcall
+    // STUB: let _ = (t, cpu, envid, func);
+    // STUB: Err(Error::Inval)
     let e = live_env(t, cpu, envid, true)?;
     t.set_exc_upcall(e, func);
     Ok(0)
+    // CHALLENGE: END exception-upcall
 }
 
 /// A user virtual address the page calls accept: below UTOP and page-aligned.
@@ -234,6 +242,9 @@ fn sys_page_copy(
     cpu: CpuId,
     [envid, srcva, dstva, perm]: [u32; 4],
 ) -> Result<i32> {
+    // CHALLENGE: BEGIN sys_page_copy
+    // STUB: let _ = (t, cpu, envid, srcva, dstva, perm);
+    // STUB: Err(Error::Inval)
     let e = live_env(t, cpu, envid as EnvId, true)?;
     let srcva = check_va(srcva)?;
     let dstva = check_va(dstva)?;
@@ -252,6 +263,7 @@ fn sys_page_copy(
     }
     shootdown(t, cpu, e);
     Ok(0)
+    // CHALLENGE: END sys_page_copy
 }
 
 /// Map the page of memory at 'srcva' in srcenvid's address space at 'dstva' in dstenvid's
@@ -394,8 +406,10 @@ fn sys_ipc_send(
     cur: EnvIdx,
     [envid, value, srcva, perm]: [u32; 4],
 ) -> (Kernel, Result<i32>) {
-    // LAB 4: BEGIN sys_ipc_send
+    // CHALLENGE: BEGIN sys_ipc_send
     // HINT: As try_send if the target receives; else queue (env::block_send), hand off, block.
+    // STUB: let _ = (cur, envid, value, srcva, perm);
+    // STUB: (k, Err(Error::Inval))
     let cpu = k.cpu();
     let t = env::table(&mut k);
     let dst = match live_env(t, cpu, envid as EnvId, false) {
@@ -420,7 +434,7 @@ fn sys_ipc_send(
     // Let the receiver run next, if it can: the sender is waiting for it.
     t.set_handoff(cpu, dst);
     block(k)
-    // LAB 4: END sys_ipc_send
+    // CHALLENGE: END sys_ipc_send
 }
 
 /// Block until a value is ready. Record that you want to receive using the env_ipc_recving
@@ -438,6 +452,8 @@ fn sys_ipc_recv(mut k: Kernel, cur: EnvIdx, dstva: u32) -> (Kernel, Result<i32>)
         return (k, Err(Error::Inval));
     }
     let t = env::table(&mut k);
+    // CHALLENGE: BEGIN sys_ipc_recv-senders
+    // STUB: // (no sender ever waits: the blocking send is a challenge)
     while let Some((s, [value, srcva, perm])) = env::take_sender(t, cur) {
         let r = check_send_page(t, s, srcva, perm).and_then(|p| transfer_page(t, s, p, cur, dstva));
         match r {
@@ -450,6 +466,7 @@ fn sys_ipc_recv(mut k: Kernel, cur: EnvIdx, dstva: u32) -> (Kernel, Result<i32>)
             Err(e) => env::finish_send(t, s, Err(e)),
         }
     }
+    // CHALLENGE: END sys_ipc_recv-senders
     env::block_recv(t, cur, dstva);
     block(k)
     // LAB 4: END sys_ipc_recv

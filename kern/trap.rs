@@ -157,7 +157,12 @@ pub fn trap_init() {
 
 /// Initialize and load the per-CPU TSS and IDT.
 pub fn trap_init_percpu() {
+    // LAB 4: BEGIN trap_init_percpu
+    // HINT: Each CPU needs its own TSS (TSS[i]), kernel stack (kstacktop(i)) and TSS descriptor
+    // HINT: (GD_TSS0 + 8*i): i is this CPU's number.
+    // STUB: let i = 0; // lab 3's single CPU: every CPU would share CPU 0's TSS and stack
     let i = cpu::cpunum().index();
+    // LAB 4: END trap_init_percpu
     // SAFETY: this CPU's own TSS entry (see `Tss`).
     let ts = unsafe { &mut (*TSS.0.get())[i] };
     // Setup a TSS so that we get the right stack when we trap to the kernel.
@@ -347,11 +352,14 @@ fn trap_from_user(cpu: CpuId, tf: &mut Trapframe) -> ! {
         // (A guard on the breakpoint arm, so system calls never test it.)
         T_BRKPT if crate::ktest::inject_exception(tf) => user_exception(k, cur, tf),
         T_PGFLT => page_fault_handler(k, cur, tf),
+        // CHALLENGE: BEGIN exception-dispatch
+        // STUB: // (user exception handlers: a challenge)
         n if USER_EXCEPTIONS.contains(&n) && env::table(&mut k).exc_upcall(cur) != 0 => {
             // A user exception handler (not in JOS: a lab 4 challenge) takes it.
             let upcall = env::table(&mut k).exc_upcall(cur);
             deliver_upcall(k, cur, tf, upcall, n)
         }
+        // CHALLENGE: END exception-dispatch
         T_BRKPT => {
             let t = env::table(&mut k);
             env::sync_tf(t, cpu, cur);
@@ -396,11 +404,14 @@ fn trap_from_user(cpu: CpuId, tf: &mut Trapframe) -> ! {
 /// takes it if it has one and the exception is one handlers may take; otherwise, JOS's
 /// unexpected trap: the user process has a bug.
 fn user_exception(mut k: Kernel, cur: EnvIdx, tf: &mut Trapframe) -> ! {
+    // CHALLENGE: BEGIN exception-user
+    // STUB: // (user exception handlers: a challenge)
     let n = tf.tf_trapno;
     let upcall = env::table(&mut k).exc_upcall(cur);
     if USER_EXCEPTIONS.contains(&n) && upcall != 0 {
         deliver_upcall(k, cur, tf, upcall, n);
     }
+    // CHALLENGE: END exception-user
     print_user_trapframe(&mut k, cur, tf);
     let cpu = k.cpu();
     let t = env::table(&mut k);
@@ -447,10 +458,14 @@ fn trap_from_kernel(tf: *mut Trapframe) -> ! {
     if cpu::thiscpu().swap_status(cpu::CPU_STARTED) == cpu::CPU_HALTED {
         let k = spinlock::lock_kernel();
         match frame.tf_trapno {
+            // LAB 4: BEGIN timer-irq-idle
+            // HINT: The timer interrupt can also wake a CPU halted in sched_halt: acknowledge it.
+            // STUB: // (the timer interrupt of an idle CPU goes here)
             n if n == IRQ_OFFSET + IRQ_TIMER => {
                 lapic::lapic_eoi();
                 crate::ktest::on_timer(k.cpu());
             }
+            // LAB 4: END timer-irq-idle
             n if n == IRQ_OFFSET + IRQ_KBD => {
                 console::kbd_intr();
                 lapic::lapic_eoi();

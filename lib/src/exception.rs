@@ -54,6 +54,7 @@ extern "C" fn exception_dispatch(uxf: *mut UExcframe) {
 /// the exception stack (unless the page-fault handler did) and registers the upcall; a
 /// failure there is fatal (panic), as for `set_pgfault_handler`.
 pub fn set_exception_handler(handler: fn(&mut UExcframe)) {
+    // CHALLENGE: BEGIN set_exception_handler
     let first = HANDLER
         .swap(handler as *mut (), Ordering::Relaxed)
         .is_null();
@@ -74,6 +75,7 @@ pub fn set_exception_handler(handler: fn(&mut UExcframe)) {
             panic!("set_exception_handler: registering the upcall: {}", e);
         }
     }
+    // CHALLENGE: END set_exception_handler
 }
 
 // The shared upcall entry reads the frame through UTrapframe's offsets.

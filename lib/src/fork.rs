@@ -45,9 +45,27 @@ fn cow_pgfault(utf: &mut UTrapframe) {
     // calls and a zeroing the copy overwrites. sys_page_copy makes the same decision in one.
     // SAFETY: the new page holds the same bytes as the old one, so nothing that referred to
     // the old page sees a difference; the faulting write has not happened yet.
+    // CHALLENGE: BEGIN pgfault-page-copy
+    // STUB: // JOS's three calls: a fresh page at PFTEMP, the copy, the remap.
+    // STUB: // SAFETY: PFTEMP is the library's scratch page; the new page holds the old bytes
+    // STUB: // before it replaces the old one, so nothing that referred to it sees a difference.
+    // STUB: unsafe {
+    // STUB:     use jos_inc::memlayout::PFTEMP;
+    // STUB:     if let Err(e) = sys_page_alloc(0, PFTEMP, Pte::P | Pte::U | Pte::W) {
+    // STUB:         panic!("fork: sys_page_alloc: {}", e);
+    // STUB:     }
+    // STUB:     core::ptr::copy_nonoverlapping(page as *const u8, PFTEMP as *mut u8, PGSIZE as usize);
+    // STUB:     if let Err(e) = sys_page_map(0, PFTEMP, 0, page, Pte::P | Pte::U | Pte::W) {
+    // STUB:         panic!("fork: sys_page_map: {}", e);
+    // STUB:     }
+    // STUB:     if let Err(e) = crate::syscall::sys_page_unmap(0, PFTEMP) {
+    // STUB:         panic!("fork: sys_page_unmap: {}", e);
+    // STUB:     }
+    // STUB: }
     if let Err(e) = unsafe { sys_page_copy(0, page, page, Pte::P | Pte::U | Pte::W) } {
         panic!("fork: sys_page_copy: {}", e);
     }
+    // CHALLENGE: END pgfault-page-copy
     // LAB 4: END pgfault
 }
 
@@ -151,6 +169,9 @@ pub fn sfork() -> Result<EnvId> {
 /// sfork proper, kept to plain integers for the same reason as [`fork_raw`].
 #[inline(never)]
 fn sfork_raw() -> i32 {
+    // CHALLENGE: BEGIN sfork
+    // HINT: As fork, but share every page below the user stack (sys_page_map with the same
+    // HINT: permissions; a copy-on-write page made private first), the stack page copy-on-write.
     set_pgfault_handler(cow_pgfault);
     let envid = match sys_exofork() {
         Ok(0) => {
@@ -185,8 +206,12 @@ fn sfork_raw() -> i32 {
         });
     });
     start_child(envid, "sfork")
+    // CHALLENGE: END sfork
 }
 
+// LAB 4: BEGIN start_child
+// HINT: fork's last steps are yours too: the child's exception stack, its upcall, RUNNABLE.
+// STUB: // (fork's last steps: yours to write, in fork or in a helper of your own)
 /// The last steps of fork and sfork: the child's own exception stack (never shared: the
 /// upcall writes on it), its upcall, and RUNNABLE. Failures are fatal, as in JOS (`who` names
 /// the caller in the message).
@@ -205,7 +230,10 @@ fn start_child(envid: EnvId, who: &str) -> i32 {
     }
     envid
 }
+// LAB 4: END start_child
 
+// CHALLENGE: BEGIN sfork-sharepage
+// STUB: // (sfork's helpers: the challenge's)
 /// Share our page number `pn` (PTE `pte`) with `envid`: the same physical page, with our
 /// permissions. A copy-on-write page is made ours first (a private writable copy), so the
 /// sharing holds after either side writes.
@@ -221,3 +249,4 @@ fn sharepage(envid: EnvId, pn: usize, mut pte: Pte) -> Result<()> {
         sys_page_map(0, va, envid, va, pte & Pte::SYSCALL)
     }
 }
+// CHALLENGE: END sfork-sharepage

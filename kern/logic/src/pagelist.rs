@@ -70,11 +70,15 @@ impl FreeList {
     /// Push page `idx` on the head of the list.
     #[inline(always)]
     pub fn push(&mut self, pages: &mut [PageInfo], idx: usize) {
+        // LAB 2: BEGIN freelist-push
+        // HINT: Record idx's link to the old head in pages[idx].pp_link; idx becomes the head
+        // HINT: (self.link(idx)); one more page on the list.
         pages[idx].pp_link = self.head;
         self.head = self.link(idx);
         // At most one entry per record (pushing a page that is on the list is a double free,
         // which page_free refuses), so `len` <= pages.len() and cannot overflow.
         self.len = self.len.wrapping_add(1);
+        // LAB 2: END freelist-push
     }
 
     /// Push the pages of `range` in descending order, so they come off the list ascending, in
@@ -101,11 +105,15 @@ impl FreeList {
     /// Pop the head page; its `pp_link` is cleared (JOS's page_alloc does so, and page_free
     /// uses a non-zero link to catch double frees).
     pub fn pop(&mut self, pages: &mut [PageInfo]) -> Option<usize> {
+        // LAB 2: BEGIN freelist-pop
+        // HINT: None if empty; else the head's index (index_of), its pp_link the new head, its
+        // HINT: own pp_link cleared (page_free's double-free check relies on it).
         let idx = self.index_of(self.head)?;
         self.head = pages[idx].pp_link;
         pages[idx].pp_link = 0;
         self.len -= 1;
         Some(idx)
+        // LAB 2: END freelist-pop
     }
 
     /// The page after `idx` on the list.
