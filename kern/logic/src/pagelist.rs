@@ -204,7 +204,7 @@ mod tests {
     const BASE: u32 = 0xF011_8000;
 
     #[test]
-    fn lifo_with_kva_links() {
+    fn lab2_lifo_with_kva_links() {
         let mut pages = vec![PageInfo::default(); 8];
         let mut fl = FreeList::new(BASE);
         for i in [1, 2, 5] {
@@ -224,7 +224,7 @@ mod tests {
     }
 
     #[test]
-    fn is_head_names_only_the_head() {
+    fn lab2_is_head_names_only_the_head() {
         let mut pages = vec![PageInfo::default(); 8];
         let mut fl = FreeList::new(BASE);
         assert!(!fl.is_head(0), "an empty list has no head");
@@ -239,7 +239,7 @@ mod tests {
     }
 
     #[test]
-    fn walk_is_iter() {
+    fn lab2_walk_is_iter() {
         let mut pages = vec![PageInfo::default(); 16];
         let mut fl = FreeList::new(BASE);
         for i in [3, 9, 1, 15, 0] {
@@ -260,7 +260,7 @@ mod tests {
     }
 
     #[test]
-    fn push_range_is_pushing_each_page() {
+    fn lab2_push_range_is_pushing_each_page() {
         let mut a = vec![PageInfo::default(); 16];
         let mut b = vec![PageInfo::default(); 16];
         let (mut fa, mut fb) = (FreeList::new(BASE), FreeList::new(BASE));
@@ -279,7 +279,7 @@ mod tests {
     }
 
     #[test]
-    fn low_first_on_a_list_already_in_order() {
+    fn lab2_low_first_on_a_list_already_in_order() {
         let mut pages = vec![PageInfo::default(); 16];
         let mut fl = FreeList::new(BASE);
         for i in (0..16).rev() {
@@ -292,7 +292,7 @@ mod tests {
     }
 
     #[test]
-    fn low_first_keeps_order_and_all_pages() {
+    fn lab2_low_first_keeps_order_and_all_pages() {
         let mut pages = vec![PageInfo::default(); 16];
         let mut fl = FreeList::new(BASE);
         for i in 0..16 {
