@@ -209,7 +209,7 @@ test: test-host
 # minutes once); without network the chapters are plain Markdown in book/src/.
 book:
 	$(V)./.ci/install-tools --book || { echo "make book: no mdbook (read book/src/*.md as they are)"; false; }
-	$(V)mdbook build book -d ../$(OBJDIR)/book
+	$(V)mdbook build book -d $(CURDIR)/$(OBJDIR)/book
 	@echo "the lab book: $(OBJDIR)/book/index.html"
 
 # Offline builds: every crate the kernel, the user programs, the host tools and the standard

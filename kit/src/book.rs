@@ -225,6 +225,18 @@ pub fn check(book: &Book, build: bool) -> Result<String, String> {
             }
         }
     }
+    // The README's count of regions is the kit's (`kit list --summary`), not a hand count.
+    let rows: Vec<(bool, u32, String, String, usize)> = regions
+        .iter()
+        .map(|(f, r)| (r.challenge, r.lab, f.clone(), r.name.clone(), 0))
+        .collect();
+    let count = crate::summary(&rows);
+    let readme = std::fs::read_to_string("README.md").map_err(|e| format!("README.md: {e}"))?;
+    if !readme.contains(&count) {
+        wrong.push(format!(
+            "README.md does not say `{count}` (kit list --summary)"
+        ));
+    }
     let mut npaths = 0;
     let mut nfns = 0;
     for (name, text) in &book.chapters {
@@ -277,8 +289,13 @@ fn build_html() -> Result<String, String> {
         }
         return Ok("not built (no mdbook: `make book` installs it)".into());
     }
+    // An absolute destination: mdbook 0.5 takes -d relative to the current directory.
+    let dest = std::env::current_dir()
+        .map_err(|e| format!("{e}"))?
+        .join("obj/book");
     let out = Command::new("mdbook")
-        .args(["build", "book", "-d", "../obj/book"])
+        .args(["build", "book", "-d"])
+        .arg(&dest)
         .output()
         .map_err(|e| format!("mdbook: {e}"))?;
     if !out.status.success() {
