@@ -583,6 +583,57 @@ secret text
     }
 
     #[test]
+    fn challenge_regions_and_fills() {
+        let src = "\
+fn send() -> i32 {
+    // LAB 4: BEGIN send
+    try_send();
+    // CHALLENGE: BEGIN blocking
+    // STUB: poll();
+    block();
+    // CHALLENGE: END blocking
+    0
+    // LAB 4: END send
+}
+fn extra() {
+    // CHALLENGE: BEGIN extra
+    work();
+    // CHALLENGE: END extra
+}
+";
+        let r = parse(src).unwrap();
+        assert_eq!(r.len(), 3);
+        assert!(!r[0].challenge && r[1].challenge && r[2].challenge);
+        assert_eq!(r[1].lab, CHALLENGE_LAB);
+        // The lab 4 handout: the exercise is stubbed with its nested challenge; the other
+        // challenge says so and panics if reached.
+        let h = stub(src, &Cut::from(4)).unwrap();
+        assert!(h.text.contains("todo!(\"LAB 4: send\");"));
+        assert!(
+            h.text
+                .contains("// CHALLENGE (optional, lab 4): extra (see the lab book).")
+        );
+        assert!(h.text.contains("todo!(\"CHALLENGE: extra\");"));
+        assert!(!h.text.contains("block()") && !h.text.contains("work()"));
+        // Filling the exercise back keeps its challenge part stubbed (its STUB line).
+        let cut = Cut {
+            from: 4,
+            fill: vec!["send".into()],
+            ..Cut::default()
+        };
+        let f = stub(src, &cut).unwrap();
+        assert!(f.text.contains("try_send();") && f.text.contains("poll();"));
+        assert!(!f.text.contains("block()"));
+        // The finished tree keeps everything.
+        let all = stub(src, &Cut::from(5)).unwrap();
+        assert!(all.text.contains("block()") && all.text.contains("work()"));
+        // A lab region may not nest in a challenge.
+        let bad =
+            "// CHALLENGE: BEGIN a\n// LAB 4: BEGIN b\n// LAB 4: END b\n// CHALLENGE: END a\n";
+        assert_eq!(parse(bad).unwrap_err().line, 2);
+    }
+
+    #[test]
     fn a_leaking_region_is_caught() {
         // The hint gives the solution away: the check must say where.
         let src = "\
