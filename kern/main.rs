@@ -3,9 +3,6 @@
 //! printf.rs).
 #![no_std]
 #![no_main]
-// Course handouts: their stubs leave parameters, helpers and imports unused, and the warnings
-// would bury the real ones. This `allow` is a comment in the reference tree (see kit/).
-// HANDOUT: #![allow(unused_variables, unused_imports, unused_mut, dead_code, unreachable_code)]
 
 mod bench;
 mod console;

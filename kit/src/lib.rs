@@ -310,6 +310,15 @@ pub fn stub(text: &str, cut: &Cut) -> Result<Stubbed, Error> {
         out.text.push_str(l);
         out.text.push('\n');
     };
+    // The functions whose body holds a stub get an `allow` of what a stub causes there
+    // (parameters and `mut` bindings used only by the solution, code after a `todo!()`),
+    // instead of a crate-wide one: other warnings in the student's code stay visible.
+    let mut allow_at: HashSet<usize> = HashSet::new();
+    for r in regions.iter().filter(|r| r.lab != 0 && cut.stubs(r)) {
+        if let Some(f) = enclosing_fn(&lines, r) {
+            allow_at.insert(f);
+        }
+    }
     // Regions are sorted by `begin`; skip the ones inside a stubbed region.
     let mut next = regions.iter().peekable();
     let mut marker_lines: HashSet<usize> = HashSet::new();
@@ -379,6 +388,11 @@ pub fn stub(text: &str, cut: &Cut) -> Result<Stubbed, Error> {
                 continue;
             }
         }
+        if allow_at.contains(&i) {
+            let t = lines[i].trim_start();
+            let indent = &lines[i][..lines[i].len() - t.len()];
+            emit(&mut out, &format!("{indent}{STUB_ALLOW}"));
+        }
         if let Some((Marker::Handout(line), indent, _)) = marker(lines[i]) {
             emit(&mut out, &format!("{indent}{line}"));
         } else if !marker_lines.contains(&i) {
@@ -388,6 +402,44 @@ pub fn stub(text: &str, cut: &Cut) -> Result<Stubbed, Error> {
         i += 1;
     }
     Ok(out)
+}
+
+/// What a handout allows on a function whose body holds a stub.
+pub const STUB_ALLOW: &str =
+    "#[allow(unused_variables, unused_mut, unreachable_code)] // the stub's";
+
+/// The line of the `fn` whose body holds region `r` (a Rust region indented inside one), if
+/// any: the nearest line above it, less indented, that starts a function; none when a less
+/// indented line that is not a function comes first (a macro, an impl block's header).
+fn enclosing_fn(lines: &[&str], r: &Region) -> Option<usize> {
+    if r.leader != "//" || r.indent.is_empty() {
+        return None;
+    }
+    for i in (0..r.begin).rev() {
+        let t = lines[i].trim_start();
+        if t.is_empty() || t.starts_with("//") || t.starts_with('#') {
+            continue;
+        }
+        let indent = lines[i].len() - t.len();
+        if indent >= r.indent.len() {
+            continue;
+        }
+        let head = t
+            .trim_start_matches("pub(crate) ")
+            .trim_start_matches("pub ")
+            .trim_start_matches("const ")
+            .trim_start_matches("unsafe ")
+            .trim_start_matches("extern \"C\" ");
+        if head.starts_with("fn ") {
+            return Some(i);
+        }
+        // A less indented line of the signature (`) -> Result<i32> {`, a parameter) or a
+        // block inside the body: keep looking up; anything else at column 0 ends the search.
+        if indent == 0 && !t.starts_with(')') && !t.starts_with('}') {
+            return None;
+        }
+    }
+    None
 }
 
 /// The lines that the reference holds only inside stubbed region bodies: what the handout
@@ -476,7 +528,8 @@ fn page_alloc(zero: bool) -> Option<u32> {
         let s = stub(SRC, &Cut::from(2)).unwrap();
         assert_eq!(
             s.text,
-            "fn page_alloc(zero: bool) -> Option<u32> {
+            "#[allow(unused_variables, unused_mut, unreachable_code)] // the stub's
+fn page_alloc(zero: bool) -> Option<u32> {
     // LAB 2: Your code here (page_alloc).
     // take the first page off the free list.
     todo!(\"LAB 2: page_alloc\");
@@ -493,7 +546,8 @@ fn page_alloc(zero: bool) -> Option<u32> {
         let s = stub(SRC, &Cut::from(3)).unwrap();
         assert_eq!(
             s.text,
-            "fn page_alloc(zero: bool) -> Option<u32> {
+            "#[allow(unused_variables, unused_mut, unreachable_code)] // the stub's
+fn page_alloc(zero: bool) -> Option<u32> {
     let pp = FREE.pop()?;
     if zero {
         clear(pp);
@@ -650,7 +704,8 @@ fn f() -> u32 {
             l,
             [Leak {
                 file: "f.rs".into(),
-                line: 3,
+                // (line 1 is the stub's allow, line 2 the fn)
+                line: 4,
                 text: "// return 6828 * 2 + 1;".into()
             }],
             "a commented copy of a body line is a leak too"
@@ -665,6 +720,6 @@ fn f() -> u32 {
         let s = stub(&src2, &Cut::from(1)).unwrap();
         let l = leaks(&[("f.rs".into(), s)]);
         assert_eq!(l.len(), 1);
-        assert_eq!((l[0].file.as_str(), l[0].line), ("f.rs", 3));
+        assert_eq!((l[0].file.as_str(), l[0].line), ("f.rs", 4));
     }
 }

@@ -358,6 +358,8 @@ fn partition_point(n: usize, mut is_before: impl FnMut(usize) -> bool) -> usize 
 
 /// A validated view of a `.kdebug` table. Cheap to build and to copy; holds only slices.
 #[derive(Clone, Copy, Debug)]
+// Handouts: until lab 1's line search is written, nothing reads the line table's fields.
+// HANDOUT: #[allow(dead_code)]
 pub struct DebugInfo<'a> {
     funcs: &'a [u8],
     str_offs: &'a [u8],
