@@ -84,7 +84,7 @@ fn main() -> ExitCode {
                   [--out DIR] | similar --lab N [--all] | fill --regions r1,r2|--labs 1,2 DIR \
                   | handout-repo [--with-solutions] [--out DIR] | book [--check] | \
                   verify --lab N [--solved] RESULTS | check-handouts [--labs 1,2,..] \
-                  [--solved N] [--exercises all|sample|none] [--no-repo]"
+                  [--solved N] [--exercises all|sample|none] [--no-repo] [--repo-grade]"
                 .into(),
         ),
     };
@@ -1074,8 +1074,8 @@ fn verify(lab: u32, solved: bool, results: &str) -> Result<String, String> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Exercises {
     None,
-    /// The first exercise of each lab that has tests of its own, and the lab's first
-    /// exercise after it that turns tests green (two builds and grade runs per lab).
+    /// The first exercise of each lab that has tests of its own (one incremental build and
+    /// grade run per lab).
     Sample,
     All,
 }
@@ -1092,6 +1092,7 @@ fn check_handouts(args: &[String]) -> Result<(), String> {
     let mut solved: Vec<u32> = Vec::new();
     let mut exercises = Exercises::Sample;
     let mut repo_check = true;
+    let mut repo_grade = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -1113,6 +1114,7 @@ fn check_handouts(args: &[String]) -> Result<(), String> {
                 }
             }
             "--no-repo" => repo_check = false,
+            "--repo-grade" => repo_grade = true,
             _ => return Err(format!("unknown option {a}")),
         }
     }
@@ -1162,7 +1164,7 @@ fn check_handouts(args: &[String]) -> Result<(), String> {
     }
     if repo_check {
         let t = Instant::now();
-        step("handout-repo", repo::check_merge(&scratch()), t);
+        step("handout-repo", repo::check_merge(&scratch(), repo_grade), t);
     }
     let _ = std::fs::remove_dir_all(scratch());
     println!(
@@ -1369,16 +1371,17 @@ fn check_exercises(lab: u32, cards: &[book::Exercise], which: Exercises) -> Resu
     if mine.is_empty() {
         return Err(format!("the book has no exercise of lab {lab}"));
     }
-    // Which prefixes to build: all, or a sample (the first exercise with tests, and the next
-    // one with tests after it).
+    // Which prefixes to build: all, or a sample (the first exercise with tests).
     let with_tests: Vec<usize> = (0..mine.len())
         .filter(|&i| !mine[i].tests.is_empty())
         .collect();
     let steps: Vec<usize> = match which {
         Exercises::All => (0..mine.len()).collect(),
-        _ => with_tests.iter().take(2).copied().collect(),
+        _ => with_tests.iter().take(1).copied().collect(),
     };
-    let dir = scratch().join(format!("lab{lab}-exercises"));
+    // The handout's own build directory (check_one built it): each step rewrites only the
+    // files it changes, so the builds are incremental.
+    let dir = scratch().join(format!("lab{lab}"));
     let mut done = Vec::new();
     for &k in &steps {
         let fill: Vec<String> = mine[..=k].iter().flat_map(|c| c.regions.clone()).collect();
