@@ -289,6 +289,10 @@ fn sys_page_map(
     // LAB 4: END sys_page_map
 }
 
+// LAB 4: BEGIN page_map_checked
+// HINT: sys_page_map's core, shared with IPC's page transfer: the source page must be mapped,
+// HINT: a writable mapping needs a writable source; then page_insert. Helpers of your own.
+// STUB: // (sys_page_map's page checks and mapping: yours to write)
 /// The part of page_map shared with IPC: srcva must be mapped, and a writable mapping needs
 /// a writable source.
 fn page_map_checked(
@@ -310,6 +314,7 @@ fn source_page(src: UserPgdir, srcva: UserPage, perm: Pte) -> Result<pmap::PageN
     }
     Ok(pp)
 }
+// LAB 4: END page_map_checked
 
 /// Unmap the page of memory at 'va' in the address space of 'envid'. If no page is mapped,
 /// the function silently succeeds.
