@@ -68,7 +68,7 @@ impl Cut {
     pub fn stubs(&self, r: &Region) -> bool {
         r.lab != 0
             && r.lab >= self.from
-            && !self.fill.iter().any(|f| *f == r.name)
+            && !self.fill.contains(&r.name)
             && !(r.challenge && self.keep_challenges)
     }
 }

@@ -390,7 +390,10 @@ fn summary_upto(text: &str, lab: u32) -> String {
 
 /// Cut a handout into memory: (file, text or None for binary), after the checks that no
 /// solution survives (exact lines, then the similarity check).
-fn cut_checked(spec: &Spec) -> Result<(Vec<(String, Option<Stubbed>)>, usize), String> {
+/// A cut tree: every file, with its handout text (None: a binary file, copied as it is).
+type Tree = Vec<(String, Option<Stubbed>)>;
+
+fn cut_checked(spec: &Spec) -> Result<(Tree, usize), String> {
     let files = tree_files()?;
     let cut = spec.cut();
     let tree: Vec<(String, Option<Stubbed>)> = cut_tree(&files, &cut)?
@@ -579,9 +582,7 @@ fn used_in_crate(files: &[(String, String)]) -> HashSet<String> {
             if inside[it.start] {
                 continue;
             }
-            for k in it.start..=it.end {
-                inside[k] = true;
-            }
+            inside[it.start..=it.end].fill(true);
             let words: HashSet<String> = words(&lines[it.start + 1..=it.end].join("\n"))
                 .into_keys()
                 .map(String::from)
@@ -1539,6 +1540,22 @@ mod tests {
             .filter_map(|(f, s)| s.map(|s| (f, s)))
             .collect();
         assert_eq!(similar_leaks(&texts, &cut, false).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn host_test_verdicts() {
+        let out = "running 3 tests\n..F\npagelist::tests::lab2_walk --- FAILED\n\
+                   test result: FAILED. 2 passed; 1 failed; 0 ignored; 0 measured; 4 filtered out\n";
+        // Lab 2's own test fails in the lab 2 handout: fine; later labs' were skipped.
+        assert!(verify_host(2, false, false, out).is_ok());
+        // In the lab 3 handout, or a solved tree, it must not fail.
+        assert!(verify_host(3, false, false, out).is_err());
+        assert!(verify_host(2, true, false, out).is_err());
+        // Nothing skipped before lab 4: later labs' tests ran.
+        let none_skipped = out.replace("4 filtered out", "0 filtered out");
+        assert!(verify_host(2, false, false, &none_skipped).is_err());
+        assert_eq!(test_lab("kdebug::tests::lab1_empty_tables"), Some(1));
+        assert_eq!(test_lab("kdebug::tests::empty_tables"), None);
     }
 
     #[test]
