@@ -475,6 +475,43 @@ mod unit {
     }
 
     #[test]
+    fn a_failure_names_the_first_stub() {
+        let mut r = Report::new(PLAIN);
+        // The run stops at a stub, then prints a trap frame and the monitor: the excerpt shows
+        // the last lines, so the stub's line is added.
+        let mut text = String::from(
+            "booting\nkernel panic on CPU 0 at kern/pmap.rs:1: \
+                                     not yet implemented: LAB 2: page_alloc\n",
+        );
+        for i in 0..20 {
+            text.push_str(&format!("  reg {i}\n"));
+        }
+        text.push_str("K> \n");
+        let lines = r.case(&case("b", "Lab 9"), &outcome(&text), None, "o", false);
+        assert!(
+            lines.contains(
+                &"    STOPPED kernel panic on CPU 0 at kern/pmap.rs:1: not yet implemented: \
+                  LAB 2: page_alloc"
+                    .to_string()
+            ),
+            "{lines:?}"
+        );
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some("    QEMU output saved to o")
+        );
+        assert_eq!(
+            first_stop(&[
+                "a",
+                "[00001000] user panic in x at lib.rs:1: LAB 4: fork",
+                "b"
+            ]),
+            Some("[00001000] user panic in x at lib.rs:1: LAB 4: fork")
+        );
+        assert_eq!(first_stop(&["a", "b"]), None);
+    }
+
+    #[test]
     fn report_without_failures() {
         let mut r = Report::new(PLAIN);
         r.case(
