@@ -1384,6 +1384,7 @@ fn check_exercises(lab: u32, cards: &[book::Exercise], which: Exercises) -> Resu
     // files it changes, so the builds are incremental.
     let dir = scratch().join(format!("lab{lab}"));
     let mut done = Vec::new();
+    let mut errors = Vec::new();
     for &k in &steps {
         let fill: Vec<String> = mine[..=k].iter().flat_map(|c| c.regions.clone()).collect();
         let spec = Spec {
@@ -1416,19 +1417,25 @@ fn check_exercises(lab: u32, cards: &[book::Exercise], which: Exercises) -> Resu
                 ));
             }
         }
-        if !wrong.is_empty() {
-            return Err(format!(
-                "after exercise {} (regions {}): {}",
+        // Every step is checked, also after a wrong one (the tests that turn green later
+        // are each step's own).
+        if wrong.is_empty() {
+            done.push(mine[k].id.clone());
+        } else {
+            errors.push(format!(
+                "after exercise {}: {}",
                 mine[k].id,
-                mine[..=k]
-                    .iter()
-                    .flat_map(|c| c.regions.iter().map(String::as_str))
-                    .collect::<Vec<_>>()
-                    .join(", "),
                 wrong.join("; ")
             ));
         }
-        done.push(mine[k].id.clone());
+    }
+    if !errors.is_empty() {
+        let right = if done.is_empty() {
+            "none".to_string()
+        } else {
+            done.join(", ")
+        };
+        return Err(format!("{}\n  right: {right}", errors.join("\n  ")));
     }
     Ok(format!(
         "exercises {} turn their tests green",
