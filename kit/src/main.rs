@@ -1283,7 +1283,8 @@ fn check_one(spec: &Spec, out: &Path) -> Result<String, String> {
     let host = make(dir, &["-s", "test-host"])?;
     let host_out = output_text(&host);
     text.push_str(&host_out);
-    let host_summary = verify_host(lab, solved, host.status.success(), &host_out);
+    let later = later_host_tests(if solved { lab + 1 } else { lab })?;
+    let host_summary = verify_host(lab, solved, later, host.status.success(), &host_out);
     let graded = grade(dir, "");
     let (Ok((_, out)) | Err(out)) = &graded;
     text.push_str(out);
@@ -1299,9 +1300,15 @@ fn check_one(spec: &Spec, out: &Path) -> Result<String, String> {
 /// Judge a handout's `make test-host` output (`cargo test -q`: a failure is a `name ---
 /// FAILED` line, each binary ends with `test result: ... N passed; M failed; ... K filtered
 /// out`): a failing host test must be one of the lab's own (named `labN_...`, N the handout's
-/// lab; none in a solved tree), and in a handout before lab 4 some tests must have been
-/// filtered out (the later labs').
-fn verify_host(lab: u32, solved: bool, ok: bool, out: &str) -> Result<String, String> {
+/// lab; none in a solved tree), and exactly the `later` tests of later labs must have been
+/// filtered out.
+fn verify_host(
+    lab: u32,
+    solved: bool,
+    later: usize,
+    ok: bool,
+    out: &str,
+) -> Result<String, String> {
     let mut failed = Vec::new();
     let (mut passed, mut filtered) = (0usize, 0usize);
     let count = |l: &str, what: &str| -> usize {
@@ -1337,8 +1344,10 @@ fn verify_host(lab: u32, solved: bool, ok: bool, out: &str) -> Result<String, St
     if !ok && failed.is_empty() {
         why.push(format!("make test-host failed:\n{out}"));
     }
-    if lab < 4 && !solved && filtered == 0 {
-        why.push("no later lab's host test was skipped".to_string());
+    if filtered != later {
+        why.push(format!(
+            "{filtered} host tests skipped, but the tree has {later} tests of later labs"
+        ));
     }
     if passed == 0 {
         why.push("no host test passed".to_string());
@@ -1350,6 +1359,22 @@ fn verify_host(lab: u32, solved: bool, ok: bool, out: &str) -> Result<String, St
         "{passed} passed, {} failed (lab {lab}'s own), {filtered} of later labs skipped",
         failed.len()
     ))
+}
+
+/// The number of host tests of labs after `lab` in the tree (`fn labN_...` with N > lab): the
+/// ones a handout's `make test-host` skips.
+fn later_host_tests(lab: u32) -> Result<usize, String> {
+    let mut n = 0;
+    for f in tree_files()?.iter().filter(|f| f.ends_with(".rs")) {
+        let text = std::fs::read_to_string(f).map_err(|e| format!("{f}: {e}"))?;
+        for w in text.split("fn lab").skip(1) {
+            let (num, rest) = w.split_at(w.find(|c: char| !c.is_ascii_digit()).unwrap_or(0));
+            if rest.starts_with('_') && num.parse::<u32>().is_ok_and(|m| m > lab) {
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
 }
 
 /// The lab of a host test, from its name: `labN_...` (a path segment or a function name).
@@ -1554,13 +1579,15 @@ mod tests {
         let out = "running 3 tests\n..F\npagelist::tests::lab2_walk --- FAILED\n\
                    test result: FAILED. 2 passed; 1 failed; 0 ignored; 0 measured; 4 filtered out\n";
         // Lab 2's own test fails in the lab 2 handout: fine; later labs' were skipped.
-        assert!(verify_host(2, false, false, out).is_ok());
+        assert!(verify_host(2, false, 4, false, out).is_ok());
         // In the lab 3 handout, or a solved tree, it must not fail.
-        assert!(verify_host(3, false, false, out).is_err());
-        assert!(verify_host(2, true, false, out).is_err());
-        // Nothing skipped before lab 4: later labs' tests ran.
+        assert!(verify_host(3, false, 4, false, out).is_err());
+        assert!(verify_host(2, true, 4, false, out).is_err());
+        // Later labs' tests must all be skipped: none ran, or too many were.
         let none_skipped = out.replace("4 filtered out", "0 filtered out");
-        assert!(verify_host(2, false, false, &none_skipped).is_err());
+        assert!(verify_host(2, false, 4, false, &none_skipped).is_err());
+        assert!(verify_host(2, false, 3, false, out).is_err());
+        assert!(verify_host(3, false, 0, false, &none_skipped.replace("lab2_", "lab3_")).is_ok());
         assert_eq!(test_lab("kdebug::tests::lab1_empty_tables"), Some(1));
         assert_eq!(test_lab("kdebug::tests::empty_tables"), None);
     }
