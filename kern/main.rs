@@ -3,9 +3,6 @@
 //! printf.rs).
 #![no_std]
 #![no_main]
-// Course handouts: their stubs leave parameters, helpers and imports unused, and the warnings
-// would bury the real ones. This `allow` is a comment in the reference tree (see kit/).
-// HANDOUT: #![allow(unused_variables, unused_imports, unused_mut, dead_code, unreachable_code)]
 
 mod bench;
 mod console;
@@ -210,6 +207,12 @@ pub extern "C" fn mp_main() -> ! {
     // Now that we have finished some basic setup, call sched_yield() to start running
     // processes on this CPU. But make sure that only one CPU can enter the scheduler at a
     // time!
+    // LAB 4: BEGIN mp_main-sched
+    // HINT: Take the big kernel lock, then schedule (sched_yield). Until then the AP spins.
+    // STUB: loop {
+    // STUB:     core::hint::spin_loop();
+    // STUB: }
     let k = spinlock::lock_kernel();
     sched::sched_yield(k);
+    // LAB 4: END mp_main-sched
 }

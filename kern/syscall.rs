@@ -162,6 +162,9 @@ fn sys_env_set_pgfault_upcall(
 /// itself or its children (JOS's permission rule) and only to a priority at most its own, so
 /// nobody rises above the env that made it: -E_INVAL otherwise.
 fn sys_env_set_priority(t: &mut EnvTable, cpu: CpuId, envid: EnvId, prio: u32) -> Result<i32> {
+    // CHALLENGE: BEGIN priorities
+    // STUB: let _ = (t, cpu, envid, prio);
+    // STUB: Err(Error::Inval)
     let e = live_env(t, cpu, envid, true)?;
     let cur = crate::cpu::cpu(cpu).env().ok_or(Error::BadEnv)?;
     if prio >= NPRIO || prio > t.prio(cur) {
@@ -169,6 +172,7 @@ fn sys_env_set_priority(t: &mut EnvTable, cpu: CpuId, envid: EnvId, prio: u32) -
     }
     t.set_prio(e, prio);
     Ok(0)
+    // CHALLENGE: END priorities
 }
 
 /// Set the upcall for `envid`'s exceptions other than page faults (not in JOS: a lab 4
@@ -179,7 +183,11 @@ fn sys_env_set_exception_upcall(
     envid: EnvId,
     func: u32,
 ) -> Result<i32> {
+    // CHALLENGE: BEGIN exception-upcall
+    // STUB: let _ = (t, cpu, envid, func);
+    // STUB: Err(Error::Inval)
     set_upcall(t, cpu, envid, |t, e| t.set_exc_upcall(e, func))
+    // CHALLENGE: END exception-upcall
 }
 
 /// A user virtual address the page calls accept: below UTOP, page-aligned, not below UMAPMIN
@@ -244,6 +252,9 @@ fn sys_page_copy(
     cpu: CpuId,
     [envid, srcva, dstva, perm]: [u32; 4],
 ) -> Result<i32> {
+    // CHALLENGE: BEGIN sys_page_copy
+    // STUB: let _ = (t, cpu, envid, srcva, dstva, perm);
+    // STUB: Err(Error::Inval)
     let e = live_env(t, cpu, envid as EnvId, true)?;
     let srcva = check_va(srcva)?;
     let dstva = check_va(dstva)?;
@@ -262,6 +273,7 @@ fn sys_page_copy(
     }
     shootdown(t, cpu, e);
     Ok(0)
+    // CHALLENGE: END sys_page_copy
 }
 
 /// Map the page of memory at 'srcva' in srcenvid's address space at 'dstva' in dstenvid's
@@ -287,6 +299,10 @@ fn sys_page_map(
     // LAB 4: END sys_page_map
 }
 
+// LAB 4: BEGIN page_map_checked
+// HINT: sys_page_map's core, shared with IPC's page transfer: the source page must be mapped,
+// HINT: a writable mapping needs a writable source; then page_insert. Helpers of your own.
+// STUB: // (sys_page_map's page checks and mapping: yours to write)
 /// The part of page_map shared with IPC: srcva must be mapped, and a writable mapping needs
 /// a writable source.
 fn page_map_checked(
@@ -308,6 +324,7 @@ fn source_page(src: UserPgdir, srcva: UserPage, perm: Pte) -> Result<pmap::PageN
     }
     Ok(pp)
 }
+// LAB 4: END page_map_checked
 
 /// Map at `dstva` in `dstenvid` a private copy of the page at `srcva` in `srcenvid`, with
 /// `perm` (not in JOS: `SYS_PAGE_MAP_COPY`). The envs and addresses are checked as for
@@ -320,6 +337,9 @@ fn sys_page_map_copy(
     cpu: CpuId,
     (srcenvid, srcva, dstenvid, dstva, perm): (u32, u32, u32, u32, u32),
 ) -> Result<i32> {
+    // CHALLENGE: BEGIN sys_page_map_copy
+    // STUB: let _ = (t, cpu, srcenvid, srcva, dstenvid, dstva, perm);
+    // STUB: Err(Error::Inval)
     let src = live_env(t, cpu, srcenvid as EnvId, true)?;
     let dst = live_env(t, cpu, dstenvid as EnvId, true)?;
     let srcva = check_va(srcva)?;
@@ -338,6 +358,7 @@ fn sys_page_map_copy(
     }
     shootdown(t, cpu, dst);
     Ok(0)
+    // CHALLENGE: END sys_page_map_copy
 }
 
 /// fork's duppage over the caller's pages in `[va, end)` into its child `envid` (not in JOS:
@@ -541,8 +562,10 @@ fn sys_ipc_send(
     cur: EnvIdx,
     [envid, value, srcva, perm]: [u32; 4],
 ) -> (Kernel, Result<i32>) {
-    // LAB 4: BEGIN sys_ipc_send
+    // CHALLENGE: BEGIN sys_ipc_send
     // HINT: As try_send if the target receives; else queue (env::block_send), hand off, block.
+    // STUB: let _ = (cur, envid, value, srcva, perm);
+    // STUB: (k, Err(Error::Inval))
     let cpu = k.cpu();
     let t = env::table(&mut k);
     let dst = match live_env(t, cpu, envid as EnvId, false) {
@@ -567,7 +590,7 @@ fn sys_ipc_send(
     // Let the receiver run next, if it can: the sender is waiting for it.
     t.set_handoff(cpu, dst);
     block(k)
-    // LAB 4: END sys_ipc_send
+    // CHALLENGE: END sys_ipc_send
 }
 
 /// Block until a value is ready. Record that you want to receive using the env_ipc_recving
@@ -585,6 +608,8 @@ fn sys_ipc_recv(mut k: Kernel, cur: EnvIdx, dstva: u32) -> (Kernel, Result<i32>)
         return (k, Err(Error::Inval));
     }
     let t = env::table(&mut k);
+    // CHALLENGE: BEGIN sys_ipc_recv-senders
+    // STUB: // (no sender ever waits: the blocking send is a challenge)
     while let Some((s, [value, srcva, perm])) = env::take_sender(t, cur) {
         let r = check_send_page(t, s, srcva, perm).and_then(|p| transfer_page(t, s, p, cur, dstva));
         match r {
@@ -597,6 +622,7 @@ fn sys_ipc_recv(mut k: Kernel, cur: EnvIdx, dstva: u32) -> (Kernel, Result<i32>)
             Err(e) => env::finish_send(t, s, Err(e)),
         }
     }
+    // CHALLENGE: END sys_ipc_recv-senders
     env::block_recv(t, cur, dstva);
     block(k)
     // LAB 4: END sys_ipc_recv
@@ -629,7 +655,10 @@ fn sys_ipc_send_recv(
     tf: &mut Trapframe,
     [envid, value, srcva, perm, dstva]: [u32; 5],
 ) -> (Kernel, Result<i32>) {
-    if dstva < UTOP && !dstva.is_multiple_of(PGSIZE) {
+    // CHALLENGE: BEGIN sys_ipc_send_recv
+    // STUB: let _ = (cur, tf, envid, value, srcva, perm, dstva);
+    // STUB: (k, Err(Error::Inval))
+    if dstva < UTOP && check_va(dstva).is_err() {
         return (k, Err(Error::Inval));
     }
     let cpu = k.cpu();
@@ -691,6 +720,7 @@ fn sys_ipc_send_recv(
     }
     env::block_recv(t, cur, dstva);
     block(k)
+    // CHALLENGE: END sys_ipc_send_recv
 }
 
 /// Dispatches to the correct kernel function, passing the arguments, then returns to the

@@ -154,7 +154,12 @@ pub fn trap_init() {
 
 /// Initialize and load the per-CPU TSS and IDT.
 pub fn trap_init_percpu() {
+    // LAB 4: BEGIN trap_init_percpu
+    // HINT: Each CPU needs its own TSS (TSS[i]), kernel stack (kstacktop(i)) and TSS descriptor
+    // HINT: (GD_TSS0 + 8*i): i is this CPU's number.
+    // STUB: let i = 0; // lab 3's single CPU: every CPU would share CPU 0's TSS and stack
     let i = cpu::cpunum().index();
+    // LAB 4: END trap_init_percpu
     // SAFETY: this CPU's own TSS entry (see `Tss`).
     let ts = unsafe { &mut (*TSS.0.get())[i] };
     // Setup a TSS so that we get the right stack when we trap to the kernel.
@@ -311,10 +316,16 @@ impl Trap {
 /// line or other reasons; we don't care (no EOI: the LAPIC sets no ISR bit for them).
 fn irq_handle(irq: Irq, cpu: CpuId) {
     match irq {
+        // LAB 4: BEGIN timer-irq-idle
+        // HINT: Acknowledge the timer interrupt (lapic_eoi; ktest::on_timer counts ticks for
+        // HINT: the kernel's own tests): every CPU's, the one that woke a CPU halted in
+        // HINT: sched_halt as much as the one that interrupted an env.
+        // STUB: Irq::Timer => {}
         Irq::Timer => {
             lapic::lapic_eoi();
             crate::ktest::on_timer(cpu);
         }
+        // LAB 4: END timer-irq-idle
         Irq::Kbd => {
             console::kbd_intr();
             lapic::lapic_eoi();
@@ -457,12 +468,15 @@ fn trap_from_user(cpu: CpuId, tf: &mut Trapframe) -> ! {
         // (A guard on the breakpoint arm, so system calls never test it.)
         Trap::Breakpoint if crate::ktest::inject_exception(tf) => user_exception(k, cur, tf),
         Trap::PageFault => page_fault_handler(k, cur, tf),
+        // CHALLENGE: BEGIN exception-dispatch
+        // STUB: // (user exception handlers: a challenge)
         // Any exception a user handler may take (a breakpoint too) goes to it, if it has one.
         _ if USER_EXCEPTIONS.contains(&trapno) && env::table(&mut k).exc_upcall(cur) != 0 => {
             // A user exception handler (not in JOS: a lab 4 challenge) takes it.
             let upcall = env::table(&mut k).exc_upcall(cur);
             deliver_upcall(k, cur, tf, upcall, trapno)
         }
+        // CHALLENGE: END exception-dispatch
         Trap::Breakpoint => {
             let t = env::table(&mut k);
             env::sync_tf(t, cpu, cur);
@@ -494,11 +508,14 @@ fn trap_from_user(cpu: CpuId, tf: &mut Trapframe) -> ! {
 /// takes it if it has one and the exception is one handlers may take; otherwise, JOS's
 /// unexpected trap: the user process has a bug.
 fn user_exception(mut k: Kernel, cur: EnvIdx, tf: &mut Trapframe) -> ! {
+    // CHALLENGE: BEGIN exception-user
+    // STUB: // (user exception handlers: a challenge)
     let n = tf.tf_trapno;
     let upcall = env::table(&mut k).exc_upcall(cur);
     if USER_EXCEPTIONS.contains(&n) && upcall != 0 {
         deliver_upcall(k, cur, tf, upcall, n);
     }
+    // CHALLENGE: END exception-user
     print_user_trapframe(&mut k, cur, tf);
     let cpu = k.cpu();
     let t = env::table(&mut k);

@@ -104,6 +104,20 @@ pub fn failure_details(
     msg.into_iter().map(|l| format!("    {l}")).collect()
 }
 
+/// The first line of a run that names where it stopped: a stub (`not yet implemented: LAB n:
+/// ...`), a user or kernel panic. The excerpt of a failure ends where the run ended (often the
+/// monitor's trap frame dump), so this line is added when the excerpt does not show it.
+pub fn first_stop<'a>(lines: &[&'a str]) -> Option<&'a str> {
+    lines
+        .iter()
+        .find(|l| {
+            l.contains("not yet implemented")
+                || l.contains("user panic")
+                || l.contains("kernel panic")
+        })
+        .copied()
+}
+
 /// One line naming a failed test and why, for the recap printed just before the closing lines:
 /// a CI log that keeps only its tail still says what failed.
 pub fn recap_line(name: &str, v: &Verdict, timed_out: bool) -> String {
@@ -189,13 +203,21 @@ impl Report {
         let ok = verdict.passed();
         print.push(status_line(&case.name, ok, out.secs, self.paint));
         if !ok {
-            print.extend(failure_details(
-                &lines,
-                &verdict,
-                out.timed_out,
-                saved,
-                self.paint,
-            ));
+            let mut details = failure_details(&lines, &verdict, out.timed_out, saved, self.paint);
+            // Before the last line (where the output is saved): where the run stopped, and
+            // the test's hint.
+            let at = details.len().saturating_sub(1);
+            let mut extra = Vec::new();
+            if let Some(stop) = first_stop(&lines)
+                && !details.iter().any(|d| d.ends_with(stop))
+            {
+                extra.push(format!("    {} {stop}", self.paint.red("STOPPED")));
+            }
+            if !t.hint.is_empty() {
+                extra.push(format!("    HINT {}", t.hint));
+            }
+            details.splice(at..at, extra);
+            print.extend(details);
             self.recap
                 .push(recap_line(&case.name, &verdict, out.timed_out));
         }
@@ -450,6 +472,43 @@ mod unit {
                 "2 passed, 1 failed"
             ]
         );
+    }
+
+    #[test]
+    fn a_failure_names_the_first_stub() {
+        let mut r = Report::new(PLAIN);
+        // The run stops at a stub, then prints a trap frame and the monitor: the excerpt shows
+        // the last lines, so the stub's line is added.
+        let mut text = String::from(
+            "booting\nkernel panic on CPU 0 at kern/pmap.rs:1: \
+                                     not yet implemented: LAB 2: page_alloc\n",
+        );
+        for i in 0..20 {
+            text.push_str(&format!("  reg {i}\n"));
+        }
+        text.push_str("K> \n");
+        let lines = r.case(&case("b", "Lab 9"), &outcome(&text), None, "o", false);
+        assert!(
+            lines.contains(
+                &"    STOPPED kernel panic on CPU 0 at kern/pmap.rs:1: not yet implemented: \
+                  LAB 2: page_alloc"
+                    .to_string()
+            ),
+            "{lines:?}"
+        );
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some("    QEMU output saved to o")
+        );
+        assert_eq!(
+            first_stop(&[
+                "a",
+                "[00001000] user panic in x at lib.rs:1: LAB 4: fork",
+                "b"
+            ]),
+            Some("[00001000] user panic in x at lib.rs:1: LAB 4: fork")
+        );
+        assert_eq!(first_stop(&["a", "b"]), None);
     }
 
     #[test]

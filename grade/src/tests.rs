@@ -64,6 +64,8 @@ pub struct Test {
     pub stop: &'static [&'static str],
     /// Lines typed at successive `K> ` prompts; the run ends at the prompt after the last one.
     pub input: &'static [&'static str],
+    /// Printed when the test fails: what it needs that a student may not have written yet.
+    pub hint: &'static str,
 }
 
 /// The defaults JOS's `user_test` uses: one CPU, 30 s, stop at the monitor's first prompt.
@@ -82,6 +84,7 @@ pub const DEFAULT: Test = Test {
     same: &[],
     stop: &[],
     input: &[],
+    hint: "",
 };
 
 const LAB1: &str = "Lab 1";
@@ -785,6 +788,7 @@ pub static TABLE: &[Test] = &[
     Test {
         name: "spin",
         part: LAB4C,
+        hint: "the parent runs again only if a timer interrupt preempts the spinning child: lab 4's timer exercise (env_alloc-interrupts, timer-irq)",
         points: 5,
         test: "spin",
         expect: &[
@@ -804,6 +808,7 @@ pub static TABLE: &[Test] = &[
     Test {
         name: "stresssched",
         part: LAB4C,
+        hint: "20 children that yield and spin on 4 CPUs: the APs must schedule (mp_main-sched, trap_init_percpu) and a timer interrupt must preempt a spinning env (timer-irq)",
         points: 5,
         test: "stresssched",
         cpus: 4,

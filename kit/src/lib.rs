@@ -28,22 +28,58 @@
 //! `TEACHER: BEGIN` / `TEACHER: END` regions (the kit's own Makefile targets, the README's
 //! course-kit section) are dropped from every handout; their content is not parsed, so it may
 //! show marker examples.
+//!
+//! `CHALLENGE: BEGIN name` / `CHALLENGE: END name` regions hold code that exists only for a
+//! lab 4 challenge (priorities, sfork, user exception handlers, the blocking send, ...): they
+//! are stubbed in every handout, like a lab 4 region, but say `CHALLENGE (optional)` instead
+//! of `Your code here`, and are not exercises. A challenge region may nest in a lab region (an
+//! extra match arm inside lab 3's dispatch); its `STUB:` lines are what the handout keeps for
+//! the rest to compile (often nothing but a comment: the arm is simply gone).
 #![forbid(unsafe_code)]
+
+pub mod similar;
 
 use std::collections::HashSet;
 use std::fmt;
 
-/// Which labs a handout stubs: every region of a lab >= `from`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The lab whose challenges the `CHALLENGE:` regions are (JOS's lab 4 challenges).
+pub const CHALLENGE_LAB: u32 = 4;
+
+/// Which labs a handout stubs: every region of a lab >= `from`, except the regions named in
+/// `fill` (a student's tree with those exercises done: `kit fill`, the exercise check).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cut {
     pub from: u32,
+    pub fill: Vec<String>,
+    /// Keep the CHALLENGE regions (the tree as it was before they were marked: the test that
+    /// the similarity check finds the leaks they were).
+    pub keep_challenges: bool,
+}
+
+impl Cut {
+    pub fn from(from: u32) -> Cut {
+        Cut {
+            from,
+            ..Cut::default()
+        }
+    }
+
+    /// Whether region `r` becomes a stub (TEACHER regions are dropped, not stubbed).
+    pub fn stubs(&self, r: &Region) -> bool {
+        r.lab != 0
+            && r.lab >= self.from
+            && !self.fill.contains(&r.name)
+            && !(r.challenge && self.keep_challenges)
+    }
 }
 
 /// One marked region of a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Region {
-    /// 0 for a TEACHER region.
+    /// 0 for a TEACHER region; CHALLENGE_LAB for a challenge region.
     pub lab: u32,
+    /// A `CHALLENGE:` region (optional work, not an exercise).
+    pub challenge: bool,
     pub name: String,
     /// Line index (0-based) of the BEGIN marker and of the END marker.
     pub begin: usize,
@@ -61,6 +97,12 @@ impl Region {
     /// A 1-based line number for messages.
     pub fn line(&self) -> usize {
         self.begin + 1
+    }
+
+    /// Nesting order: an inner region must come later than the one around it (a challenge
+    /// region is later than every lab region of its lab).
+    fn order(&self) -> (u32, bool) {
+        (self.lab, self.challenge)
     }
 }
 
@@ -80,8 +122,8 @@ impl fmt::Display for Error {
 /// What a marker line says.
 #[derive(Debug, PartialEq, Eq)]
 enum Marker<'a> {
-    Begin(u32, &'a str),
-    End(u32, &'a str),
+    Begin(u32, bool, &'a str),
+    End(u32, bool, &'a str),
     Hint(&'a str),
     Stub(&'a str),
     Handout(&'a str),
@@ -116,8 +158,12 @@ fn marker(line: &str) -> Option<(Marker<'_>, &str, &'static str)> {
     if let Some(s) = text.strip_prefix("HANDOUT:") {
         return Some((Marker::Handout(s.trim()), indent, leader));
     }
+    let mut challenge = false;
     let (lab, rest) = if let Some(r) = text.strip_prefix("TEACHER:") {
         (0, r)
+    } else if let Some(r) = text.strip_prefix("CHALLENGE:") {
+        challenge = true;
+        (CHALLENGE_LAB, r)
     } else {
         let r = text.strip_prefix("LAB ")?;
         let (n, r) = r.split_once(':')?;
@@ -131,8 +177,8 @@ fn marker(line: &str) -> Option<(Marker<'_>, &str, &'static str)> {
     let (word, name) = rest.split_once(' ').unwrap_or((rest, ""));
     let name = name.trim();
     match word {
-        "BEGIN" => Some((Marker::Begin(lab, name), indent, leader)),
-        "END" => Some((Marker::End(lab, name), indent, leader)),
+        "BEGIN" => Some((Marker::Begin(lab, challenge, name), indent, leader)),
+        "END" => Some((Marker::End(lab, challenge, name), indent, leader)),
         _ => None,
     }
 }
@@ -153,13 +199,13 @@ pub fn parse(text: &str) -> Result<Vec<Region>, Error> {
             continue;
         };
         match m {
-            Marker::Begin(lab, name) => {
+            Marker::Begin(lab, challenge, name) => {
                 if name.is_empty() {
                     return Err(err("BEGIN without a region name".into()));
                 }
                 if let Some(&o) = open.last() {
                     let outer = &regions[o];
-                    if lab == 0 || lab <= outer.lab {
+                    if lab == 0 || (lab, challenge) <= outer.order() {
                         return Err(err(format!(
                             "region {name} (lab {lab}) inside {} (lab {}): an inner region must \
                              belong to a later lab",
@@ -180,6 +226,7 @@ pub fn parse(text: &str) -> Result<Vec<Region>, Error> {
                 }
                 regions.push(Region {
                     lab,
+                    challenge,
                     name: name.to_string(),
                     begin,
                     end: usize::MAX,
@@ -193,7 +240,7 @@ pub fn parse(text: &str) -> Result<Vec<Region>, Error> {
                 if lab == 0 {
                     // Opaque: skip to the matching TEACHER: END.
                     while i < lines.len()
-                        && !matches!(marker(lines[i]), Some((Marker::End(0, _), _, _)))
+                        && !matches!(marker(lines[i]), Some((Marker::End(0, _, _), _, _)))
                     {
                         i += 1;
                     }
@@ -206,12 +253,12 @@ pub fn parse(text: &str) -> Result<Vec<Region>, Error> {
                 }
                 continue;
             }
-            Marker::End(lab, name) => {
+            Marker::End(lab, challenge, name) => {
                 let Some(o) = open.pop() else {
                     return Err(err("END without a BEGIN".into()));
                 };
                 let r = &mut regions[o];
-                if r.lab != lab || (!name.is_empty() && name != r.name) {
+                if r.order() != (lab, challenge) || (!name.is_empty() && name != r.name) {
                     return Err(err(format!(
                         "END of lab {lab} {name} closes region {} of lab {} (line {})",
                         r.name,
@@ -248,11 +295,13 @@ pub struct Stubbed {
     pub kept: Vec<String>,
     /// The regions that became stubs.
     pub stubbed: Vec<Region>,
+    /// (region name, reference body) of each region that became a stub.
+    pub bodies: Vec<(String, String)>,
 }
 
 /// The handout's version of `text`: regions of labs >= `cut.from` and TEACHER regions
 /// replaced, marker lines of the other regions dropped.
-pub fn stub(text: &str, cut: Cut) -> Result<Stubbed, Error> {
+pub fn stub(text: &str, cut: &Cut) -> Result<Stubbed, Error> {
     let regions = parse(text)?;
     let lines: Vec<&str> = text.lines().collect();
     let mut out = Stubbed::default();
@@ -261,11 +310,20 @@ pub fn stub(text: &str, cut: Cut) -> Result<Stubbed, Error> {
         out.text.push_str(l);
         out.text.push('\n');
     };
+    // The functions whose body holds a stub get an `allow` of what a stub causes there
+    // (parameters and `mut` bindings used only by the solution, code after a `todo!()`),
+    // instead of a crate-wide one: other warnings in the student's code stay visible.
+    let mut allow_at: HashSet<usize> = HashSet::new();
+    for r in regions.iter().filter(|r| r.lab != 0 && cut.stubs(r)) {
+        if let Some(f) = enclosing_fn(&lines, r) {
+            allow_at.insert(f);
+        }
+    }
     // Regions are sorted by `begin`; skip the ones inside a stubbed region.
     let mut next = regions.iter().peekable();
     let mut marker_lines: HashSet<usize> = HashSet::new();
     for r in &regions {
-        if r.lab == 0 || r.lab >= cut.from {
+        if r.lab == 0 || cut.stubs(r) {
             continue;
         }
         marker_lines.extend(r.begin..r.body);
@@ -276,31 +334,44 @@ pub fn stub(text: &str, cut: Cut) -> Result<Stubbed, Error> {
             && r.begin == i
         {
             next.next();
-            if r.lab == 0 || r.lab >= cut.from {
+            if r.lab == 0 || cut.stubs(r) {
                 if r.lab != 0 {
                     let ind = &r.indent;
                     let c = r.leader;
                     let close = if c == "<!--" { " -->" } else { "" };
-                    emit(
-                        &mut out,
-                        &format!(
+                    let head = if r.challenge {
+                        format!(
+                            "{ind}{c} CHALLENGE (optional, lab {}): {} (see the lab book).{close}",
+                            r.lab, r.name
+                        )
+                    } else {
+                        format!(
                             "{ind}{c} LAB {}: Your code here ({}).{close}",
                             r.lab, r.name
-                        ),
-                    );
+                        )
+                    };
+                    emit(&mut out, &head);
                     for h in &r.hints {
                         emit(&mut out, &format!("{ind}{c} {h}{close}"));
                     }
                     if r.stub.is_empty() {
+                        let what = if r.challenge { "CHALLENGE" } else { "LAB" };
+                        let lab = if r.challenge {
+                            String::new()
+                        } else {
+                            format!(" {}", r.lab)
+                        };
                         emit(
                             &mut out,
-                            &format!("{ind}todo!(\"LAB {}: {}\");", r.lab, r.name),
+                            &format!("{ind}todo!(\"{what}{lab}: {}\");", r.name),
                         );
                     } else {
                         for s in &r.stub {
                             emit(&mut out, &format!("{ind}{s}"));
                         }
                     }
+                    out.bodies
+                        .push((r.name.clone(), lines[r.body..r.end].join("\n")));
                     out.removed.extend(
                         lines[r.body..r.end]
                             .iter()
@@ -317,6 +388,11 @@ pub fn stub(text: &str, cut: Cut) -> Result<Stubbed, Error> {
                 continue;
             }
         }
+        if allow_at.contains(&i) {
+            let t = lines[i].trim_start();
+            let indent = &lines[i][..lines[i].len() - t.len()];
+            emit(&mut out, &format!("{indent}{STUB_ALLOW}"));
+        }
         if let Some((Marker::Handout(line), indent, _)) = marker(lines[i]) {
             emit(&mut out, &format!("{indent}{line}"));
         } else if !marker_lines.contains(&i) {
@@ -326,6 +402,44 @@ pub fn stub(text: &str, cut: Cut) -> Result<Stubbed, Error> {
         i += 1;
     }
     Ok(out)
+}
+
+/// What a handout allows on a function whose body holds a stub.
+pub const STUB_ALLOW: &str =
+    "#[allow(unused_variables, unused_mut, unreachable_code)] // the stub's";
+
+/// The line of the `fn` whose body holds region `r` (a Rust region indented inside one), if
+/// any: the nearest line above it, less indented, that starts a function; none when a less
+/// indented line that is not a function comes first (a macro, an impl block's header).
+fn enclosing_fn(lines: &[&str], r: &Region) -> Option<usize> {
+    if r.leader != "//" || r.indent.is_empty() {
+        return None;
+    }
+    for i in (0..r.begin).rev() {
+        let t = lines[i].trim_start();
+        if t.is_empty() || t.starts_with("//") || t.starts_with('#') {
+            continue;
+        }
+        let indent = lines[i].len() - t.len();
+        if indent >= r.indent.len() {
+            continue;
+        }
+        let head = t
+            .trim_start_matches("pub(crate) ")
+            .trim_start_matches("pub ")
+            .trim_start_matches("const ")
+            .trim_start_matches("unsafe ")
+            .trim_start_matches("extern \"C\" ");
+        if head.starts_with("fn ") {
+            return Some(i);
+        }
+        // A less indented line of the signature (`) -> Result<i32> {`, a parameter) or a
+        // block inside the body: keep looking up; anything else at column 0 ends the search.
+        if indent == 0 && !t.starts_with(')') && !t.starts_with('}') {
+            return None;
+        }
+    }
+    None
 }
 
 /// The lines that the reference holds only inside stubbed region bodies: what the handout
@@ -411,10 +525,11 @@ fn page_alloc(zero: bool) -> Option<u32> {
 
     #[test]
     fn handout_of_the_region_lab_is_a_stub() {
-        let s = stub(SRC, Cut { from: 2 }).unwrap();
+        let s = stub(SRC, &Cut::from(2)).unwrap();
         assert_eq!(
             s.text,
-            "fn page_alloc(zero: bool) -> Option<u32> {
+            "#[allow(unused_variables, unused_mut, unreachable_code)] // the stub's
+fn page_alloc(zero: bool) -> Option<u32> {
     // LAB 2: Your code here (page_alloc).
     // take the first page off the free list.
     todo!(\"LAB 2: page_alloc\");
@@ -428,10 +543,11 @@ fn page_alloc(zero: bool) -> Option<u32> {
 
     #[test]
     fn later_lab_inside_an_earlier_one() {
-        let s = stub(SRC, Cut { from: 3 }).unwrap();
+        let s = stub(SRC, &Cut::from(3)).unwrap();
         assert_eq!(
             s.text,
-            "fn page_alloc(zero: bool) -> Option<u32> {
+            "#[allow(unused_variables, unused_mut, unreachable_code)] // the stub's
+fn page_alloc(zero: bool) -> Option<u32> {
     let pp = FREE.pop()?;
     if zero {
         clear(pp);
@@ -444,7 +560,7 @@ fn page_alloc(zero: bool) -> Option<u32> {
         );
         assert_eq!(s.removed, ["COUNT.inc();"]);
         // The solved tree: only the marker lines go.
-        let all = stub(SRC, Cut { from: 5 }).unwrap();
+        let all = stub(SRC, &Cut::from(5)).unwrap();
         assert!(all.text.contains("COUNT.inc();") && !all.text.contains("LAB"));
         assert!(all.removed.is_empty());
     }
@@ -500,24 +616,75 @@ secret text
         let r = parse(src).unwrap();
         assert_eq!(r.len(), 2);
         assert_eq!((r[0].lab, r[1].lab), (0, 3));
-        let s = stub(src, Cut { from: 3 }).unwrap();
+        let s = stub(src, &Cut::from(3)).unwrap();
         assert_eq!(
             s.text,
             "a\n<!-- LAB 3: Your code here (doc). -->\ntodo!(\"LAB 3: doc\");\n"
         );
         // A TEACHER region goes even from a tree that stubs nothing.
-        assert_eq!(stub(src, Cut { from: 9 }).unwrap().text, "a\nsecret text\n");
+        assert_eq!(stub(src, &Cut::from(9)).unwrap().text, "a\nsecret text\n");
     }
 
     #[test]
     fn handout_only_lines() {
         let src = "#![no_std]\n// HANDOUT: #![allow(dead_code)]\nfn f() {}\n";
         assert_eq!(parse(src).unwrap(), vec![]);
-        let s = stub(src, Cut { from: 1 }).unwrap();
+        let s = stub(src, &Cut::from(1)).unwrap();
         assert_eq!(s.text, "#![no_std]\n#![allow(dead_code)]\nfn f() {}\n");
         // Inside a stubbed region it goes with the body.
         let src = "// LAB 1: BEGIN a\n// HANDOUT: x\n// LAB 1: END a\n";
-        assert!(!stub(src, Cut { from: 1 }).unwrap().text.contains('x'));
+        assert!(!stub(src, &Cut::from(1)).unwrap().text.contains('x'));
+    }
+
+    #[test]
+    fn challenge_regions_and_fills() {
+        let src = "\
+fn send() -> i32 {
+    // LAB 4: BEGIN send
+    try_send();
+    // CHALLENGE: BEGIN blocking
+    // STUB: poll();
+    block();
+    // CHALLENGE: END blocking
+    0
+    // LAB 4: END send
+}
+fn extra() {
+    // CHALLENGE: BEGIN extra
+    work();
+    // CHALLENGE: END extra
+}
+";
+        let r = parse(src).unwrap();
+        assert_eq!(r.len(), 3);
+        assert!(!r[0].challenge && r[1].challenge && r[2].challenge);
+        assert_eq!(r[1].lab, CHALLENGE_LAB);
+        // The lab 4 handout: the exercise is stubbed with its nested challenge; the other
+        // challenge says so and panics if reached.
+        let h = stub(src, &Cut::from(4)).unwrap();
+        assert!(h.text.contains("todo!(\"LAB 4: send\");"));
+        assert!(
+            h.text
+                .contains("// CHALLENGE (optional, lab 4): extra (see the lab book).")
+        );
+        assert!(h.text.contains("todo!(\"CHALLENGE: extra\");"));
+        assert!(!h.text.contains("block()") && !h.text.contains("work()"));
+        // Filling the exercise back keeps its challenge part stubbed (its STUB line).
+        let cut = Cut {
+            from: 4,
+            fill: vec!["send".into()],
+            ..Cut::default()
+        };
+        let f = stub(src, &cut).unwrap();
+        assert!(f.text.contains("try_send();") && f.text.contains("poll();"));
+        assert!(!f.text.contains("block()"));
+        // The finished tree keeps everything.
+        let all = stub(src, &Cut::from(5)).unwrap();
+        assert!(all.text.contains("block()") && all.text.contains("work()"));
+        // A lab region may not nest in a challenge.
+        let bad =
+            "// CHALLENGE: BEGIN a\n// LAB 4: BEGIN b\n// LAB 4: END b\n// CHALLENGE: END a\n";
+        assert_eq!(parse(bad).unwrap_err().line, 2);
     }
 
     #[test]
@@ -531,27 +698,28 @@ fn f() -> u32 {
     // LAB 1: END f
 }
 ";
-        let s = stub(src, Cut { from: 1 }).unwrap();
+        let s = stub(src, &Cut::from(1)).unwrap();
         let l = leaks(&[("f.rs".into(), s)]);
         assert_eq!(
             l,
             [Leak {
                 file: "f.rs".into(),
-                line: 3,
+                // (line 1 is the stub's allow, line 2 the fn)
+                line: 4,
                 text: "// return 6828 * 2 + 1;".into()
             }],
             "a commented copy of a body line is a leak too"
         );
         // A stub line that repeats the body verbatim is a leak, even in another file.
         let src2 = src.replace("// HINT: return", "// STUB: return");
-        let s = stub(&src2, Cut { from: 1 }).unwrap();
-        let other = stub("fn g() {\n    return 6828 * 2 + 1;\n}\n", Cut { from: 1 }).unwrap();
+        let s = stub(&src2, &Cut::from(1)).unwrap();
+        let other = stub("fn g() {\n    return 6828 * 2 + 1;\n}\n", &Cut::from(1)).unwrap();
         let files = [("f.rs".into(), s), ("g.rs".into(), other)];
         // g.rs keeps the line in the reference too: it is not a secret, so no leak anywhere.
         assert!(leaks(&files).is_empty());
-        let s = stub(&src2, Cut { from: 1 }).unwrap();
+        let s = stub(&src2, &Cut::from(1)).unwrap();
         let l = leaks(&[("f.rs".into(), s)]);
         assert_eq!(l.len(), 1);
-        assert_eq!((l[0].file.as_str(), l[0].line), ("f.rs", 3));
+        assert_eq!((l[0].file.as_str(), l[0].line), ("f.rs", 4));
     }
 }

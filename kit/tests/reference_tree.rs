@@ -45,10 +45,10 @@ fn reference_markers_cut_cleanly() {
     // Each handout: stubs as many regions as the labs >= n hold (minus those nested in
     // another stubbed region), and no solution line survives.
     for from in 1..=5 {
-        let cut = kit::Cut { from };
+        let cut = kit::Cut::from(from);
         let stubbed: Vec<(String, kit::Stubbed)> = texts
             .iter()
-            .map(|(n, t)| (n.clone(), kit::stub(t, cut).expect("parsed above")))
+            .map(|(n, t)| (n.clone(), kit::stub(t, &cut).expect("parsed above")))
             .collect();
         let leaks = kit::leaks(&stubbed);
         assert!(leaks.is_empty(), "lab {from} handout leaks: {leaks:?}");

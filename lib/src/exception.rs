@@ -44,6 +44,7 @@ extern "C" fn exception_dispatch(uxf: *mut UExcframe) {
 /// the exception stack (unless the page-fault handler did) and registers the upcall; a
 /// failure there is fatal (panic), as for `set_pgfault_handler`.
 pub fn set_exception_handler(handler: fn(&mut UExcframe)) {
+    // CHALLENGE: BEGIN set_exception_handler
     if HANDLER.set(handler) {
         // SAFETY: `_exception_upcall` is the exception upcall entry this module implements.
         unsafe {
@@ -54,6 +55,7 @@ pub fn set_exception_handler(handler: fn(&mut UExcframe)) {
             )
         };
     }
+    // CHALLENGE: END set_exception_handler
 }
 
 // The shared upcall entry reads the frame through UTrapframe's offsets.

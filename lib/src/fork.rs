@@ -55,9 +55,27 @@ fn cow_pgfault(utf: &mut UTrapframe) {
     // calls and a zeroing the copy overwrites. sys_page_copy makes the same decision in one.
     // SAFETY: the new page holds the same bytes as the old one, so nothing that referred to
     // the old page sees a difference; the faulting write has not happened yet.
+    // CHALLENGE: BEGIN pgfault-page-copy
+    // STUB: // JOS's three calls: a fresh page at PFTEMP, the copy, the remap.
+    // STUB: // SAFETY: PFTEMP is the library's scratch page; the new page holds the old bytes
+    // STUB: // before it replaces the old one, so nothing that referred to it sees a difference.
+    // STUB: unsafe {
+    // STUB:     use jos_inc::memlayout::PFTEMP;
+    // STUB:     if let Err(e) = sys_page_alloc(0, PFTEMP, Pte::P | Pte::U | Pte::W) {
+    // STUB:         panic!("fork: sys_page_alloc: {}", e);
+    // STUB:     }
+    // STUB:     core::ptr::copy_nonoverlapping(page as *const u8, PFTEMP as *mut u8, PGSIZE as usize);
+    // STUB:     if let Err(e) = sys_page_map(0, PFTEMP, 0, page, Pte::P | Pte::U | Pte::W) {
+    // STUB:         panic!("fork: sys_page_map: {}", e);
+    // STUB:     }
+    // STUB:     if let Err(e) = crate::syscall::sys_page_unmap(0, PFTEMP) {
+    // STUB:         panic!("fork: sys_page_unmap: {}", e);
+    // STUB:     }
+    // STUB: }
     if let Err(e) = unsafe { sys_page_copy(0, page, page, Pte::P | Pte::U | Pte::W) } {
         panic!("fork: sys_page_copy: {}", e);
     }
+    // CHALLENGE: END pgfault-page-copy
     // LAB 4: END pgfault
 }
 
@@ -262,9 +280,15 @@ pub fn fork() -> Result<EnvId> {
 /// copy-on-write (from an earlier fork) is made its own first: shared as it was, the first
 /// write by either side would give the writer a private copy and end the sharing.
 pub fn sfork() -> Result<EnvId> {
+    // CHALLENGE: BEGIN sfork
+    // HINT: As fork, but share every page below the user stack (sys_page_map with the same
+    // HINT: permissions; a copy-on-write page made private first), the stack page the child's own.
     from_abi(fork_raw(Mode::Sfork))
+    // CHALLENGE: END sfork
 }
 
+// CHALLENGE: BEGIN sfork-sharepage
+// STUB: // (sfork's helpers: the challenge's)
 /// sfork's sharing: every present user page below page number `stack_pn` mapped into `envid`
 /// with our permissions (a copy-on-write one made ours first, see [`sfork`]), in batches.
 fn share_below(envid: EnvId, stack_pn: usize, batch: &mut Batch) {
@@ -295,3 +319,4 @@ fn share_below(envid: EnvId, stack_pn: usize, batch: &mut Batch) {
         });
     });
 }
+// CHALLENGE: END sfork-sharepage

@@ -64,10 +64,20 @@ pub unsafe fn ipc_recv_page(pg: u32) -> Result<IpcMsg> {
 /// (`sys_ipc_send`) until the receiver is ready: no polling, and the receiver runs next.
 pub fn ipc_send(to: EnvId, val: u32, pg: Option<u32>, perm: Pte) {
     // LAB 4: BEGIN ipc_send
-    // HINT: Send with sys_ipc_send (UTOP for no page); any error is fatal (panic).
+    // HINT: Try sys_ipc_try_send (UTOP for no page) until the target takes it, yielding while
+    // HINT: it is not receiving (-E_IPC_NOT_RECV); any other error is fatal (panic).
+    // CHALLENGE: BEGIN ipc_send-blocking
+    // STUB: loop {
+    // STUB:     match crate::syscall::sys_ipc_try_send(to, val, pg.unwrap_or(UTOP), perm) {
+    // STUB:         Ok(()) => return,
+    // STUB:         Err(jos_inc::error::Error::IpcNotRecv) => crate::syscall::sys_yield(),
+    // STUB:         Err(e) => panic!("ipc_send: {}", e),
+    // STUB:     }
+    // STUB: }
     if let Err(e) = sys_ipc_send(to, val, pg.unwrap_or(UTOP), perm) {
         panic!("ipc_send: {}", e);
     }
+    // CHALLENGE: END ipc_send-blocking
     // LAB 4: END ipc_send
 }
 

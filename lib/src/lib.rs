@@ -18,9 +18,6 @@
 //! A program is a `no_std`, `no_main` binary that names its main function with
 //! `jos_lib::entry!(umain);`.
 #![no_std]
-// Course handouts: their stubs leave parameters, helpers and imports unused, and the warnings
-// would bury the real ones. This `allow` is a comment in the reference tree (see kit/).
-// HANDOUT: #![allow(unused_variables, unused_imports, unused_mut, dead_code, unreachable_code)]
 
 pub mod console;
 pub mod entry;

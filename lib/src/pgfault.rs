@@ -115,6 +115,12 @@ macro_rules! upcall_entry {
             // one), and the saved ESP is moved down to it, so the final `ret` pops it. When the
             // trap happened on the normal stack, that word is below ESP: free, since there is
             // no red zone.
+            // LAB 4: BEGIN pgfault_upcall-return
+            // HINT: Return to the trap-time state without the kernel: push the trap-time EIP on
+            // HINT: the trap-time stack (utf_esp - 4), restore the registers (popal), EFLAGS
+            // HINT: (popfl), switch to that stack and `ret`. No flag may change after popfl.
+            // STUB: "    # return to the trap-time state ({utf_regs}, {utf_eip}, {utf_esp})",
+            // STUB: "    ud2",
             "    movl {utf_esp}(%esp), %eax",
             "    subl $4, %eax",
             "    movl %eax, {utf_esp}(%esp)",
@@ -130,6 +136,7 @@ macro_rules! upcall_entry {
             // Switch to the trap-time stack (now pointing at the saved EIP) and return to it.
             "    popl %esp",
             "    ret",
+            // LAB 4: END pgfault_upcall-return
             ".text",
             dispatch = sym $dispatch,
             utf_regs = const offset_of!(UTrapframe, utf_regs),

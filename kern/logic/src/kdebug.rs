@@ -358,6 +358,8 @@ fn partition_point(n: usize, mut is_before: impl FnMut(usize) -> bool) -> usize 
 
 /// A validated view of a `.kdebug` table. Cheap to build and to copy; holds only slices.
 #[derive(Clone, Copy, Debug)]
+// Handouts: until lab 1's line search is written, nothing reads the line table's fields.
+// HANDOUT: #[allow(dead_code)]
 pub struct DebugInfo<'a> {
     funcs: &'a [u8],
     str_offs: &'a [u8],
@@ -646,7 +648,7 @@ mod tests {
     }
 
     #[test]
-    fn round_trip_every_address() {
+    fn lab1_round_trip_every_address() {
         let (f, l) = (funcs(), lines());
         let bytes = build(&f, &l, 4096);
         let info = parse(&bytes).unwrap();
@@ -697,7 +699,7 @@ mod tests {
     }
 
     #[test]
-    fn lookup_fallbacks_like_jos() {
+    fn lab1_lookup_fallbacks_like_jos() {
         let bytes = build(&funcs(), &lines(), 4096);
         let info = parse(&bytes).unwrap();
         let hit = info.lookup(0xf010_00aa).unwrap();
@@ -744,7 +746,7 @@ mod tests {
     }
 
     #[test]
-    fn empty_tables() {
+    fn lab1_empty_tables() {
         let bytes = build(&[], &[], 256);
         let info = parse(&bytes).unwrap();
         assert_eq!(info.lookup(0xf010_0000), None);
@@ -843,7 +845,7 @@ mod tests {
     }
 
     #[test]
-    fn extreme_values_round_trip() {
+    fn lab1_extreme_values_round_trip() {
         let names = ["x"];
         let files = ["a.rs"];
         let funcs = [
@@ -935,7 +937,7 @@ mod tests {
     }
 
     #[test]
-    fn garbage_never_panics() {
+    fn lab1_garbage_never_panics() {
         let good = build(&funcs(), &lines(), 2048);
         let mut rng = 0x1234_5678u32;
         let mut next = move || {

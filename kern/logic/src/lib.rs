@@ -3,9 +3,6 @@
 //! plain values; everything that touches hardware stays in the kernel.
 #![no_std]
 #![forbid(unsafe_code)]
-// Course handouts: their stubs leave parameters, helpers and imports unused, and the warnings
-// would bury the real ones. This `allow` is a comment in the reference tree (see kit/).
-// HANDOUT: #![allow(unused_variables, unused_imports, unused_mut, dead_code, unreachable_code)]
 
 pub mod addr;
 pub mod cpuid;

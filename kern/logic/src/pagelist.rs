@@ -70,11 +70,15 @@ impl FreeList {
     /// Push page `idx` on the head of the list.
     #[inline(always)]
     pub fn push(&mut self, pages: &mut [PageInfo], idx: usize) {
+        // LAB 2: BEGIN freelist-push
+        // HINT: Record idx's link to the old head in pages[idx].pp_link; idx becomes the head
+        // HINT: (self.link(idx)); one more page on the list.
         pages[idx].pp_link = self.head;
         self.head = self.link(idx);
         // At most one entry per record (pushing a page that is on the list is a double free,
         // which page_free refuses), so `len` <= pages.len() and cannot overflow.
         self.len = self.len.wrapping_add(1);
+        // LAB 2: END freelist-push
     }
 
     /// Push the pages of `range` in descending order, so they come off the list ascending, in
@@ -101,11 +105,15 @@ impl FreeList {
     /// Pop the head page; its `pp_link` is cleared (JOS's page_alloc does so, and page_free
     /// uses a non-zero link to catch double frees).
     pub fn pop(&mut self, pages: &mut [PageInfo]) -> Option<usize> {
+        // LAB 2: BEGIN freelist-pop
+        // HINT: None if empty; else the head's index (index_of), its pp_link the new head, its
+        // HINT: own pp_link cleared (page_free's double-free check relies on it).
         let idx = self.index_of(self.head)?;
         self.head = pages[idx].pp_link;
         pages[idx].pp_link = 0;
         self.len -= 1;
         Some(idx)
+        // LAB 2: END freelist-pop
     }
 
     /// The page after `idx` on the list.
@@ -196,7 +204,7 @@ mod tests {
     const BASE: u32 = 0xF011_8000;
 
     #[test]
-    fn lifo_with_kva_links() {
+    fn lab2_lifo_with_kva_links() {
         let mut pages = vec![PageInfo::default(); 8];
         let mut fl = FreeList::new(BASE);
         for i in [1, 2, 5] {
@@ -216,7 +224,7 @@ mod tests {
     }
 
     #[test]
-    fn is_head_names_only_the_head() {
+    fn lab2_is_head_names_only_the_head() {
         let mut pages = vec![PageInfo::default(); 8];
         let mut fl = FreeList::new(BASE);
         assert!(!fl.is_head(0), "an empty list has no head");
@@ -231,7 +239,7 @@ mod tests {
     }
 
     #[test]
-    fn walk_is_iter() {
+    fn lab2_walk_is_iter() {
         let mut pages = vec![PageInfo::default(); 16];
         let mut fl = FreeList::new(BASE);
         for i in [3, 9, 1, 15, 0] {
@@ -252,7 +260,7 @@ mod tests {
     }
 
     #[test]
-    fn push_range_is_pushing_each_page() {
+    fn lab2_push_range_is_pushing_each_page() {
         let mut a = vec![PageInfo::default(); 16];
         let mut b = vec![PageInfo::default(); 16];
         let (mut fa, mut fb) = (FreeList::new(BASE), FreeList::new(BASE));
@@ -271,7 +279,7 @@ mod tests {
     }
 
     #[test]
-    fn low_first_on_a_list_already_in_order() {
+    fn lab2_low_first_on_a_list_already_in_order() {
         let mut pages = vec![PageInfo::default(); 16];
         let mut fl = FreeList::new(BASE);
         for i in (0..16).rev() {
@@ -284,7 +292,7 @@ mod tests {
     }
 
     #[test]
-    fn low_first_keeps_order_and_all_pages() {
+    fn lab2_low_first_keeps_order_and_all_pages() {
         let mut pages = vec![PageInfo::default(); 16];
         let mut fl = FreeList::new(BASE);
         for i in 0..16 {

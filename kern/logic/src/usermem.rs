@@ -43,7 +43,7 @@ mod tests {
     }
 
     #[test]
-    fn good_and_bad_ranges() {
+    fn lab3_good_and_bad_ranges() {
         assert_eq!(first_bad(0x0080_0010, 0x100, Pte::U, mapped_user), None);
         assert_eq!(
             first_bad(0x0080_2ff0, 0x20, Pte::U, mapped_user),
@@ -58,7 +58,7 @@ mod tests {
     }
 
     #[test]
-    fn wrapping_lengths() {
+    fn lab3_wrapping_lengths() {
         assert_eq!(
             first_bad(0x0080_0000, u32::MAX, Pte::U, |_| 0x7),
             Some(ULIM)
@@ -67,7 +67,7 @@ mod tests {
     }
 
     #[test]
-    fn permissions() {
+    fn lab3_permissions() {
         let ro = |a: u32| a | 0x5;
         assert_eq!(first_bad(0x1000, 4, Pte::U, ro), None);
         assert_eq!(first_bad(0x1000, 4, Pte::U | Pte::W, ro), Some(0x1000));
