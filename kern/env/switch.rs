@@ -144,6 +144,8 @@ pub fn env_run(mut k: Kernel, i: EnvIdx) -> ! {
 /// call).
 #[inline(always)]
 pub fn env_resume(mut k: Kernel, i: EnvIdx) -> ! {
+    // CHALLENGE: BEGIN env_resume
+    // STUB: env_run(k, i)
     let cpu = k.cpu();
     debug_assert!(cpu::cpu(cpu).env() == Some(i));
     let e = table(&mut k).env(i);
@@ -151,6 +153,7 @@ pub fn env_resume(mut k: Kernel, i: EnvIdx) -> ! {
     k.unlock();
     pmap::leaving_for_user(cpu);
     enter_user(cpu)
+    // CHALLENGE: END env_resume
 }
 
 /// CPU `cpu` switches from its env (if any) to env `i`: registers, address space, FPU state.
