@@ -701,7 +701,15 @@ pub fn syscall(mut k: Kernel, cur: EnvIdx, tf: &mut Trapframe) -> ! {
             k = sys_cputs(k, cur, a1(), a2());
             Ok(0)
         }
-        SYS_YIELD => sched::sched_yield(k),
+        SYS_YIELD => {
+            // Nothing else runnable: sched_yield would choose the caller again (JOS's rule:
+            // the current env if nothing else can run), so go back to it at once.
+            let t = env::table(&mut k);
+            if !t.any_runnable() && t.state(cur).continues() {
+                env::env_resume(k, cur)
+            }
+            sched::sched_yield(k)
+        }
         SYS_IPC_RECV => {
             let r;
             (k, r) = sys_ipc_recv(k, cur, a1());
