@@ -1208,6 +1208,37 @@ pub fn user_mem_assert(
     Ok(())
 }
 
+/// `user_mem_assert` of [va, va + src.len()) with `perm` for env `i`, then `copy_to_user` of
+/// `src` there, in one page-table walk when the range lies in one page (an upcall's frame on
+/// the exception stack: the check's walk and the copy's were most of delivering it). The same
+/// checks, first bad address and message as user_mem_assert; Err (the env destroyed) if it
+/// fails.
+pub fn user_write_assert(
+    t: &mut EnvTable,
+    cpu: CpuId,
+    i: kern_logic::envid::EnvIdx,
+    va: u32,
+    src: &[u8],
+    perm: Pte,
+) -> Result<()> {
+    let len = src.len() as u32;
+    let need = (perm | Pte::U | Pte::P).bits();
+    if len > 0 && va < ULIM && pgoff(va) + len <= PGSIZE {
+        let e = pgdir_walk(t.pgdir(i).table, va, false).map_or(0, |p| p.get().bits());
+        if e & need == need {
+            let pp = pa2page(PhysAddr::new(e & !(PGSIZE - 1)));
+            let dst = page2kva(pp).get() + pgoff(va);
+            // SAFETY: `len` bytes inside one physical page mapped at KERNBASE, which env i maps
+            // writable at va (checked just now); `src` is kernel memory.
+            unsafe { ptr::copy_nonoverlapping(src.as_ptr(), dst as *mut u8, src.len()) };
+            return Ok(());
+        }
+    }
+    user_mem_assert(t, cpu, i, va, len, perm)?;
+    let pgdir = t.pgdir(i);
+    copy_to_user(pgdir, va, src)
+}
+
 /// Walk the user range [va, va+len) of `pgdir` a piece at a time: `f(kva, done, n)` gets the
 /// kernel address of the next `n` bytes (inside one mapped physical page, through the KERNBASE
 /// mapping) and how many bytes came before them. Fails at the first unmapped page, or if the

@@ -607,11 +607,6 @@ fn deliver_upcall(mut k: Kernel, cur: EnvIdx, tf: &mut Trapframe, upcall: u32, w
     } else {
         UXSTACKTOP - utf_size
     };
-    // Check that the exception stack is allocated and writable (destroys the env otherwise;
-    // an overflow of the exception stack lands on the unmapped page below).
-    if pmap::user_mem_assert(t, cpu, cur, utf_addr, utf_size, Pte::W | Pte::U).is_err() {
-        sched::resume(k);
-    }
     let utf = UTrapframe {
         utf_fault_va: word0,
         utf_err: tf.tf_err,
@@ -624,10 +619,10 @@ fn deliver_upcall(mut k: Kernel, cur: EnvIdx, tf: &mut Trapframe, upcall: u32, w
     let bytes = unsafe {
         core::slice::from_raw_parts(&utf as *const UTrapframe as *const u8, utf_size as usize)
     };
-    let pgdir = t.pgdir(cur);
-    if pmap::copy_to_user(pgdir, utf_addr, bytes).is_err() {
-        // user_mem_assert checked the pages; this cannot fail, but never trust that.
-        let _ = env::env_destroy(t, cpu, cur);
+    // Check that the exception stack is allocated and writable (destroys the env otherwise;
+    // an overflow of the exception stack lands on the unmapped page below), and write the
+    // frame there: one page-table walk for both.
+    if pmap::user_write_assert(t, cpu, cur, utf_addr, bytes, Pte::W | Pte::U).is_err() {
         sched::resume(k);
     }
     tf.tf_esp = utf_addr;

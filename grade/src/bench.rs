@@ -1,7 +1,9 @@
 //! `grade --bench` (`make bench`): boots the `bench` user program (and `benchfork`, the fork
 //! rows on C JOS's workload) under QEMU icount and prints their figures as one table, then the
 //! null-syscall, yield and IPC rows again (program `benchsmp`) with 1, 2 and 4 CPUs and their
-//! ratios to 1 CPU.
+//! ratios to 1 CPU. Last, a second method: `benchscale` with a host thread per vCPU and no
+//! icount, one run at a time with 1, 2 and 4 CPUs, for wall-clock time per operation and its
+//! ratio to 1 CPU (how kernel work scales; see README.md).
 //!
 //! The figures are guest instructions per operation (see README.md, "Benchmarks"): exact and
 //! repeatable, so the runs go in parallel without disturbing each other. Nothing here judges
@@ -48,10 +50,15 @@ const MAIN_RUNS: usize = 2;
 /// The performance target for the SMP rows: within 5% of the CPUS=1 figure.
 const SMP_TOLERANCE: f64 = 0.05;
 
+/// The scaling runs (`benchscale`): CPU counts, one run each, one after another (wall-clock
+/// figures: runs in parallel would take host cores from each other).
+const SCALE_CPUS: [u32; 3] = [1, 2, 4];
+const SCALE_TIMEOUT_S: u64 = 120;
+
 /// The kernel's own row (kern/bench.rs), with the reference figures the program cannot print.
 const BOOT_NAME: &str = "kernel entry -> first user instruction";
 const BOOT_C_JOS: &str = "10.3 M";
-const BOOT_TARGET: u64 = 3_000_000;
+const BOOT_TARGET: u64 = 2_000_000;
 
 /// One metric as printed by the program.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,6 +104,129 @@ pub fn parse(text: &str) -> Parsed {
         }
     }
     p
+}
+
+/// What a `benchscale` run printed: (workload, TSC ticks per operation) in order, the idle
+/// pickup's (min, median, max) ticks, and whether it got to the end.
+#[derive(Debug, Default, PartialEq)]
+pub struct Scale {
+    pub rows: Vec<(String, u64)>,
+    pub pickup: Option<[u64; 3]>,
+    pub done: bool,
+}
+
+pub fn parse_scale(text: &str) -> Scale {
+    let row = Regex::new(r"^bench-scale: (.+) ([0-9]+) ticks/op\s*$").expect("scale regex");
+    let pickup = Regex::new(
+        r"^bench-scale: idle CPU picks up a runnable env ([0-9]+) ([0-9]+) ([0-9]+) ticks",
+    )
+    .expect("pickup regex");
+    let mut sc = Scale::default();
+    for line in splitlines(text) {
+        if let Some(c) = pickup.captures(line) {
+            let n = |i: usize| c[i].parse().unwrap_or(u64::MAX);
+            sc.pickup = Some([n(1), n(2), n(3)]);
+        } else if let Some(c) = row.captures(line) {
+            sc.rows
+                .push((c[1].to_string(), c[2].parse().unwrap_or(u64::MAX)));
+        } else if line.trim_end() == "bench-scale: done" {
+            sc.done = true;
+        }
+    }
+    sc
+}
+
+/// The host's TSC rate in MHz, which the guest's `rdtsc` reads under TCG without icount:
+/// `cpu MHz` of /proc/cpuinfo, meaningful as the TSC rate where the CPU has `constant_tsc`
+/// (else None: the table stays in ticks).
+fn tsc_mhz() -> Option<f64> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    if !info.contains("constant_tsc") {
+        return None;
+    }
+    info.lines()
+        .find(|l| l.starts_with("cpu MHz"))
+        .and_then(|l| l.split(':').nth(1))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// A duration of `ticks` TSC ticks, in ns/us/ms if the rate is known, else in ticks.
+pub fn duration(ticks: u64, mhz: Option<f64>) -> String {
+    match mhz {
+        None => format!("{} ticks", thousands(ticks)),
+        Some(m) => {
+            let ns = ticks as f64 * 1000.0 / m;
+            if ns < 1_000.0 {
+                format!("{ns:.1} ns")
+            } else if ns < 1_000_000.0 {
+                format!("{:.2} us", ns / 1000.0)
+            } else {
+                format!("{:.2} ms", ns / 1_000_000.0)
+            }
+        }
+    }
+}
+
+/// The scaling table: per workload its time per operation with 1, 2 and 4 CPUs and the
+/// ratios to 1 CPU; then the idle pickup (median, fastest, slowest) per CPU count.
+pub fn scale_table(runs: &[Scale], mhz: Option<f64>) -> Vec<String> {
+    let names: Vec<String> = runs
+        .iter()
+        .find(|r| !r.rows.is_empty())
+        .map(|r| r.rows.iter().map(|(n, _)| n.clone()).collect())
+        .unwrap_or_default();
+    let pickup_name = "idle CPU picks up a runnable env";
+    let name_w = names
+        .iter()
+        .map(|n| n.len())
+        .chain([pickup_name.len() + " (fastest)".len(), "metric".len()])
+        .max()
+        .unwrap_or(0);
+    let mut head = format!("{:<name_w$}", "metric");
+    for (i, cpus) in SCALE_CPUS.iter().enumerate() {
+        head += &format!("  {:>10}", format!("CPUS={cpus}"));
+        if i > 0 {
+            head += &format!("  {:>5}", "ratio");
+        }
+    }
+    let mut lines = vec![head];
+    for name in &names {
+        let figs: Vec<Option<u64>> = runs
+            .iter()
+            .map(|r| r.rows.iter().find(|(n, _)| n == name).map(|&(_, t)| t))
+            .collect();
+        let base = figs.first().copied().flatten();
+        let mut line = format!("{name:<name_w$}");
+        for (i, f) in figs.iter().enumerate() {
+            line += &format!(
+                "  {:>10}",
+                f.map_or("missing".to_string(), |t| duration(t, mhz))
+            );
+            if i > 0 {
+                let ratio = match (f, base) {
+                    (Some(f), Some(b)) if b > 0 => format!("{:.2}", *f as f64 / b as f64),
+                    _ => "-".to_string(),
+                };
+                line += &format!("  {ratio:>5}");
+            }
+        }
+        lines.push(line);
+    }
+    for (k, what) in [(1, "median"), (0, "fastest"), (2, "slowest")] {
+        let mut line = format!("{:<name_w$}", format!("{pickup_name} ({what})"));
+        for (i, r) in runs.iter().enumerate() {
+            line += &format!(
+                "  {:>10}",
+                r.pickup
+                    .map_or("missing".to_string(), |p| duration(p[k], mhz))
+            );
+            if i > 0 {
+                line += &format!("  {:>5}", "");
+            }
+        }
+        lines.push(line.trim_end().to_string());
+    }
+    lines
 }
 
 /// `n` with thousands separators, as the reference table writes figures.
@@ -356,11 +486,62 @@ pub fn run(qemu: &str, cpus: u32, verbose: bool) -> ExitCode {
     if !complete {
         println!("bench: some rows are missing (see above)");
     }
-    if ok && complete {
+    let scale_ok = run_scale(qemu, verbose);
+    if ok && complete && scale_ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The second method: `benchscale` with a host thread per vCPU, no icount, with 1, 2 and 4
+/// CPUs one after another; prints the scaling table. False if a run did not finish.
+fn run_scale(qemu: &str, verbose: bool) -> bool {
+    let mut runs = Vec::new();
+    let mut ok = true;
+    for cpus in SCALE_CPUS {
+        let s = RunSpec {
+            test: "benchscale",
+            cpus,
+            tcg: Tcg::Multi,
+            mem: None,
+            timeout_s: SCALE_TIMEOUT_S,
+            stop: &["bench-scale: done"],
+            input: &[],
+            bench: false,
+        };
+        if verbose {
+            println!("$ {qemu} {}", s.args().join(" "));
+        }
+        let out = runner::run(qemu, &s);
+        let text = String::from_utf8_lossy(&out.output);
+        let sc = parse_scale(&text);
+        let name = format!("benchscale_cpus{cpus}");
+        let path = format!("obj/bench/{name}.out");
+        if let Err(e) = std::fs::write(&path, &out.output) {
+            println!("bench: cannot write {path}: {e}");
+        }
+        if !sc.done {
+            println!("bench: {name} did not finish; output in {path}");
+            ok = false;
+        }
+        runs.push(sc);
+    }
+    let mhz = tsc_mhz();
+    println!();
+    println!(
+        "bench: wall-clock scaling, a host thread per vCPU, no icount (program benchscale: {} \
+         envs per workload, min of 3 runs; {}); time per operation and ratio to CPUS=1. \
+         Noisy: compare each ratio with the control's, not with 1/CPUS",
+        4,
+        mhz.map_or("guest TSC ticks".to_string(), |m| format!(
+            "TSC at {m:.0} MHz"
+        ))
+    );
+    for line in scale_table(&runs, mhz) {
+        println!("{line}");
+    }
+    ok
 }
 
 fn find_all(p: &Parsed) -> bool {
@@ -433,6 +614,40 @@ bench: done\r
         assert!(t[9].starts_with("fork() per present page, C JOS") && t[9].contains("missing"));
         assert!(t[13].starts_with("fork() per present page (264"));
         assert!(t[14].starts_with(BOOT_NAME) && t[14].contains("8,542,070"));
+    }
+
+    #[test]
+    fn scale_parse_and_table() {
+        let run = |k: u64| {
+            parse_scale(&format!(
+                "bench-scale: user-only loop (control) {} ticks/op\r\n\
+                 bench-scale: null syscall (sys_getenvid) {} ticks/op\r\n\
+                 bench-scale: idle CPU picks up a runnable env 10 {} 30 ticks\r\n\
+                 bench-scale: done\r\n",
+                20 * k,
+                4000 * k,
+                20 * k
+            ))
+        };
+        let one = run(1);
+        assert!(one.done);
+        assert_eq!(
+            one.rows[1],
+            ("null syscall (sys_getenvid)".to_string(), 4000)
+        );
+        assert_eq!(one.pickup, Some([10, 20, 30]));
+        let t = scale_table(&[one, run(2), run(3)], None);
+        // Header, two rows, the pickup's median, fastest and slowest.
+        assert_eq!(t.len(), 6);
+        assert!(
+            t[2].starts_with("null syscall") && t[2].contains(" 2.00 ") && t[2].ends_with("3.00")
+        );
+        assert!(
+            t[3].contains("(median)") && t[3].contains("20 ticks") && t[3].contains("60 ticks")
+        );
+        assert!(t[4].contains("(fastest)") && t[4].contains("10 ticks"));
+        assert_eq!(duration(2_445, Some(2445.0)), "1.00 us");
+        assert_eq!(duration(500, Some(1000.0)), "500.0 ns");
     }
 
     #[test]

@@ -1615,14 +1615,31 @@ pub static TABLE: &[Test] = &[
             r"bench: sys_yield, the only runnable env [0-9]+ instructions/op",
             r"bench: sys_yield with [0-9]+ live but blocked envs [0-9]+ instructions/op",
             r"bench: one-way IPC \(ipc_send/ipc_recv ping-pong, per hop\) [0-9]+ instructions/op",
+            r"bench: one-way IPC, combined send\+receive \(ipc_send_recv ping-pong, per hop\) [0-9]+ instructions/op",
             r"bench: sys_page_alloc \(fresh page at an unmapped va\) [0-9]+ instructions/op",
             r"bench: sys_page_unmap [0-9]+ instructions/op",
             r"bench: COW write fault incl. the user handler \(per page\) [0-9]+ instructions/op",
-            r"bench: fork\(\) per present page, [a-z ]+ \([0-9]+ present pages\) [0-9]+ instructions/op",
-            r"bench: fork \+ child exit \+ parent sees it gone, [a-z ]+ \([0-9]+ present pages\) [0-9]+ instructions/op",
+            r"bench: fork\(\) per present page, big program \([0-9]+ present pages\) [0-9]+ instructions/op",
+            r"bench: fork \+ child exit \+ parent sees it gone, small program \([0-9]+ present pages\) [0-9]+ instructions/op",
             "bench: done",
         ],
         no: &[".*kernel panic", "bench: fork stopped"],
+        ..DEFAULT
+    },
+    // The fork rows on C JOS's workload (program benchfork), likewise.
+    Test {
+        name: "benchfork",
+        part: PROJECT,
+        points: 1,
+        test: "benchfork",
+        timeout_s: 60,
+        stop: &["bench: done"],
+        expect: &[
+            r"bench: fork \+ child exit \+ parent sees it gone, C JOS's workload \([0-9]+ present pages\) [0-9]+ instructions/op",
+            r"bench: fork\(\) per present page, C JOS's workload \([0-9]+ present pages\) [0-9]+ instructions/op",
+            "bench: done",
+        ],
+        no: &[".*kernel panic", ".*panic"],
         ..DEFAULT
     },
 ];

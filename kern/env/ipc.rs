@@ -199,6 +199,12 @@ impl EnvTable {
         Some(frame)
     }
 
+    /// Whether any env is runnable (in the run set, at any priority).
+    #[inline]
+    pub fn any_runnable(&self) -> bool {
+        !self.runq.is_empty()
+    }
+
     /// Whether senders are queued on env `i` (blocked in sys_ipc_send until it receives).
     #[inline]
     pub fn has_senders(&self, i: EnvIdx) -> bool {

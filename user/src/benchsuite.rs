@@ -158,7 +158,7 @@ fn null_syscall() {
     let n = min_per_op(REPS, 200, || {
         black_box(sys_getenvid());
     });
-    report(format_args!("null syscall (sys_getenvid)"), n, "421", 120);
+    report(format_args!("null syscall (sys_getenvid)"), n, "421", 80);
 }
 
 fn yield_alone() {
@@ -167,7 +167,7 @@ fn yield_alone() {
         format_args!("sys_yield, the only runnable env"),
         n,
         "13,729",
-        300,
+        110,
     );
 }
 
@@ -211,7 +211,7 @@ fn yield_with_blocked() {
         format_args!("sys_yield with {} live but blocked envs", forked),
         n,
         "-",
-        300,
+        110,
     );
     live_children(me, |id, _, _| {
         if let Err(e) = sys_env_destroy(id) {
@@ -352,9 +352,9 @@ fn page_alloc_unmap() {
         format_args!("sys_page_alloc (fresh page at an unmapped va)"),
         alloc,
         "1,616",
-        1200,
+        500,
     );
-    report(format_args!("sys_page_unmap"), unmap, "608", 300);
+    report(format_args!("sys_page_unmap"), unmap, "608", 220);
 }
 
 /// After fork, a write to each of PAGES copy-on-write pages: the fault, the user handler
@@ -378,7 +378,7 @@ fn cow_fault() {
         format_args!("COW write fault incl. the user handler (per page)"),
         best,
         "4,593",
-        2500,
+        1000,
     );
     unmap_region(PAGES);
 }
