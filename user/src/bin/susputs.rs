@@ -129,8 +129,12 @@ fn umain() {
     while sh.get(STATE) == 1 && toggles < MAX_TOGGLES {
         let inside = sh.get(STATE) == 1;
         if let Err(e) = sys_env_set_status(kid, ENV_NOT_RUNNABLE) {
-            println!("susputs: FAIL: suspending the child: {}", e);
-            failures += 1;
+            // The child may have finished its print and exited since we looked (with a host
+            // thread per vCPU it runs truly alongside us): that is the expected end.
+            if sh.get(STATE) != 2 {
+                println!("susputs: FAIL: suspending the child: {}", e);
+                failures += 1;
+            }
             break;
         }
         if inside {
@@ -143,8 +147,11 @@ fn umain() {
             _ => 1024 + rng.below(65536),
         });
         if let Err(e) = sys_env_set_status(kid, ENV_RUNNABLE) {
-            println!("susputs: FAIL: resuming the child: {}", e);
-            failures += 1;
+            // (As above: a suspended child cannot finish, so this fails only if it did.)
+            if sh.get(STATE) != 2 {
+                println!("susputs: FAIL: resuming the child: {}", e);
+                failures += 1;
+            }
             break;
         }
         toggles += 1;
