@@ -260,13 +260,7 @@ impl Drop for Fill128 {
 pub unsafe fn fill_step(p: *mut u32, n: usize, first: u32, step: u32) {
     let mut k = 0;
     if SCAN_SSE2.load(Ordering::Relaxed) && n >= 4 {
-        let init = [
-            first,
-            first.wrapping_add(step),
-            first.wrapping_add(step.wrapping_mul(2)),
-            first.wrapping_add(step.wrapping_mul(3)),
-        ];
-        let four = [step.wrapping_mul(4); 4];
+        let (init, four) = step_vectors(first, step);
         let mut saved = [0u8; 32];
         let quads = n / 4;
         // SAFETY: quads * 16 bytes from p are the caller's (n >= 4 * quads); xmm0 and xmm1
@@ -305,6 +299,19 @@ pub unsafe fn fill_step(p: *mut u32, n: usize, first: u32, step: u32) {
     }
 }
 
+/// The first four words of the run `first + k * step` (wrapping) and the step between one
+/// group of four and the next: fill_step's and diff_step's XMM operands.
+#[inline(always)]
+fn step_vectors(first: u32, step: u32) -> ([u32; 4], [u32; 4]) {
+    let init = [
+        first,
+        first.wrapping_add(step),
+        first.wrapping_add(step.wrapping_mul(2)),
+        first.wrapping_add(step.wrapping_mul(3)),
+    ];
+    (init, [step.wrapping_mul(4); 4])
+}
+
 /// The OR over k < n of `word k ^ (first + k * step)` (wrapping): zero iff the `n` words at
 /// `p` run from `first` in steps of `step` (check_kern_pgdir's test of a run of mappings).
 ///
@@ -315,13 +322,7 @@ pub unsafe fn diff_step(p: *const u32, n: usize, first: u32, step: u32) -> u32 {
     let mut k = 0;
     let mut diff = 0;
     if SCAN_SSE2.load(Ordering::Relaxed) && n >= 4 {
-        let init = [
-            first,
-            first.wrapping_add(step),
-            first.wrapping_add(step.wrapping_mul(2)),
-            first.wrapping_add(step.wrapping_mul(3)),
-        ];
-        let four = [step.wrapping_mul(4); 4];
+        let (init, four) = step_vectors(first, step);
         let mut out = [0u32; 4];
         let mut saved = [0u8; 64];
         let quads = n / 4;

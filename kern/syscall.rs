@@ -260,21 +260,38 @@ fn sys_page_copy(
     let dstva = check_va(dstva)?;
     let perm = check_perm(perm)?;
     let pgdir = t.pgdir(e);
-    let (src, pte) = pmap::page_lookup(pgdir, srcva.addr()).ok_or(Error::Inval)?;
+    copy_into((pgdir, srcva), (pgdir, dstva), perm)?;
+    shootdown(t, cpu, e);
+    Ok(0)
+    // CHALLENGE: END sys_page_copy
+}
+
+// CHALLENGE: BEGIN copy_into
+// STUB: // (the page copy sys_page_copy and sys_page_map_copy share: the challenges')
+/// Map at `dstva` in `dst` a new page holding a copy of the page mapped at `srcva` in `src`
+/// (arguments checked by the caller, who shoots down the destination's TLB entries):
+/// sys_page_copy (one address space) and sys_page_map_copy. -E_INVAL if nothing is mapped at
+/// `srcva` or it is not user-readable.
+#[inline(always)]
+fn copy_into(
+    (src, srcva): (UserPgdir, UserPage),
+    (dst, dstva): (UserPgdir, UserPage),
+    perm: Pte,
+) -> Result<()> {
+    let (from, pte) = pmap::page_lookup(src, srcva.addr()).ok_or(Error::Inval)?;
     if !pte.get().contains(Pte::U) {
         return Err(Error::Inval);
     }
     // Not zeroed: every byte is overwritten by the copy before anyone can see it.
     let pp = pmap::page_alloc(false).ok_or(Error::NoMem)?;
-    pmap::copy_page(pp, src);
-    if let Err(err) = pmap::page_insert(pgdir, pp, dstva, perm) {
+    pmap::copy_page(pp, from);
+    if let Err(err) = pmap::page_insert(dst, pp, dstva, perm) {
         pmap::page_free(pp);
         return Err(err);
     }
-    shootdown(t, cpu, e);
-    Ok(0)
-    // CHALLENGE: END sys_page_copy
+    Ok(())
 }
+// CHALLENGE: END copy_into
 
 /// Map the page of memory at 'srcva' in srcenvid's address space at 'dstva' in dstenvid's
 /// address space with permission 'perm'. -E_NO_MEM also when the page already has the most
@@ -345,17 +362,7 @@ fn sys_page_map_copy(
     let srcva = check_va(srcva)?;
     let dstva = check_va(dstva)?;
     let perm = check_perm(perm)?;
-    let (from, pte) = pmap::page_lookup(t.pgdir(src), srcva.addr()).ok_or(Error::Inval)?;
-    if !pte.get().contains(Pte::U) {
-        return Err(Error::Inval);
-    }
-    // Not zeroed: every byte is overwritten by the copy before anyone can see it.
-    let pp = pmap::page_alloc(false).ok_or(Error::NoMem)?;
-    pmap::copy_page(pp, from);
-    if let Err(err) = pmap::page_insert(t.pgdir(dst), pp, dstva, perm) {
-        pmap::page_free(pp);
-        return Err(err);
-    }
+    copy_into((t.pgdir(src), srcva), (t.pgdir(dst), dstva), perm)?;
     shootdown(t, cpu, dst);
     Ok(0)
     // CHALLENGE: END sys_page_map_copy

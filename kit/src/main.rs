@@ -1563,9 +1563,9 @@ mod tests {
         for (f, r) in [
             ("set_exception_handler", "set_pgfault_handler"),
             ("sys_env_set_exception_upcall", "sys_env_set_pgfault_upcall"),
-            ("sys_page_copy", "sys_page_alloc"),
             ("sys_page_copy", "sys_page_map"),
-            ("sys_page_map_copy", "sys_page_alloc"),
+            ("sys_page_map_copy", "sys_page_map"),
+            ("copy_into", "page_map_checked"),
             ("sys_ipc_send_recv", "sys_ipc_recv"),
         ] {
             assert!(has(f, r), "{f} ~ {r} not found: {found:?}");

@@ -18,3 +18,17 @@ pub mod runset;
 pub mod sched;
 pub mod trapname;
 pub mod usermem;
+
+/// A seeded xorshift generator for the host tests' random cases.
+#[cfg(test)]
+mod testrng {
+    /// `rnd(n)`: a pseudo-random number below `n`, the same sequence for the same seed.
+    pub(crate) fn below(mut seed: u32) -> impl FnMut(usize) -> usize {
+        move |n| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed as usize % n
+        }
+    }
+}

@@ -410,13 +410,7 @@ mod tests {
     /// linked, every env freed exactly once.
     #[test]
     fn random_reaping() {
-        let mut seed = 0x2545_f491_u32;
-        let mut rnd = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            seed as usize % n
-        };
+        let mut rnd = crate::testrng::below(0x2545_f491_u32);
         for _ in 0..2000 {
             let n = 2 + rnd(14);
             let mut m = Model::new(n);

@@ -230,13 +230,7 @@ mod tests {
     /// may wait longer than the bound the module comment states.
     #[test]
     fn lab4_fairness() {
-        let mut seed = 0x9e37_79b9_u32;
-        let mut rnd = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            seed as usize % n
-        };
+        let mut rnd = crate::testrng::below(0x9e37_79b9_u32);
         for round in 0..300 {
             let ncpu = 1 + round % 4;
             let nenv = 1 + rnd(24);
