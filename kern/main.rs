@@ -208,7 +208,7 @@ pub extern "C" fn mp_main() -> ! {
     // processes on this CPU. But make sure that only one CPU can enter the scheduler at a
     // time!
     // LAB 4: BEGIN mp_main-sched
-    // HINT: Take the big kernel lock, then schedule (sched_yield). Until then the AP spins.
+    // HINT: Until you write this the AP spins here.
     // STUB: loop {
     // STUB:     core::hint::spin_loop();
     // STUB: }

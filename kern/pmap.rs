@@ -207,7 +207,6 @@ impl PageAlloc {
         if zero {
             // LAB 2: BEGIN page_decref-free
             // HINT: The last reference is gone: free the page (page_free's work, inline here).
-            // STUB: self.free_page(pp);
             if page.pp_link != 0 || free.is_head(pp.index()) {
                 already_free(pp);
             }

@@ -155,15 +155,20 @@ pub fn trap_init() {
 /// Initialize and load the per-CPU TSS and IDT.
 pub fn trap_init_percpu() {
     // LAB 4: BEGIN trap_init_percpu
-    // HINT: Each CPU needs its own TSS (TSS[i]), kernel stack (kstacktop(i)) and TSS descriptor
-    // HINT: (GD_TSS0 + 8*i): i is this CPU's number.
-    // STUB: let i = 0; // lab 3's single CPU: every CPU would share CPU 0's TSS and stack
+    // HINT: This is lab 3's version, for one CPU; now every CPU runs it. Which of its
+    // HINT: resources must each CPU have for itself, and where is each CPU's (memlayout.rs's
+    // HINT: picture, kern/cpu.rs)?
+    // STUB: // SAFETY: CPU 0's TSS entry (see `Tss`).
+    // STUB: let ts = unsafe { &mut (*TSS.0.get())[0] };
+    // STUB: ts.esp0 = KSTACKTOP;
+    // STUB: let sel = GD_TSS0 as usize;
     let i = cpu::cpunum().index();
-    // LAB 4: END trap_init_percpu
     // SAFETY: this CPU's own TSS entry (see `Tss`).
     let ts = unsafe { &mut (*TSS.0.get())[i] };
     // Setup a TSS so that we get the right stack when we trap to the kernel.
     ts.esp0 = kstacktop(i as u32);
+    let sel = GD_TSS0 as usize + 8 * i;
+    // LAB 4: END trap_init_percpu
     ts.ss0 = GD_KD;
     // No I/O permission bitmap: the map base lies past the segment limit.
     ts.iobp_offset = core::mem::size_of::<TaskStateSegment>() as u16;
@@ -175,7 +180,6 @@ pub fn trap_init_percpu() {
         .present()
         .dpl(Ring::Ring0)
         .finish();
-    let sel = GD_TSS0 as usize + 8 * i;
     env::gdt_set(sel >> 3, d);
 
     // SAFETY: the TSS descriptor was just installed; the IDT is fully built.

@@ -75,6 +75,9 @@ pub(crate) unsafe fn install_upcall(
     register: unsafe fn(EnvId, u32) -> Result<()>,
     entry: u32,
 ) {
+    // LAB 4: BEGIN install_upcall
+    // HINT: The first registration: the exception stack's page (one page below UXSTACKTOP)
+    // HINT: must exist, and the kernel must learn the entry (`register`). A failure is fatal.
     let stack = UXSTACKTOP - PGSIZE;
     if !Pte::from_bits_retain(uvpt(pgnum(stack))).contains(Pte::P) {
         // SAFETY: the exception stack page belongs to the upcalls; no Rust object lives there,
@@ -87,6 +90,7 @@ pub(crate) unsafe fn install_upcall(
     if let Err(e) = unsafe { register(0, entry) } {
         panic!("{}: registering the upcall: {}", who, e);
     }
+    // LAB 4: END install_upcall
 }
 
 /// An upcall entry: the kernel resumes the env here with ESP at the frame it pushed (a
@@ -172,8 +176,8 @@ extern "C" fn pgfault_dispatch(utf: *mut UTrapframe) {
 /// fatal (panic), as in JOS.
 pub fn set_pgfault_handler(handler: fn(&mut UTrapframe)) {
     // LAB 4: BEGIN set_pgfault_handler
-    // HINT: Store the handler (HANDLER.set); the first time, have install_upcall map the exception
-    // HINT: stack and register pgfault_upcall() with sys_env_set_pgfault_upcall.
+    // HINT: Store the handler (HANDLER.set); the first time, install the upcall (install_upcall
+    // HINT: above: your exercise too) with sys_env_set_pgfault_upcall and pgfault_upcall().
     // Store the handler first: a fault between registration and storing must find it.
     if HANDLER.set(handler) {
         // SAFETY: `_pgfault_upcall` is the page-fault upcall entry this module implements.
