@@ -22,7 +22,7 @@ use jos_inc::memlayout::*;
 use jos_inc::mmu::*;
 pub use kern_logic::addr::{Entry, KernVa, PageNum, PhysAddr, UserPage};
 use kern_logic::pagelist::FreeList;
-use kern_logic::refcount::{self, Remap};
+use kern_logic::refcount;
 
 use crate::cprintf;
 use crate::cpu::CpuId;
@@ -1026,17 +1026,19 @@ pub fn release_table(table: PageTable) {
 /// any other CPU or env exists) and for `page_insert`.
 pub(crate) fn insert(pgdir: PageTable, pp: PageNum, va: u32, perm: Pte) -> Result<()> {
     // LAB 2: BEGIN page_insert
-    // HINT: Walk (creating) to the PTE; take a reference to pp and drop the old page's (the corner
-    // HINT: case: the same page at the same va, see kern_logic::refcount::remap); write the PTE;
-    // HINT: invalidate the TLB entry. Err(NoMem) if no page table or the count is saturated.
+    // HINT: Walk (creating) to the PTE; count the new mapping and drop the old one's; write the
+    // HINT: PTE; invalidate the TLB entry. Err(NoMem) if no page table or the count is saturated.
+    // HINT: Mind JOS's corner case: pp may be the page already mapped at va.
     let pte = pgdir_walk(pgdir, va, true).ok_or(Error::NoMem)?;
     let old = pte.get();
     let old_pp = old.present().then(|| pa2page(old.frame()));
-    if let Remap::Replace { old } = refcount::remap(old_pp, pp) {
+    // The same page again is a permission change: no count moves (so it works even when the
+    // page's count is saturated). Otherwise take the new reference first: it may be refused.
+    if old_pp != Some(pp) {
         // One hold of the allocator's lock for both counts.
         let mut pa = PAGES.lock();
         pa.incref(pp)?;
-        if let Some(o) = old {
+        if let Some(o) = old_pp {
             pa.decref(o);
         }
     }

@@ -7,8 +7,6 @@
 //! refused, and the kernel turns that into -E_NO_MEM (the kernel cannot record another
 //! reference: a resource limit, like running out of pages for a page table).
 
-use crate::addr::PageNum;
-
 /// The most references one page can have.
 pub const MAX_REFS: u16 = u16::MAX;
 
@@ -26,24 +24,6 @@ pub fn incref(count: u16) -> Result<u16, Saturated> {
 pub fn decref(count: u16) -> Option<(u16, bool)> {
     let n = count.checked_sub(1)?;
     Some((n, n == 0))
-}
-
-/// What mapping page `new` at an address currently mapping `old` does to the counts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Remap {
-    /// The same page again (a permission change): no count changes, so it works even when
-    /// the page's count is saturated.
-    Same,
-    /// Take a reference on the new page first (it may be refused), then drop the old page's
-    /// reference if there was one.
-    Replace { old: Option<PageNum> },
-}
-
-pub fn remap(old: Option<PageNum>, new: PageNum) -> Remap {
-    match old {
-        Some(o) if o == new => Remap::Same,
-        _ => Remap::Replace { old },
-    }
 }
 
 #[cfg(test)]
@@ -78,13 +58,5 @@ mod tests {
         assert_eq!((c, mapped), (MAX_REFS, 65_535));
         let (c, freed) = decref(c).unwrap();
         assert!(!freed && c == MAX_REFS - 1);
-    }
-
-    #[test]
-    fn remapping_the_same_page_changes_no_count() {
-        let p = PageNum::new;
-        assert_eq!(remap(Some(p(7)), p(7)), Remap::Same);
-        assert_eq!(remap(Some(p(7)), p(8)), Remap::Replace { old: Some(p(7)) });
-        assert_eq!(remap(None, p(8)), Remap::Replace { old: None });
     }
 }
