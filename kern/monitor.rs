@@ -6,7 +6,7 @@
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use jos_inc::memlayout::KERNBASE;
-use jos_inc::mmu::{PGSIZE, pdx, ptx, round_down, round_up};
+use jos_inc::mmu::{PGSIZE, round_down, round_up};
 use jos_inc::trap::Trapframe;
 
 use crate::{console, cprintf, cpu, env, kdebug, pmap, trap};
@@ -123,17 +123,10 @@ fn readable(va: u32, len: u32) -> bool {
     };
     // SAFETY: CR3 holds the page directory this CPU is using.
     let pgdir = unsafe { pmap::PageTable::from_pa(pmap::current_pgdir()) };
-    // The two-level walk by hand, not pgdir_walk: lab 1's backtrace must work in a course
-    // handout whose lab 2 (pgdir_walk) is still a stub (README "Course kit"). Neither the
-    // entry page directory nor kern_pgdir uses large pages.
-    let present = |a: u32| {
-        let pde = pgdir.get(pdx(a));
-        // SAFETY: a present PDE of the directory in use points at one of its page tables.
-        pde.present()
-            && unsafe { pmap::PageTable::from_pa(pde.frame()) }
-                .get(ptx(a))
-                .present()
-    };
+    // The read-only walk of the view (`PageTable::walk`), not pgdir_walk: lab 1's backtrace
+    // must work in a course handout whose lab 2 (pgdir_walk) is still a stub (README "Course
+    // kit"). Neither the entry page directory nor kern_pgdir uses large pages.
+    let present = |a: u32| pgdir.walk(a).is_some_and(|pte| pte.get().present());
     let mut a = round_down(va, PGSIZE);
     loop {
         if !present(a) {

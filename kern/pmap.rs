@@ -8,7 +8,9 @@
 //! user copies. JOS's self-checks are in kern/pmap/check.rs.
 //!
 //! Page-table memory is reached through the KERNBASE mapping of physical memory; all raw
-//! accesses to it go through [`PageTable`], the one named place that touches it.
+//! accesses to it go through [`PageTable`] (to read) and its write handles ([`PgdirMut`] and
+//! what it lends: [`PageTableMut`], [`PteMut`]), borrowed from the one owner of each
+//! directory (see [`PgdirMut`]).
 
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
@@ -51,21 +53,23 @@ pub fn kaddr(pa: PhysAddr) -> KernVa {
     KernVa::new(pa.get() + KERNBASE)
 }
 
-/// A page directory or page table: a physical page of 1024 entries, accessed through the
-/// KERNBASE mapping. This is the one place that reads and writes page-table memory.
+/// A page directory or page table, to read: a physical page of 1024 entries, reached through
+/// the KERNBASE mapping. A view, `Copy`, with no way to write: every write goes through a
+/// write handle ([`PgdirMut`], [`PageTableMut`], [`PteMut`]) borrowed from the table's one
+/// owner (see [`PgdirMut`]). Together with them, the one place that touches page-table memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageTable {
     pa: PhysAddr,
 }
 
 impl PageTable {
-    /// The page table at physical address `pa`.
+    /// The page table at physical address `pa`, to read.
     ///
     /// # Safety
-    /// `pa` must be the address of a page that is a page directory or page table (allocated
-    /// as one by page_alloc or boot_alloc, or kern_pgdir) for as long as the result is used:
-    /// through it the kernel writes that page as entries the MMU obeys, so any other page
-    /// (kernel data, a user's page) would become a page table its owner controls.
+    /// `pa` must be the address of a page of the physical memory mapped at KERNBASE (below
+    /// 256 MiB and below npages) for as long as the result is used: it is read there. (The
+    /// entries read mean something only if it is a page directory or page table; reading any
+    /// other page is harmless, which is why a read view needs no owner.)
     pub const unsafe fn from_pa(pa: PhysAddr) -> PageTable {
         PageTable { pa }
     }
@@ -91,10 +95,21 @@ impl PageTable {
         // MMU (accessed/dirty bits) and user space (through UVPT) see this memory too.
         Entry::from_bits(unsafe { ptr::read_volatile(self.slot(i)) })
     }
+
+    /// This page directory's entry for `va`, to read: the page-table entry's slot, or
+    /// `None` if there is no page table for `va` (`pgdir_walk` without `create`, through a
+    /// view: for lookups and checks, which must not need the directory's write handle).
     #[inline]
-    pub fn set(self, i: usize, v: Entry) {
-        // SAFETY: as in `get`; the caller holds the lock that owns this address space.
-        unsafe { ptr::write_volatile(self.slot(i), v.bits()) }
+    pub fn walk(self, va: u32) -> Option<PteRef> {
+        let pde = self.get(pdx(va));
+        if !pde.present() {
+            return None;
+        }
+        Some(PteRef {
+            // SAFETY: a present PDE of a page directory points at one of its page tables.
+            table: unsafe { PageTable::from_pa(pde.frame()) },
+            idx: ptx(va),
+        })
     }
 
     /// Call `f(i, entry)` for each present entry among the first `n`, skipping empty entries
@@ -157,15 +172,132 @@ impl PageTable {
         // SAFETY: entries first..first+n of this table (see `get`), only read.
         unsafe { crate::fpu::diff_step(self.slot(first), n, want.bits(), PGSIZE) }
     }
+}
+
+/// The write handle of one page table (second level): obtained only from its directory's
+/// handle ([`pgdir_walk`], [`PgdirMut::table_mut`]), which it borrows mutably for `'a`, so
+/// that while it lives no other write to that directory's tables can be made. Not `Copy`.
+#[derive(Debug)]
+pub struct PageTableMut<'a> {
+    table: PageTable,
+    _owner: PhantomData<&'a mut PageTable>,
+}
+
+impl PageTableMut<'_> {
+    /// # Safety
+    /// `pa` is a page directory or page table (allocated as one by page_alloc or boot_alloc)
+    /// that the caller owns for the result's lifetime: no other write handle to it may be
+    /// used meanwhile. Through the result the kernel writes entries the MMU obeys, so any
+    /// other page (kernel data, a user's page) would become a page table its owner controls.
+    #[inline]
+    unsafe fn from_pa(pa: PhysAddr) -> Self {
+        PageTableMut {
+            table: PageTable { pa },
+            _owner: PhantomData,
+        }
+    }
+    #[inline]
+    pub fn pa(&self) -> PhysAddr {
+        self.table.pa
+    }
+    /// This table to read (a view: it cannot write, so it may outlive the handle).
+    #[inline]
+    pub fn view(&self) -> PageTable {
+        self.table
+    }
+    #[inline]
+    pub fn get(&self, i: usize) -> Entry {
+        self.table.get(i)
+    }
+    #[inline]
+    pub fn set(&mut self, i: usize, v: Entry) {
+        // SAFETY: as in `PageTable::get`; `&mut self`, borrowed from the table's owner, is
+        // the one write handle to this table in use.
+        unsafe { ptr::write_volatile(self.table.slot(i), v.bits()) }
+    }
 
     /// Entries `first..first+n` map consecutive pages from `entry` (a frame address with
     /// its permission bits) on: boot_map_region's inner loop. The arithmetic wraps by design
     /// (a mapping may run to the top of the address space; the frame part is what matters).
-    fn fill(self, first: usize, n: usize, entry: Entry) {
+    fn fill(&mut self, first: usize, n: usize, entry: Entry) {
         assert!(first + n <= NPTENTRIES);
-        // SAFETY: entries first..first+n of this table, which the caller (boot, mapping the
-        // kernel's address space) owns; four at a time with SSE (`fpu::fill_step`).
-        unsafe { crate::fpu::fill_step(self.slot(first), n, entry.bits(), PGSIZE) }
+        // SAFETY: entries first..first+n of this table, ours (`&mut self`); four at a time
+        // with SSE (`fpu::fill_step`).
+        unsafe { crate::fpu::fill_step(self.table.slot(first), n, entry.bits(), PGSIZE) }
+    }
+}
+
+/// The write handle of a page directory, and through it of its page tables: the only way to
+/// change an address space. A directory has one owner, which lends it out as `&mut`:
+///
+/// - the kernel's directory (kern_pgdir): [`KERN_AS`], a lock, which mem_init fills once at
+///   boot and mmio_map_region uses afterwards (no other CPU runs before it is set up, and
+///   after that the lock serializes its writers);
+/// - an env's directory: the env table (`EnvTable::pgdir_mut`), which is reachable only
+///   through the big kernel lock's token, so the handle, borrowing the table mutably,
+///   cannot outlive this CPU's hold of the lock nor coexist with another handle from it.
+///
+/// Reads need no owner: `view()`, `EnvTable::pgdir` and `kern_pgdir()` give a [`PageTable`].
+/// Not `Copy` and no conversion to anything that writes: a write handle exists only as long
+/// as the owner's borrow. (JOS relies on convention; this port checked at run time until the
+/// types carried the proof.)
+#[derive(Debug)]
+pub struct PgdirMut<'a> {
+    dir: PageTableMut<'a>,
+}
+
+impl PgdirMut<'_> {
+    /// # Safety
+    /// `pa` is a page directory (a page allocated as one, whose present entries below UTOP
+    /// point at page tables allocated as such) that the caller owns for the result's
+    /// lifetime: the result is the one write handle to it and its page tables in use while it
+    /// lives. The owners (see the type) are the only callers: env_setup_vm for a directory it
+    /// has just allocated, the env table under the big lock, mem_init for kern_pgdir.
+    #[inline]
+    pub unsafe fn from_pa(pa: PhysAddr) -> Self {
+        PgdirMut {
+            // SAFETY: the caller's contract, for the directory page.
+            dir: unsafe { PageTableMut::from_pa(pa) },
+        }
+    }
+    #[inline]
+    pub fn pa(&self) -> PhysAddr {
+        self.dir.pa()
+    }
+    /// This directory to read (a view: it cannot write, so it may outlive the handle).
+    #[inline]
+    pub fn view(&self) -> PageTable {
+        self.dir.view()
+    }
+    /// The handle again, for a shorter time (`&mut *r` for a handle: pass it by value and
+    /// keep yours).
+    #[inline]
+    pub fn reborrow(&mut self) -> PgdirMut<'_> {
+        PgdirMut {
+            dir: PageTableMut {
+                table: self.dir.table,
+                _owner: PhantomData,
+            },
+        }
+    }
+    #[inline]
+    pub fn get(&self, i: usize) -> Entry {
+        self.dir.get(i)
+    }
+    /// Write directory entry `i`.
+    #[inline]
+    pub fn set(&mut self, i: usize, v: Entry) {
+        self.dir.set(i, v)
+    }
+    /// The page table directory entry `i` points at, to write, if the entry is present:
+    /// borrowed from this handle, like all writes to this directory's tables.
+    #[inline]
+    pub fn table_mut(&mut self, i: usize) -> Option<PageTableMut<'_>> {
+        let pde = self.get(i);
+        // SAFETY: a present PDE of a page directory points at one of its page tables (or,
+        // at UVPT, at the directory itself), which we own through `&mut self`.
+        pde.present()
+            .then(|| unsafe { PageTableMut::from_pa(pde.frame()) })
     }
 }
 
@@ -217,9 +349,13 @@ impl PageAlloc {
     }
 
     /// dup_range's work in one page table: entries `from..to` of `src`, present and user,
-    /// mapped into the same entries of `dst` (see `dup_range` for the permissions), until
-    /// `budget` mappings are made. Returns the entry it stopped at (`to` if it did all) and
-    /// the error that stopped it, if any (a saturated count).
+    /// mapped into the same entries of `dst` (which may be `src` itself; see `dup_range` for
+    /// the permissions), until `budget` mappings are made. Returns the entry it stopped at
+    /// (`to` if it did all) and the error that stopped it, if any (a saturated count).
+    ///
+    /// Writes both tables, given as views: the caller holds their write handles (dup_range's
+    /// `PageTableMut`s) across the call. (Handles here instead cost fork a few instructions
+    /// per page: i386 register pressure in this loop.)
     fn dup_table(
         &mut self,
         src: PageTable,
@@ -286,7 +422,8 @@ impl PageAlloc {
                         self.decref(pa2page(PhysAddr::new(old & !(PGSIZE - 1))));
                     }
                 }
-                // SAFETY: as above (the child's first, as duppage does).
+                // SAFETY: as above; both tables are ours to write (the caller's handles)
+                // (the child's first, as duppage does).
                 unsafe {
                     ptr::write_volatile(d.add(i - 1), frame | perm);
                     if cow_src {
@@ -354,8 +491,30 @@ static ENVS_KVA: AtomicU32 = AtomicU32::new(0);
 static FPU_AREAS_KVA: AtomicU32 = AtomicU32::new(0);
 /// Next free byte of boot_alloc; 0 until first use.
 static BOOT_NEXTFREE: Mutex<u32, rank::BootAlloc> = Mutex::new(0);
-/// Next free address of the MMIO region.
-static MMIO_NEXT: Mutex<u32, rank::MmioNext> = Mutex::new(MMIOBASE);
+
+/// The kernel's address space: the owner of kern_pgdir's write handle (see [`PgdirMut`]),
+/// with the next free address of the MMIO region, whose mappings are the only writes to
+/// kern_pgdir after boot.
+struct KernAs {
+    /// Set once, by mem_init.
+    pgdir: Option<PgdirMut<'static>>,
+    mmio_next: u32,
+}
+
+impl KernAs {
+    /// kern_pgdir's write handle, borrowed from the lock's holder.
+    #[track_caller]
+    fn pgdir(&mut self) -> &mut PgdirMut<'static> {
+        self.pgdir
+            .as_mut()
+            .expect("kern_pgdir used before mem_init")
+    }
+}
+
+static KERN_AS: Mutex<KernAs, rank::MmioNext> = Mutex::new(KernAs {
+    pgdir: None,
+    mmio_next: MMIOBASE,
+});
 
 /// Per-CPU kernel stacks, mapped at kstacktop(i) with guard gaps (mem_init_mp).
 #[repr(C, align(4096))]
@@ -394,6 +553,7 @@ pub fn npages() -> usize {
     NPAGES.load(Ordering::Relaxed)
 }
 
+/// The kernel's page directory, to read (its writes go through [`KERN_AS`]).
 pub fn kern_pgdir() -> PageTable {
     // SAFETY: KERN_PGDIR is the kernel's page directory, allocated in mem_init for good.
     unsafe { PageTable::from_pa(paddr(KernVa::new(KERN_PGDIR.load(Ordering::Relaxed)))) }
@@ -538,12 +698,17 @@ pub fn mem_init() {
     let pgdir_kva = boot_alloc(PGSIZE);
     zero_kva(pgdir_kva, PGSIZE);
     KERN_PGDIR.store(pgdir_kva.get(), Ordering::Relaxed);
-    // SAFETY: the page boot_alloc just gave us, zeroed, becomes the kernel's page directory.
-    let pgdir = unsafe { PageTable::from_pa(paddr(pgdir_kva)) };
-
-    // Recursively insert PD in itself as a page table, to form a virtual page table at
-    // virtual address UVPT.
-    pgdir.set(pdx(UVPT), Entry::new(paddr(pgdir_kva), Pte::U | Pte::P));
+    {
+        let mut kas = KERN_AS.lock();
+        assert!(kas.pgdir.is_none(), "kern_pgdir created twice");
+        // SAFETY: the page boot_alloc just gave us, zeroed, becomes the kernel's page
+        // directory, and this is its one write handle: KERN_AS owns it from now on.
+        kas.pgdir = Some(unsafe { PgdirMut::from_pa(paddr(pgdir_kva)) });
+        // Recursively insert PD in itself as a page table, to form a virtual page table at
+        // virtual address UVPT.
+        kas.pgdir()
+            .set(pdx(UVPT), Entry::new(paddr(pgdir_kva), Pte::U | Pte::P));
+    }
 
     // LAB 2: BEGIN mem_init-arrays
     // HINT: Allocate with boot_alloc, and zero, the `pages` array (npages() PageInfo records) and
@@ -580,6 +745,10 @@ pub fn mem_init() {
     check::check_page_alloc();
     check::check_page();
 
+    // kern_pgdir's write handle, for the rest of its setup (boot_map_region allocates page
+    // tables: the allocator's lock ranks below KERN_AS).
+    let mut kas = KERN_AS.lock();
+    let pgdir = kas.pgdir();
     // LAB 2: BEGIN mem_init-map
     // HINT: Map `pages` at UPAGES and `envs` at UENVS (user read-only), and all of physical memory
     // HINT: at KERNBASE (kernel read/write), with boot_map_region.
@@ -610,13 +779,14 @@ pub fn mem_init() {
     // LAB 2: END mem_init-map
     // Initialize the SMP-related parts of the memory map.
     mem_init_mp(pgdir);
+    drop(kas);
 
     // Check that the initial page directory has been set up correctly.
     check::check_kern_pgdir();
 
     // Switch from the minimal entry page directory to the full kern_pgdir page table we
     // just created.
-    load_pgdir(pgdir);
+    load_pgdir(kern_pgdir());
 
     check::check_page_free_list(false);
 
@@ -641,7 +811,7 @@ pub fn mem_init() {
 }
 
 /// Map each CPU's kernel stack below KSTACKTOP, separated by unmapped guard pages.
-fn mem_init_mp(pgdir: PageTable) {
+fn mem_init_mp(pgdir: &mut PgdirMut) {
     // LAB 2: BEGIN mem_init_mp
     // HINT: Map each CPU's stack (percpu_kstack_kva(i)) at kstacktop(i) - KSTKSIZE, kernel
     // HINT: read/write; the KSTKGAP below each stays unmapped as a guard (check_kern_pgdir checks
@@ -668,8 +838,7 @@ pub fn percpu_kstack_kva(i: usize) -> KernVa {
 }
 
 /// Load a page directory into CR3.
-pub fn load_pgdir(pgdir: impl Into<PageTable>) {
-    let pgdir: PageTable = pgdir.into();
+pub fn load_pgdir(pgdir: PageTable) {
     // SAFETY: `pgdir` maps the kernel (every page directory is built from kern_pgdir's
     // upper half), so execution continues at the same addresses.
     unsafe { x86::controlregs::cr3_write(u64::from(pgdir.pa().get())) }
@@ -767,7 +936,7 @@ fn set_page_ref(pp: PageNum, r: u16) {
     PAGES.lock().pages()[pp.index()].pp_ref = r;
 }
 
-/// A page-table entry's location: table + index.
+/// A page-table entry's location, to read: table + index.
 #[derive(Clone, Copy, Debug)]
 pub struct PteRef {
     table: PageTable,
@@ -779,27 +948,51 @@ impl PteRef {
     pub fn get(self) -> Entry {
         self.table.get(self.idx)
     }
-    #[inline]
-    pub fn set(self, v: Entry) {
-        self.table.set(self.idx, v)
-    }
     /// Kernel virtual address of the entry (what JOS's pgdir_walk returns).
     pub fn kva(self) -> u32 {
         self.table.pa.get() + KERNBASE + 4 * self.idx as u32
     }
 }
 
+/// A page-table entry's location, to write: borrowed from its directory's write handle (what
+/// [`pgdir_walk`] returns).
+#[derive(Debug)]
+pub struct PteMut<'a> {
+    table: PageTableMut<'a>,
+    idx: usize,
+}
+
+impl PteMut<'_> {
+    #[inline]
+    pub fn get(&self) -> Entry {
+        self.table.get(self.idx)
+    }
+    #[inline]
+    pub fn set(&mut self, v: Entry) {
+        self.table.set(self.idx, v)
+    }
+    /// The entry to read (a view: it cannot write, so it may outlive this borrow).
+    #[inline]
+    pub fn view(&self) -> PteRef {
+        PteRef {
+            table: self.table.view(),
+            idx: self.idx,
+        }
+    }
+}
+
 /// Given `pgdir`, return the page table entry for linear address `va`, allocating a new
 /// page-table page when `create` (JOS's pgdir_walk). `None` when the table doesn't exist
-/// and `create` is false, or the allocation failed.
-pub fn pgdir_walk(pgdir: PageTable, va: u32, create: bool) -> Option<PteRef> {
+/// and `create` is false, or the allocation failed. The entry is borrowed from `pgdir`, the
+/// directory's write handle (to only read an entry, `PageTable::walk` needs none).
+pub fn pgdir_walk<'a>(pgdir: &'a mut PgdirMut, va: u32, create: bool) -> Option<PteMut<'a>> {
     // LAB 2: BEGIN pgdir_walk
     // HINT: Look up the page table through the PDE for va; if absent and `create`, allocate a
-    // HINT: zeroed page (count it with page_incref) and install it with P|W|U. Return the PTE slot.
+    // HINT: zeroed page (count it with page_incref) and install it with P|W|U. Return the PTE slot,
+    // HINT: in a PageTableMut of that table (borrowed from `pgdir`, as the signature says).
     let pde = pgdir.get(pdx(va));
     let table = if pde.present() {
-        // SAFETY: a present PDE of a page directory points at one of its page tables.
-        unsafe { PageTable::from_pa(pde.frame()) }
+        pde.frame()
     } else {
         if !create {
             return None;
@@ -809,11 +1002,13 @@ pub fn pgdir_walk(pgdir: PageTable, va: u32, create: bool) -> Option<PteRef> {
         page_incref(pp).ok()?;
         // Permissions at the directory level are permissive; the PTEs restrict.
         pgdir.set(pdx(va), Entry::new(page2pa(pp), Pte::P | Pte::W | Pte::U));
-        // SAFETY: the fresh, zeroed page is from now on this directory's page table.
-        unsafe { PageTable::from_pa(page2pa(pp)) }
+        page2pa(pp)
     };
-    Some(PteRef {
-        table,
+    Some(PteMut {
+        // SAFETY: `table` is the page table the PDE for va points at (found present, or the
+        // fresh zeroed page just installed there); the result borrows `pgdir`, its owner's
+        // write handle, for as long as it lives.
+        table: unsafe { PageTableMut::from_pa(table) },
         idx: ptx(va),
     })
     // LAB 2: END pgdir_walk
@@ -821,7 +1016,7 @@ pub fn pgdir_walk(pgdir: PageTable, va: u32, create: bool) -> Option<PteRef> {
 
 /// Map [va, va+size) of virtual address space to physical [pa, pa+size) in `pgdir` with
 /// permissions `perm | P`. Only for static mappings above UTOP, set up at boot.
-pub fn boot_map_region(pgdir: PageTable, va: u32, size: u32, pa: PhysAddr, perm: Pte) {
+pub fn boot_map_region(pgdir: &mut PgdirMut, va: u32, size: u32, pa: PhysAddr, perm: Pte) {
     // LAB 2: BEGIN boot_map_region
     // HINT: Map each page of [va, va+size) to [pa, pa+size) with perm|P (pgdir_walk with create).
     let npg = size / PGSIZE;
@@ -831,7 +1026,7 @@ pub fn boot_map_region(pgdir: PageTable, va: u32, size: u32, pa: PhysAddr, perm:
     let mut i = 0;
     while i < npg {
         let a = va.wrapping_add(i * PGSIZE);
-        let first =
+        let mut first =
             pgdir_walk(pgdir, a, true).unwrap_or_else(|| panic!("boot_map_region: out of memory"));
         let n = (NPTENTRIES - ptx(a)).min((npg - i) as usize);
         // (Wrapping: the mapping at KERNBASE runs to the top of the address space.)
@@ -842,55 +1037,19 @@ pub fn boot_map_region(pgdir: PageTable, va: u32, size: u32, pa: PhysAddr, perm:
     // LAB 2: END boot_map_region
 }
 
-/// A user env's page directory, as handed out by the env table (`EnvTable::pgdir`). The env
-/// table is reachable only through the big kernel lock's token (`spinlock::BigLocked`), and a
-/// `UserPgdir` cannot outlive that borrow: holding one proves this CPU holds the big lock, so
-/// the functions that edit a user address space take one and need no runtime check. (JOS
-/// relies on convention; this port checked at run time until the type carried the proof.)
-#[derive(Clone, Copy, Debug)]
-pub struct UserPgdir<'t> {
-    table: PageTable,
-    _locked: PhantomData<&'t ()>,
-}
-
-impl UserPgdir<'_> {
-    /// # Safety
-    /// The caller holds the big kernel lock for the lifetime of the result (it borrows the
-    /// env table), and `table` is a live env's page directory.
-    #[inline]
-    pub unsafe fn new(table: PageTable) -> Self {
-        UserPgdir {
-            table,
-            _locked: PhantomData,
-        }
-    }
-
-    #[inline]
-    pub fn table(self) -> PageTable {
-        self.table
-    }
-}
-
-impl From<UserPgdir<'_>> for PageTable {
-    #[inline]
-    fn from(u: UserPgdir<'_>) -> PageTable {
-        u.table
-    }
-}
-
 /// Map physical page `pp` at `va` with permissions `perm | P`, replacing any page already
 /// there. Re-inserting the same page at the same address only changes the permissions (so
 /// it works even when the page's count is saturated). -E_NO_MEM if no page table can be
 /// allocated or `pp`'s reference count is saturated; nothing changes then.
 #[inline]
-pub fn page_insert(pgdir: UserPgdir, pp: PageNum, va: UserPage, perm: Pte) -> Result<()> {
-    insert(pgdir.table, pp, va.addr(), perm)
+pub fn page_insert(pgdir: &mut PgdirMut, pp: PageNum, va: UserPage, perm: Pte) -> Result<()> {
+    insert(pgdir.reborrow(), pp, va.addr(), perm)
 }
 
 /// Unmap the physical page at `va`, if any (silently does nothing otherwise).
 #[inline]
-pub fn page_remove(pgdir: UserPgdir, va: UserPage) {
-    remove(pgdir.table, va.addr())
+pub fn page_remove(pgdir: &mut PgdirMut, va: UserPage) {
+    remove(pgdir.reborrow(), va.addr())
 }
 
 /// The most a [`dup_range`] call does before it stops and says where to go on: mappings, and
@@ -921,9 +1080,12 @@ pub struct Dup {
 /// an error (no memory for a page table of `dst`, a saturated reference count) the mappings
 /// before it stand and the rest are not made, as with one call per page. Flushes this CPU's
 /// TLB if `src` or `dst` is the address space it runs on; other CPUs are the caller's concern.
-pub fn dup_range(src: UserPgdir, dst: UserPgdir, from: usize, to: usize) -> Dup {
+/// `dst` is `None` when it is `src` itself (an env naming itself: each page is remapped over
+/// itself, as that sys_page_map would).
+pub fn dup_range(mut src: PgdirMut, mut dst: Option<PgdirMut>, from: usize, to: usize) -> Dup {
     assert!(from <= to && to <= pgnum(UTOP));
-    let (src_dir, dst_dir) = (src.table, dst.table);
+    let src_dir = src.view();
+    let dst_pa = dst.as_ref().map_or(src_dir.pa(), |d| d.pa());
     let mut pn = from;
     let mut pages = 0;
     let mut tables = 0;
@@ -943,8 +1105,10 @@ pub fn dup_range(src: UserPgdir, dst: UserPgdir, from: usize, to: usize) -> Dup 
             break;
         }
         tables += 1;
-        // SAFETY: a present PDE below UTOP of a user page directory points at its page table.
-        let src_pt = unsafe { PageTable::from_pa(src_dir.get(d).frame()) };
+        // (Present: scan_present found it.)
+        let Some(src_pt) = src.table_mut(d) else {
+            unreachable!()
+        };
         let (lo, hi) = (pn - d * NPTENTRIES, (to - d * NPTENTRIES).min(NPTENTRIES));
         // The first user page in this table; `dst`'s table is made (or found) only for it,
         // before the allocator's lock is taken for the table's mappings.
@@ -955,7 +1119,7 @@ pub fn dup_range(src: UserPgdir, dst: UserPgdir, from: usize, to: usize) -> Dup 
                 ControlFlow::Continue(())
             }
         };
-        let Some(first) = src_pt.scan_present(lo, hi, user) else {
+        let Some(first) = src_pt.view().scan_present(lo, hi, user) else {
             pn = d * NPTENTRIES + hi;
             continue;
         };
@@ -963,12 +1127,20 @@ pub fn dup_range(src: UserPgdir, dst: UserPgdir, from: usize, to: usize) -> Dup 
         if pages == DUP_MAX_PAGES {
             break;
         }
-        let Some(dst_pte) = pgdir_walk(dst_dir, (pn as u32) << PGSHIFT, true) else {
-            result = Err(Error::NoMem);
-            break;
+        let dst_pte = match dst.as_mut() {
+            None => None,
+            Some(dst) => match pgdir_walk(dst, (pn as u32) << PGSHIFT, true) {
+                Some(pte) => Some(pte),
+                None => {
+                    result = Err(Error::NoMem);
+                    break;
+                }
+            },
         };
+        // The write handles of both tables (`src_pt`, `dst_pte`) live across the call.
+        let dst_pt = dst_pte.as_ref().map_or(src_pt.view(), |p| p.table.view());
         let mut pa = PAGES.lock();
-        let (stop, r) = pa.dup_table(src_pt, dst_pte.table, first, hi, &mut pages);
+        let (stop, r) = pa.dup_table(src_pt.view(), dst_pt, first, hi, &mut pages);
         drop(pa);
         pn = d * NPTENTRIES + stop;
         if r.is_err() || stop < hi {
@@ -979,7 +1151,7 @@ pub fn dup_range(src: UserPgdir, dst: UserPgdir, from: usize, to: usize) -> Dup 
     // One flush for all the entries changed in the running address space (the source's
     // entries lost W; the destination's, if it is ours).
     let cur = current_pgdir();
-    if pages > 0 && (cur == src_dir.pa() || cur == dst_dir.pa()) {
+    if pages > 0 && (cur == src_dir.pa() || cur == dst_pa) {
         flush_tlb();
     }
     Dup { next: pn, result }
@@ -987,9 +1159,10 @@ pub fn dup_range(src: UserPgdir, dst: UserPgdir, from: usize, to: usize) -> Dup 
 
 /// Unmap every present entry of user page table `table` (dropping each page's reference),
 /// holding the allocator's lock once for the table rather than once per page (env_free).
-pub fn release_table(table: PageTable) {
+pub fn release_table(table: PageTableMut) {
     let mut pa = PAGES.lock();
-    let base = table.base();
+    // (Written below through `base`: the table is ours, `table` being its write handle.)
+    let base = table.table.base();
     let block = crate::fpu::SCAN_BLOCK;
     let (pages, npages) = (pa.pages, pa.npages);
     let mut b = 0;
@@ -1023,13 +1196,15 @@ pub fn release_table(table: PageTable) {
 }
 
 /// `page_insert` in any page directory: for the boot CPU's self-checks on kern_pgdir (before
-/// any other CPU or env exists) and for `page_insert`.
-pub(crate) fn insert(pgdir: PageTable, pp: PageNum, va: u32, perm: Pte) -> Result<()> {
+/// any other CPU or env exists) and for `page_insert`. The handle by value, not `&mut`: not
+/// inlined, it would cost a load through the reference on every insert.
+pub(crate) fn insert(mut pgdir: PgdirMut, pp: PageNum, va: u32, perm: Pte) -> Result<()> {
     // LAB 2: BEGIN page_insert
     // HINT: Walk (creating) to the PTE; count the new mapping and drop the old one's; write the
-    // HINT: PTE; invalidate the TLB entry. Err(NoMem) if no page table or the count is saturated.
-    // HINT: Mind JOS's corner case: pp may be the page already mapped at va.
-    let pte = pgdir_walk(pgdir, va, true).ok_or(Error::NoMem)?;
+    // HINT: PTE; invalidate the TLB entry (tlb_invalidate(pgdir.view(), va)). Err(NoMem) if no
+    // HINT: page table or the count is saturated. Mind JOS's corner case: pp may be the page
+    // HINT: already mapped at va.
+    let mut pte = pgdir_walk(&mut pgdir, va, true).ok_or(Error::NoMem)?;
     let old = pte.get();
     let old_pp = old.present().then(|| pa2page(old.frame()));
     // The same page again is a permission change: no count moves (so it works even when the
@@ -1043,30 +1218,36 @@ pub(crate) fn insert(pgdir: PageTable, pp: PageNum, va: u32, perm: Pte) -> Resul
         }
     }
     pte.set(Entry::new(page2pa(pp), perm | Pte::P));
-    tlb_invalidate(pgdir, va);
+    tlb_invalidate(pgdir.view(), va);
     Ok(())
     // LAB 2: END page_insert
 }
 
 /// `page_remove` in any page directory (see [`insert`]).
 #[inline]
-pub(crate) fn remove(pgdir: PageTable, va: u32) {
+pub(crate) fn remove(mut pgdir: PgdirMut, va: u32) {
     // LAB 2: BEGIN page_remove
     // HINT: If a page is mapped at va: drop its reference, clear the PTE, invalidate the TLB.
-    if let Some((pp, pte)) = page_lookup(pgdir, va) {
-        PAGES.lock().decref(pp);
+    // HINT: (page_lookup reads through a view; the PTE to clear comes from pgdir_walk.)
+    let Some(mut pte) = pgdir_walk(&mut pgdir, va, false) else {
+        return;
+    };
+    let e = pte.get();
+    if e.present() {
+        PAGES.lock().decref(pa2page(e.frame()));
         pte.set(Entry::EMPTY);
-        tlb_invalidate(pgdir, va);
+        tlb_invalidate(pgdir.view(), va);
     }
     // LAB 2: END page_remove
 }
 
 /// The page mapped at `va`, with its PTE.
 #[inline]
-pub fn page_lookup(pgdir: impl Into<PageTable>, va: u32) -> Option<(PageNum, PteRef)> {
+pub fn page_lookup(pgdir: PageTable, va: u32) -> Option<(PageNum, PteRef)> {
     // LAB 2: BEGIN page_lookup
-    // HINT: The page mapped at va and its PTE, or None (no page table, or PTE not present).
-    let pte = pgdir_walk(pgdir.into(), va, false)?;
+    // HINT: The page mapped at va and its PTE, or None (no page table, or PTE not present):
+    // HINT: pgdir.walk(va), pgdir_walk's read-only twin.
+    let pte = pgdir.walk(va)?;
     let e = pte.get();
     if !e.present() {
         return None;
@@ -1148,23 +1329,24 @@ pub fn tlb_shootdown_ipi() {
 pub fn mmio_map_region(pa: PhysAddr, size: u32) -> KernVa {
     let pa = pa.get();
     // LAB 2: BEGIN mmio_map_region
-    // HINT: Reserve the page-rounded size from MMIO_NEXT (panic past MMIOLIM) and map it there with
-    // HINT: PCD|PWT|W; return the address of pa in it (check_page tests this).
-    let mut next = MMIO_NEXT.lock();
+    // HINT: Reserve the page-rounded size from KERN_AS's mmio_next (panic past MMIOLIM) and map it
+    // HINT: there in its kern_pgdir (kas.pgdir()) with PCD|PWT|W; return the address of pa in it
+    // HINT: (check_page tests this).
+    let mut kas = KERN_AS.lock();
     let start = round_down(pa, PGSIZE);
     let size = round_up(pa - start + size, PGSIZE);
-    let base = *next;
+    let base = kas.mmio_next;
     if size > MMIOLIM - base {
         panic!("mmio_map_region: reservation overflows MMIOLIM");
     }
     boot_map_region(
-        kern_pgdir(),
+        kas.pgdir(),
         base,
         size,
         PhysAddr::new(start),
         Pte::PCD | Pte::PWT | Pte::W,
     );
-    *next += size;
+    kas.mmio_next += size;
     KernVa::new(base + (pa - start))
     // LAB 2: END mmio_map_region
 }
@@ -1172,14 +1354,13 @@ pub fn mmio_map_region(pa: PhysAddr, size: u32) -> KernVa {
 /// The first address in [va, va+len) that an env with page directory `pgdir` may not access
 /// with `perm | P` (JOS's user_mem_check).
 pub fn user_mem_check(
-    pgdir: impl Into<PageTable>,
+    pgdir: PageTable,
     va: u32,
     len: u32,
     perm: Pte,
 ) -> core::result::Result<(), u32> {
-    let pgdir = pgdir.into();
     match kern_logic::usermem::first_bad(va, len, perm, |a| {
-        pgdir_walk(pgdir, a, false).map_or(0, |p| p.get().bits())
+        pgdir.walk(a).map_or(0, |p| p.get().bits())
     }) {
         None => Ok(()),
         Some(bad) => Err(bad),
@@ -1225,7 +1406,7 @@ pub fn user_write_assert(
     let len = src.len() as u32;
     let need = (perm | Pte::U | Pte::P).bits();
     if len > 0 && va < ULIM && pgoff(va) + len <= PGSIZE {
-        let e = pgdir_walk(t.pgdir(i).table, va, false).map_or(0, |p| p.get().bits());
+        let e = t.pgdir(i).walk(va).map_or(0, |p| p.get().bits());
         if e & need == need {
             let pp = pa2page(PhysAddr::new(e & !(PGSIZE - 1)));
             let dst = page2kva(pp).get() + pgoff(va);
@@ -1266,8 +1447,8 @@ fn for_user_pages(
 /// Copy `src` to user address `va` of the address space `pgdir`, through the kernel's
 /// mapping of each destination page (the pages must be mapped).
 #[inline]
-pub fn copy_to_user(pgdir: impl Into<PageTable>, va: u32, src: &[u8]) -> Result<()> {
-    for_user_pages(pgdir.into(), va, src.len(), |kva, done, n| {
+pub fn copy_to_user(pgdir: PageTable, va: u32, src: &[u8]) -> Result<()> {
+    for_user_pages(pgdir, va, src.len(), |kva, done, n| {
         // SAFETY: the destination is `n` bytes inside one physical page mapped at KERNBASE,
         // owned by this env's address space.
         unsafe { ptr::copy_nonoverlapping(src[done..].as_ptr(), kva as *mut u8, n) }
@@ -1277,12 +1458,12 @@ pub fn copy_to_user(pgdir: impl Into<PageTable>, va: u32, src: &[u8]) -> Result<
 /// [`copy_from_user`] into memory not initialized yet (a system call's buffer on the kernel
 /// stack, which would otherwise be zeroed only to be overwritten): the bytes, on success.
 pub fn copy_from_user_uninit(
-    pgdir: impl Into<PageTable>,
+    pgdir: PageTable,
     va: u32,
     dst: &mut [core::mem::MaybeUninit<u8>],
 ) -> Result<&mut [u8]> {
     let to = dst.as_mut_ptr().cast::<u8>();
-    for_user_pages(pgdir.into(), va, dst.len(), |kva, done, n| {
+    for_user_pages(pgdir, va, dst.len(), |kva, done, n| {
         // SAFETY: `n` bytes inside one mapped physical page, read through KERNBASE, into
         // dst[done..done + n] (for_user_pages stays within dst.len()).
         unsafe { ptr::copy_nonoverlapping(kva as *const u8, to.add(done), n) }
@@ -1294,8 +1475,8 @@ pub fn copy_from_user_uninit(
 /// Copy user memory [va, va+dst.len()) of `pgdir` into `dst`, through the kernel mapping.
 /// Fails if a page is unmapped.
 #[inline]
-pub fn copy_from_user(pgdir: impl Into<PageTable>, va: u32, dst: &mut [u8]) -> Result<()> {
-    for_user_pages(pgdir.into(), va, dst.len(), |kva, done, n| {
+pub fn copy_from_user(pgdir: PageTable, va: u32, dst: &mut [u8]) -> Result<()> {
+    for_user_pages(pgdir, va, dst.len(), |kva, done, n| {
         // SAFETY: `n` bytes inside one mapped physical page, read through KERNBASE.
         unsafe { ptr::copy_nonoverlapping(kva as *const u8, dst[done..].as_mut_ptr(), n) }
     })

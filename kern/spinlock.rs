@@ -13,8 +13,8 @@
 //! Where an operation depends on a lock its caller holds, the types prove it when they can:
 //! the page allocator's state is reached only through its `MutexGuard`, the env table only
 //! through the big lock's [`Kernel`] token, a user address space only through a
-//! `pmap::UserPgdir` borrowed from that table (so page_insert/page_remove need no run-time
-//! `holding()` check, as xv6 has).
+//! `pmap::PgdirMut` borrowed mutably from that table (so page_insert/page_remove need no
+//! run-time `holding()` check, as xv6 has), the kernel's through one borrowed from `KERN_AS`.
 //!
 //! A panic stops the other CPUs before it prints and then breaks every lock ([`break_all`],
 //! called by `crate::panic`), so a lock held when the kernel panicked never silences or
@@ -78,8 +78,9 @@ lock_order! {
     /// `BOOT_NEXTFREE` (kern/pmap.rs): boot_alloc's next free byte, during mem_init. Takes no
     /// other lock.
     BootAlloc = "boot_alloc",
-    /// `MMIO_NEXT` (kern/pmap.rs): the next free address of the MMIO window. Held while
-    /// mmio_map_region maps what it reserved, which may allocate a page table: above `Pages`.
+    /// `KERN_AS` (kern/pmap.rs): kern_pgdir's write handle and the next free address of the
+    /// MMIO window. Held while mem_init, its checks and mmio_map_region map, which may
+    /// allocate a page table: above `Pages`.
     MmioNext = "mmio_next",
     /// `PAGES` (kern/pmap.rs): the physical page allocator and the reference counts.
     Pages = "pages",

@@ -10,7 +10,7 @@ use kern_logic::envid::EnvIdx;
 use kern_logic::lifecycle::Event;
 
 use crate::cprintf;
-use crate::pmap::{self, Entry, PageTable, UserPage, UserPgdir};
+use crate::pmap::{self, Entry, PgdirMut, UserPage};
 use crate::spinlock::Kernel;
 
 use super::*;
@@ -23,8 +23,9 @@ pub(super) fn env_setup_vm() -> Result<u32> {
     // HINT: UVPT mapping the directory itself read-only for the user. Return its kernel address.
     let pp = pmap::page_alloc(true).ok_or(Error::NoMem)?;
     pmap::page_incref(pp)?;
-    // SAFETY: a fresh, zeroed page we own, used from now on as this env's page directory.
-    let pgdir = unsafe { PageTable::from_pa(pmap::page2pa(pp)) };
+    // SAFETY: a fresh, zeroed page we own, used from now on as this env's page directory:
+    // this is its one write handle until env_alloc gives it to the env table.
+    let mut pgdir = unsafe { PgdirMut::from_pa(pmap::page2pa(pp)) };
     let kern = pmap::kern_pgdir();
     // The VA space of all envs is identical above UTOP (except at UVPT, which we set
     // below).
@@ -40,14 +41,14 @@ pub(super) fn env_setup_vm() -> Result<u32> {
 
 /// Allocate `len` bytes of physical memory for env `pgdir` and map it at `va` (user
 /// writable). Pages already mapped are kept.
-fn region_alloc(pgdir: UserPgdir, va: u32, len: u32) -> Result<()> {
+fn region_alloc(pgdir: &mut PgdirMut, va: u32, len: u32) -> Result<()> {
     // LAB 3: BEGIN region_alloc
     // HINT: Map a fresh zeroed, user-writable page at every page of [va, va+len) not mapped yet.
     let start = round_down(va, PGSIZE);
     let end = round_up(va.checked_add(len).ok_or(Error::Inval)?, PGSIZE);
     let mut a = start;
     while a < end {
-        if pmap::page_lookup(pgdir, a).is_none() {
+        if pmap::page_lookup(pgdir.view(), a).is_none() {
             // (The ELF was validated: its segments lie below UTOP.)
             let page = UserPage::new(a).ok_or(Error::Inval)?;
             let pp = pmap::page_alloc(true).ok_or(Error::NoMem)?;
@@ -70,11 +71,11 @@ fn load_icode(t: &mut EnvTable, i: EnvIdx, binary: &[u8]) -> Result<()> {
     // HINT: Parse the ELF (jos_inc::elf::Elf), region_alloc and copy_to_user each loadable segment,
     // HINT: map one stack page below USTACKTOP, and start the env at the entry point.
     let elf = Elf::parse(binary, UTOP).map_err(|_| Error::Inval)?;
-    let pgdir = t.pgdir(i);
+    let pgdir = &mut t.pgdir_mut(i);
     for (ph, data) in elf.load_segments() {
         region_alloc(pgdir, ph.p_va, ph.p_memsz)?;
         // The pages are fresh (zeroed), so the bss part needs no clearing.
-        pmap::copy_to_user(pgdir, ph.p_va, data)?;
+        pmap::copy_to_user(pgdir.view(), ph.p_va, data)?;
     }
     // Now map one page for the program's initial stack at virtual address
     // USTACKTOP - PGSIZE.

@@ -21,7 +21,7 @@ use crate::cprintf;
 use crate::cpu::CpuId;
 use crate::cpu::{self, NCPU};
 use crate::fpu::{self, FpuArea};
-use crate::pmap::{self, Entry, KernVa, PageTable, UserPgdir};
+use crate::pmap::{self, Entry, KernVa, PageTable, PgdirMut};
 use crate::spinlock::{BigLocked, Kernel};
 
 use super::*;
@@ -160,15 +160,39 @@ impl EnvTable {
         }
     }
 
-    /// Env `i`'s page directory: the proof that its address space may be edited lasts as
-    /// long as this borrow of the table (see `pmap::UserPgdir`).
+    /// Env `i`'s page directory, to read (lookups, user copies, loading CR3).
     #[inline]
-    pub fn pgdir(&self, i: EnvIdx) -> UserPgdir<'_> {
+    pub fn pgdir(&self, i: EnvIdx) -> PageTable {
         let kva = self.env_ref(i).env_pgdir;
         // SAFETY: env_pgdir is the page directory env_setup_vm allocated for this live env,
-        // and the table is reached only under the big kernel lock (BigLocked), held for as
-        // long as `self` is borrowed.
-        unsafe { UserPgdir::new(PageTable::from_pa(pmap::paddr(KernVa::new(kva)))) }
+        // a page of physical memory.
+        unsafe { PageTable::from_pa(pmap::paddr(KernVa::new(kva))) }
+    }
+
+    /// Env `i`'s page directory, to write: its one write handle, lent by the table, its
+    /// owner (see `pmap::PgdirMut`). It borrows the table mutably, so it cannot outlive
+    /// this CPU's hold of the big kernel lock (BigLocked) nor coexist with another.
+    #[inline]
+    pub fn pgdir_mut(&mut self, i: EnvIdx) -> PgdirMut<'_> {
+        let pa = self.pgdir(i).pa();
+        // SAFETY: a live env's page directory, owned by the env table, which `&mut self`
+        // borrows exclusively for the result's lifetime.
+        unsafe { PgdirMut::from_pa(pa) }
+    }
+
+    /// The write handles of envs `a` and `b`'s page directories at once (fork's dup into
+    /// its child); `None` for `b`'s when `b` is `a` (one directory has one handle).
+    #[inline]
+    pub fn pgdirs_mut(&mut self, a: EnvIdx, b: EnvIdx) -> (PgdirMut<'_>, Option<PgdirMut<'_>>) {
+        let (pa, pb) = (self.pgdir(a).pa(), self.pgdir(b).pa());
+        // SAFETY: as in `pgdir_mut`; two different live envs have different directories
+        // (each allocated its own in env_setup_vm), so the two handles never alias.
+        unsafe {
+            (
+                PgdirMut::from_pa(pa),
+                (a != b).then(|| PgdirMut::from_pa(pb)),
+            )
+        }
     }
 
     /// The runnable env to run next on a CPU whose env is `cur`, on an aging turn or not
@@ -438,7 +462,7 @@ pub(super) fn fpu_area(i: EnvIdx) -> *mut FpuArea {
 
 /// Release env `i`'s memory: every user page, the page tables, the page directory.
 fn release_memory(t: &mut EnvTable, i: EnvIdx) {
-    let pgdir = t.pgdir(i).table();
+    let mut pgdir = t.pgdir_mut(i);
     // If freeing the current environment, switch to kern_pgdir before freeing the page
     // directory, just in case the page gets reused.
     if pmap::current_pgdir() == pgdir.pa() {
@@ -446,12 +470,11 @@ fn release_memory(t: &mut EnvTable, i: EnvIdx) {
     }
     // Flush all mapped pages in the user portion of the address space (only mapped page
     // tables, only present entries: both walks skip empty entries four at a time).
-    pgdir.for_each_present(pdx(UTOP), |pdeno, pde| {
-        // SAFETY: a present PDE below UTOP of a live env points at a page table that
-        // pgdir_walk allocated for it.
-        let table = unsafe { PageTable::from_pa(pde.frame()) };
+    pgdir.view().for_each_present(pdx(UTOP), |pdeno, pde| {
         // Unmap all PTEs in this page table (one hold of the allocator's lock per table).
-        pmap::release_table(table);
+        if let Some(table) = pgdir.table_mut(pdeno) {
+            pmap::release_table(table);
+        }
         // Free the page table itself.
         pgdir.set(pdeno, Entry::EMPTY);
         pmap::page_decref(pmap::pa2page(pde.frame()));

@@ -234,7 +234,11 @@ fn check_va2pa_range(pgdir: PageTable, va: u32, pa: PhysAddr, len: u32) {
 
 /// Check page_insert, page_remove, etc.
 pub(super) fn check_page() {
+    // `kern_pgdir` to read; its writes through `pgdir`, borrowed from KERN_AS (released for
+    // the mmio_map_region part, which takes the lock itself).
     let kern_pgdir = kern_pgdir();
+    let mut kas = KERN_AS.lock();
+    let pgdir = kas.pgdir();
     let nfree = nfree_pages();
     // Should be able to allocate three pages.
     let pp0 = page_alloc(false).expect("pp0");
@@ -253,18 +257,18 @@ pub(super) fn check_page() {
     assert!(page_lookup(kern_pgdir, 0x0).is_none());
 
     // There is no free memory, so we can't allocate a page table.
-    assert!(insert(kern_pgdir, pp1, 0x0, Pte::W).is_err());
+    assert!(insert(pgdir.reborrow(), pp1, 0x0, Pte::W).is_err());
 
     // Free pp0 and try again: pp0 should be used for page table.
     page_free(pp0);
-    assert!(insert(kern_pgdir, pp1, 0x0, Pte::W).is_ok());
+    assert!(insert(pgdir.reborrow(), pp1, 0x0, Pte::W).is_ok());
     assert_eq!(kern_pgdir.get(0).frame(), page2pa(pp0));
     assert_eq!(check_va2pa(kern_pgdir, 0x0), Some(page2pa(pp1)));
     assert_eq!(page_ref(pp1), 1);
     assert_eq!(page_ref(pp0), 1);
 
     // Should be able to map pp2 at PGSIZE because pp0 is already allocated for page table.
-    assert!(insert(kern_pgdir, pp2, PGSIZE, Pte::W).is_ok());
+    assert!(insert(pgdir.reborrow(), pp2, PGSIZE, Pte::W).is_ok());
     assert_eq!(check_va2pa(kern_pgdir, PGSIZE), Some(page2pa(pp2)));
     assert_eq!(page_ref(pp2), 1);
 
@@ -272,7 +276,7 @@ pub(super) fn check_page() {
     assert!(page_alloc(false).is_none());
 
     // Should be able to map pp2 at PGSIZE because it's already there.
-    assert!(insert(kern_pgdir, pp2, PGSIZE, Pte::W).is_ok());
+    assert!(insert(pgdir.reborrow(), pp2, PGSIZE, Pte::W).is_ok());
     assert_eq!(check_va2pa(kern_pgdir, PGSIZE), Some(page2pa(pp2)));
     assert_eq!(page_ref(pp2), 1);
 
@@ -283,29 +287,29 @@ pub(super) fn check_page() {
     // Check that pgdir_walk returns a pointer to the pte.
     // SAFETY: pgdir_walk made that PDE point at a page table.
     let ptep = unsafe { PageTable::from_pa(kern_pgdir.get(pdx(PGSIZE)).frame()) };
-    let walked = pgdir_walk(kern_pgdir, PGSIZE, false).expect("walk");
+    let walked = pgdir_walk(pgdir, PGSIZE, false).expect("walk").view();
     assert_eq!(
         walked.kva(),
         ptep.pa().get() + KERNBASE + 4 * ptx(PGSIZE) as u32
     );
 
     // Should be able to change permissions too.
-    assert!(insert(kern_pgdir, pp2, PGSIZE, Pte::W | Pte::U).is_ok());
+    assert!(insert(pgdir.reborrow(), pp2, PGSIZE, Pte::W | Pte::U).is_ok());
     assert_eq!(check_va2pa(kern_pgdir, PGSIZE), Some(page2pa(pp2)));
     assert_eq!(page_ref(pp2), 1);
     assert!(walked.get().contains(Pte::U));
     assert!(kern_pgdir.get(0).contains(Pte::U));
 
     // Should be able to remap with fewer permissions.
-    assert!(insert(kern_pgdir, pp2, PGSIZE, Pte::W).is_ok());
+    assert!(insert(pgdir.reborrow(), pp2, PGSIZE, Pte::W).is_ok());
     assert!(walked.get().contains(Pte::W));
     assert!(!walked.get().contains(Pte::U));
 
     // Should not be able to map at PTSIZE because need free page for page table.
-    assert!(insert(kern_pgdir, pp0, PTSIZE, Pte::W).is_err());
+    assert!(insert(pgdir.reborrow(), pp0, PTSIZE, Pte::W).is_err());
 
     // Insert pp1 at PGSIZE (replacing pp2).
-    assert!(insert(kern_pgdir, pp1, PGSIZE, Pte::W).is_ok());
+    assert!(insert(pgdir.reborrow(), pp1, PGSIZE, Pte::W).is_ok());
     assert!(!walked.get().contains(Pte::U));
 
     // Should have pp1 at both 0 and PGSIZE, pp2 nowhere, ...
@@ -319,18 +323,18 @@ pub(super) fn check_page() {
     assert_eq!(page_alloc(false), Some(pp2));
 
     // Unmapping pp1 at 0 should keep pp1 at PGSIZE.
-    remove(kern_pgdir, 0x0);
+    remove(pgdir.reborrow(), 0x0);
     assert_eq!(check_va2pa(kern_pgdir, 0x0), None);
     assert_eq!(check_va2pa(kern_pgdir, PGSIZE), Some(page2pa(pp1)));
     assert_eq!(page_ref(pp1), 1);
     assert_eq!(page_ref(pp2), 0);
 
     // Test re-inserting pp1 at PGSIZE.
-    assert!(insert(kern_pgdir, pp1, PGSIZE, Pte::empty()).is_ok());
+    assert!(insert(pgdir.reborrow(), pp1, PGSIZE, Pte::empty()).is_ok());
     assert!(page_ref(pp1) != 0);
 
     // Unmapping pp1 at PGSIZE should free it.
-    remove(kern_pgdir, PGSIZE);
+    remove(pgdir.reborrow(), PGSIZE);
     assert_eq!(check_va2pa(kern_pgdir, 0x0), None);
     assert_eq!(check_va2pa(kern_pgdir, PGSIZE), None);
     assert_eq!(page_ref(pp1), 0);
@@ -344,30 +348,30 @@ pub(super) fn check_page() {
 
     // Forcibly take pp0 back.
     assert_eq!(kern_pgdir.get(0).frame(), page2pa(pp0));
-    kern_pgdir.set(0, Entry::EMPTY);
+    pgdir.set(0, Entry::EMPTY);
     assert_eq!(page_ref(pp0), 1);
     set_page_ref(pp0, 0);
 
     // Check pointer arithmetic in pgdir_walk.
     page_free(pp0);
     let va = PGSIZE * NPDENTRIES as u32 + PGSIZE;
-    let ptep = pgdir_walk(kern_pgdir, va, true).expect("walk");
+    let ptep = pgdir_walk(pgdir, va, true).expect("walk").view();
     // SAFETY: as above.
     let ptep1 = unsafe { PageTable::from_pa(kern_pgdir.get(pdx(va)).frame()) };
     assert_eq!(ptep.kva(), ptep1.pa().get() + KERNBASE + 4 * ptx(va) as u32);
-    kern_pgdir.set(pdx(va), Entry::EMPTY);
+    pgdir.set(pdx(va), Entry::EMPTY);
     set_page_ref(pp0, 0);
 
     // Check that new page tables get cleared.
     fill(page2kva(pp0), 0xFF, PGSIZE as usize);
     page_free(pp0);
-    pgdir_walk(kern_pgdir, 0x0, true).expect("walk");
+    pgdir_walk(pgdir, 0x0, true).expect("walk");
     // SAFETY: pgdir_walk just made pp0 this directory's page table.
     let table = unsafe { PageTable::from_pa(page2pa(pp0)) };
     for i in 0..NPTENTRIES {
         assert!(!table.get(i).present());
     }
-    kern_pgdir.set(0, Entry::EMPTY);
+    pgdir.set(0, Entry::EMPTY);
     set_page_ref(pp0, 0);
 
     // Give free list back.
@@ -379,6 +383,7 @@ pub(super) fn check_page() {
     page_free(pp2);
     // Nothing leaked: every page the check took is back on the free list.
     assert_eq!(nfree_pages(), nfree);
+    drop(kas);
 
     // Test mmio_map_region.
     let mm1 = mmio_map_region(PhysAddr::new(0), 4097).get();
@@ -399,19 +404,22 @@ pub(super) fn check_page() {
     assert_eq!(check_va2pa(kern_pgdir, mm2), Some(PhysAddr::new(0)));
     assert_eq!(check_va2pa(kern_pgdir, mm2 + PGSIZE), None);
     // Check permissions.
-    let e = pgdir_walk(kern_pgdir, mm1, false).expect("walk").get();
+    let mut kas = KERN_AS.lock();
+    let pgdir = kas.pgdir();
+    let e = pgdir_walk(pgdir, mm1, false).expect("walk").get();
     assert!(e.contains(Pte::W | Pte::PWT | Pte::PCD));
     assert!(!e.contains(Pte::U));
     // Clear the mappings.
-    pgdir_walk(kern_pgdir, mm1, false)
+    pgdir_walk(pgdir, mm1, false)
         .expect("walk")
         .set(Entry::EMPTY);
-    pgdir_walk(kern_pgdir, mm1 + PGSIZE, false)
+    pgdir_walk(pgdir, mm1 + PGSIZE, false)
         .expect("walk")
         .set(Entry::EMPTY);
-    pgdir_walk(kern_pgdir, mm2, false)
+    pgdir_walk(pgdir, mm2, false)
         .expect("walk")
         .set(Entry::EMPTY);
+    drop(kas);
 
     crate::cprintf!("check_page() succeeded!\n");
 }
@@ -468,6 +476,8 @@ pub(super) fn check_kern_pgdir() {
 /// Check page_insert, page_remove, etc., with an installed kern_pgdir.
 pub(super) fn check_page_installed_pgdir() {
     let kern_pgdir = kern_pgdir();
+    let mut kas = KERN_AS.lock();
+    let pgdir = kas.pgdir();
     let nfree = nfree_pages();
     // Check that we can read and write installed pages.
     let pp0 = page_alloc(false).expect("pp0");
@@ -476,12 +486,12 @@ pub(super) fn check_page_installed_pgdir() {
     page_free(pp0);
     fill(page2kva(pp1), 1, PGSIZE as usize);
     fill(page2kva(pp2), 2, PGSIZE as usize);
-    insert(kern_pgdir, pp1, PGSIZE, Pte::W).expect("insert");
+    insert(pgdir.reborrow(), pp1, PGSIZE, Pte::W).expect("insert");
     assert_eq!(page_ref(pp1), 1);
     // SAFETY: PGSIZE is mapped to pp1 in the installed page directory just above.
     let v = unsafe { ptr::read_volatile(PGSIZE as *const u32) };
     assert_eq!(v, 0x0101_0101);
-    insert(kern_pgdir, pp2, PGSIZE, Pte::W).expect("insert");
+    insert(pgdir.reborrow(), pp2, PGSIZE, Pte::W).expect("insert");
     // SAFETY: as above, now pp2.
     let v = unsafe { ptr::read_volatile(PGSIZE as *const u32) };
     assert_eq!(v, 0x0202_0202);
@@ -492,14 +502,15 @@ pub(super) fn check_page_installed_pgdir() {
     // SAFETY: pp2 is ours and mapped at KERNBASE.
     let v = unsafe { ptr::read_volatile(page2kva(pp2).as_ptr::<u32>()) };
     assert_eq!(v, 0x0303_0303);
-    remove(kern_pgdir, PGSIZE);
+    remove(pgdir.reborrow(), PGSIZE);
     assert_eq!(page_ref(pp2), 0);
 
     // Forcibly take pp0 back.
     assert_eq!(kern_pgdir.get(0).frame(), page2pa(pp0));
-    kern_pgdir.set(0, Entry::EMPTY);
+    pgdir.set(0, Entry::EMPTY);
     assert_eq!(page_ref(pp0), 1);
     set_page_ref(pp0, 0);
+    drop(kas);
 
     // Free the pages we took.
     page_free(pp0);
