@@ -208,10 +208,10 @@ impl PageAlloc {
             // LAB 2: BEGIN page_decref-free
             // HINT: The last reference is gone: free the page (page_free's work, inline here).
             // STUB: self.free_page(pp);
-            if page.pp_link != 0 || free.is_head(pp.index()) {
+            if page.pp_link != 0 || free.is_head(pp) {
                 already_free(pp);
             }
-            free.push(pages, pp.index());
+            free.push(pages, pp);
             self.free = free;
             // LAB 2: END page_decref-free
         }
@@ -310,10 +310,10 @@ impl PageAlloc {
         let mut free = self.free;
         let pages = self.pages();
         let i = pp.index();
-        if pages[i].pp_ref != 0 || pages[i].pp_link != 0 || free.is_head(i) {
+        if pages[i].pp_ref != 0 || pages[i].pp_link != 0 || free.is_head(pp) {
             already_free(pp);
         }
-        free.push(pages, i);
+        free.push(pages, pp);
         self.free = free;
         // LAB 2: END page_free
     }
@@ -376,11 +376,10 @@ pub fn page2pa(pp: PageNum) -> PhysAddr {
 
 #[track_caller]
 pub fn pa2page(pa: PhysAddr) -> PageNum {
-    let n = pa.page_number();
-    if n >= npages() {
-        panic!("pa2page called with invalid pa");
+    match PageNum::new(pa.page_number(), npages()) {
+        Some(pp) => pp,
+        None => panic!("pa2page called with invalid pa"),
     }
-    PageNum::new(n)
 }
 
 pub fn page2kva(pp: PageNum) -> KernVa {
@@ -725,7 +724,7 @@ pub fn page_alloc(zero: bool) -> Option<PageNum> {
         let mut free = pa.free;
         let r = free.pop(pa.pages());
         pa.free = free;
-        PageNum::new(r?)
+        r?
     };
     if zero {
         // SAFETY: the page just left the free list: nobody else refers to it.
@@ -1006,9 +1005,9 @@ pub fn release_table(table: PageTable) {
             // SAFETY: as above.
             unsafe { ptr::write_volatile(base.add(i), 0) };
             let ppn = (e >> PGSHIFT) as usize;
-            if ppn >= npages {
-                pa2page(PhysAddr::new(e)); // (panics: no such page)
-            }
+            let Some(pp) = PageNum::new(ppn, npages) else {
+                panic!("pa2page called with invalid pa"); // (as pa2page: no such page)
+            };
             // The common case inline: a page still referenced elsewhere (shared with the
             // parent, copy-on-write): one less reference. The last reference frees it.
             // SAFETY: ppn < npages: a record of the pages array, ours under the lock.
@@ -1016,7 +1015,7 @@ pub fn release_table(table: PageTable) {
             if *r > 1 {
                 *r -= 1;
             } else {
-                pa.decref(PageNum::new(ppn));
+                pa.decref(pp);
             }
         }
         b += 1;

@@ -82,7 +82,7 @@ mod tests {
 
     #[test]
     fn remapping_the_same_page_changes_no_count() {
-        let p = PageNum::new;
+        let p = |n| PageNum::new(n, 16).unwrap();
         assert_eq!(remap(Some(p(7)), p(7)), Remap::Same);
         assert_eq!(remap(Some(p(7)), p(8)), Remap::Replace { old: Some(p(7)) });
         assert_eq!(remap(None, p(8)), Remap::Replace { old: None });
