@@ -421,9 +421,21 @@ pub fn take_envs() -> &'static mut [Env; NENV] {
     unsafe { &mut *kva.as_ptr::<[Env; NENV]>() }
 }
 
-/// Kernel virtual address of the envs' FPU save areas.
-pub fn fpu_areas_kva() -> KernVa {
-    KernVa::new(FPU_AREAS_KVA.load(Ordering::Relaxed))
+/// The envs' FPU save areas, to the env table, once (env_init installs them there; a second
+/// call is a kernel bug and panics): the only reference to them the kernel ever makes.
+pub fn take_fpu_areas() -> &'static mut [crate::fpu::FpuArea; NENV] {
+    static TAKEN: AtomicBool = AtomicBool::new(false);
+    assert!(
+        !TAKEN.swap(true, Ordering::Relaxed),
+        "FPU areas handed out twice"
+    );
+    let kva = FPU_AREAS_KVA.load(Ordering::Relaxed);
+    assert!(kva != 0, "FPU areas taken before mem_init");
+    // SAFETY: mem_init boot-allocated (never freed) `fpu::AREAS_SIZE` bytes at `kva`, page
+    // aligned (FpuArea wants 16), mapped in the kernel only; a save area is any 512 bytes
+    // (env_alloc resets one before its env runs); and the TAKEN flag makes this the only
+    // reference to them.
+    unsafe { &mut *KernVa::new(kva).as_ptr::<[crate::fpu::FpuArea; NENV]>() }
 }
 
 /// Number of free physical pages.
