@@ -53,6 +53,16 @@ impl EnvIdx {
         EnvIdx(envx(id.0))
     }
 
+    /// Slot 0.
+    pub const FIRST: EnvIdx = EnvIdx(0);
+
+    /// The slot after this one, circularly (slot 0 after the last): where a round robin
+    /// that chose this one goes on.
+    #[inline(always)]
+    pub const fn after(self) -> EnvIdx {
+        EnvIdx((self.0 + 1) % NENV)
+    }
+
     /// Slot `i`, if there is one.
     pub const fn new(i: usize) -> Option<EnvIdx> {
         if i < NENV { Some(EnvIdx(i)) } else { None }
@@ -100,6 +110,11 @@ mod tests {
         assert_eq!(EnvIdx::new(NENV), None);
         assert_eq!(EnvIdx::all().count(), NENV);
         assert_eq!(EnvIdx::all().last().map(EnvIdx::index), Some(NENV - 1));
+        assert_eq!(EnvIdx::FIRST.after().index(), 1);
+        assert_eq!(
+            EnvIdx::new(NENV - 1).map(EnvIdx::after),
+            Some(EnvIdx::FIRST)
+        );
     }
 
     /// `next_envid` on ABI values, for the tables below.
