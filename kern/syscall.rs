@@ -674,17 +674,18 @@ fn block(mut k: Kernel) -> ! {
 fn sys_ipc_send_recv(
     mut k: Kernel,
     cur: EnvIdx,
+    frame: env::LiveFrame,
     [envid, value, srcva, perm, dstva]: [u32; 5],
 ) -> (Kernel, Result<i32>) {
     // CHALLENGE: BEGIN sys_ipc_send_recv
-    // STUB: let _ = (cur, envid, value, srcva, perm, dstva);
+    // STUB: let _ = (cur, frame, envid, value, srcva, perm, dstva);
     // STUB: (k, Err(Error::Inval))
     if dstva < UTOP && check_va(dstva).is_err() {
         return (k, Err(Error::Inval));
     }
     let cpu = k.cpu();
     // The caller's live frame too: a message taken at once comes back in its registers.
-    let (t, tf) = env::table_frame(&mut k);
+    let (t, tf) = frame.with_table(&mut k);
     let dst = match live_env(t, cpu, envid_arg(envid), false) {
         Ok(d) if d == cur => return (k, Err(Error::Inval)),
         Ok(d) => d,
@@ -748,28 +749,28 @@ fn sys_ipc_send_recv(
 /// The first `N` arguments of the system call the env on `k`'s CPU made (edx, ecx, ebx, edi,
 /// esi, in the ABI's order), from its live frame.
 #[inline(always)]
-fn args<const N: usize>(k: &mut Kernel) -> [u32; N] {
-    let r = &env::live_frame(k).tf_regs;
+fn args<const N: usize>(frame: env::LiveFrame, k: &mut Kernel) -> [u32; N] {
+    let r = &frame.get(k).tf_regs;
     let all = [r.reg_edx, r.reg_ecx, r.reg_ebx, r.reg_edi, r.reg_esi];
     core::array::from_fn(|i| all[i])
 }
 
 /// Dispatches to the correct kernel function, passing the arguments, then returns to the
 /// current env with the result in EAX (or schedules, if it blocked, exited or was destroyed).
-/// The caller's registers are `k`'s CPU's live frame (`env::live_frame`).
+/// The caller's registers are `frame`, `k`'s CPU's live frame.
 #[inline(always)]
-pub fn syscall(mut k: Kernel, cur: EnvIdx) -> ! {
+pub fn syscall(mut k: Kernel, cur: EnvIdx, frame: env::LiveFrame) -> ! {
     let cpu = k.cpu();
     // The arguments are read where each call needs them (not all six up front): `args`, or
     // the closures below on the frame borrowed with the env table.
-    let num = env::live_frame(&mut k).tf_regs.reg_eax;
+    let num = frame.get(&mut k).tf_regs.reg_eax;
     // LAB 3: BEGIN syscall
     // HINT: Dispatch on the system call number (num: eax) to the sys_* functions with their
     // HINT: arguments (edx, ecx, ebx, edi, esi: args); an unknown number is Error::Inval.
     // STUB: let ret: Result<i32> = todo!("LAB 3: syscall");
     let ret: Result<i32> = match num {
         SYS_CPUTS => {
-            let [s, len] = args(&mut k);
+            let [s, len] = args(frame, &mut k);
             k = sys_cputs(k, cur, s, len);
             Ok(0)
         }
@@ -784,37 +785,37 @@ pub fn syscall(mut k: Kernel, cur: EnvIdx) -> ! {
         }
         SYS_IPC_RECV => {
             let r;
-            let [dstva] = args(&mut k);
+            let [dstva] = args(frame, &mut k);
             (k, r) = sys_ipc_recv(k, cur, dstva);
             r
         }
         SYS_IPC_SEND => {
             let r;
-            let a = args(&mut k);
+            let a = args(frame, &mut k);
             (k, r) = sys_ipc_send(k, cur, a);
             r
         }
         SYS_IPC_SEND_RECV => {
             let r;
-            let a = args(&mut k);
-            (k, r) = sys_ipc_send_recv(k, cur, a);
+            let a = args(frame, &mut k);
+            (k, r) = sys_ipc_send_recv(k, cur, frame, a);
             r
         }
         SYS_BATCH => {
-            let [calls, n] = args(&mut k);
+            let [calls, n] = args(frame, &mut k);
             let t = env::table(&mut k);
             match sys_batch(t, cpu, cur, calls, n) {
                 Ok(end) => {
                     // The failing call's error in EDX (0 if none failed).
                     let edx = end.error.map_or(0, |e| to_abi(Err(e))) as u32;
-                    env::live_frame(&mut k).tf_regs.reg_edx = edx;
+                    frame.get(&mut k).tf_regs.reg_edx = edx;
                     Ok(end.done as i32)
                 }
                 Err(e) => Err(e),
             }
         }
         num => {
-            let (t, tf) = env::table_frame(&mut k);
+            let (t, tf) = frame.with_table(&mut k);
             let r = &tf.tf_regs;
             let (a1, a2, a3, a4) = (|| r.reg_edx, || r.reg_ecx, || r.reg_ebx, || r.reg_edi);
             let a5 = || r.reg_esi;
@@ -844,7 +845,7 @@ pub fn syscall(mut k: Kernel, cur: EnvIdx) -> ! {
     };
     // LAB 3: END syscall
     // The current env gets the result in eax (if it was destroyed, nobody reads the frame).
-    env::live_frame(&mut k).tf_regs.reg_eax = to_abi(ret) as u32;
+    frame.get(&mut k).tf_regs.reg_eax = to_abi(ret) as u32;
     // Back to it if it may go on (sched::resume, knowing which env that is), else schedule.
     if env::table(&mut k).state(cur).continues() {
         env::env_resume(k, cur)

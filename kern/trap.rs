@@ -355,18 +355,20 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
     // gate, so the CPU clears IF on the way in; 4 instructions on every trap otherwise.)
     debug_assert!(read_eflags() & FL_IF == 0);
 
-    // SAFETY: `tf` points at the complete Trapframe _alltraps built on this CPU's stack. Read
-    // here, not borrowed: a user frame is reached through the big lock's token from here on
-    // (`env::live_frame`).
-    let (eflags, cs) = unsafe { ((*tf).tf_eflags, (*tf).tf_cs) };
     // The CPU number, once per trap (from the stack pointer: cpu::cpunum).
     let cpu = cpu::cpunum();
+    // `tf` points at the complete Trapframe _alltraps built on this CPU's stack. It is read
+    // here, not borrowed: a user frame is reached through the big lock's token from here on
+    // (`env::LiveFrame`).
     // A trap from virtual-8086 mode first (its frame is longer; its CS proves nothing).
-    if eflags & FL_VM != 0 {
+    // SAFETY: reading a field of that frame.
+    if unsafe { (*tf).tf_eflags } & FL_VM != 0 {
         v86_trap(cpu, tf)
     }
-    if cs & 3 == 3 {
-        trap_from_user(cpu)
+    // SAFETY: as above.
+    if unsafe { (*tf).tf_cs } & 3 == 3 {
+        // SAFETY: a trap from user mode (not V86: sent away above): `tf` is the live frame.
+        trap_from_user(cpu, unsafe { env::LiveFrame::from_trap(tf) })
     } else {
         crate::panic::stop_if_other_panicking();
         trap_from_kernel(tf)
@@ -436,7 +438,7 @@ fn v86_trap(cpu: CpuId, tf: *mut Trapframe) -> ! {
 /// A trap from the env running on this CPU. Its registers stay in the CPU's live frame (see
 /// `env::live_frame`), reached through the big lock's token: no copy unless it leaves the CPU.
 #[inline(always)]
-fn trap_from_user(cpu: CpuId) -> ! {
+fn trap_from_user(cpu: CpuId, frame: env::LiveFrame) -> ! {
     pmap::entered_kernel(cpu);
     // Trapped from user mode. Acquire the big kernel lock before doing any serious kernel
     // work. (A CPU stopped by another's panic never gets it: see panic.rs.)
@@ -449,7 +451,7 @@ fn trap_from_user(cpu: CpuId) -> ! {
     // An interrupt that brought it here is acknowledged first (JOS skips this: a CPU whose
     // dying env was reaped at a timer tick never got another tick, so the next env it ran
     // could never be preempted or reaped, found by the `prio` test at CPUS=4).
-    let trapno = env::live_frame(&mut k).tf_trapno;
+    let trapno = frame.get(&mut k).tf_trapno;
     if env::table(&mut k).state(cur).dying() {
         if let Trap::Irq(irq) = Trap::decode(trapno) {
             irq_handle(irq, cpu);
@@ -463,21 +465,21 @@ fn trap_from_user(cpu: CpuId) -> ! {
     // HINT: other trap prints the frame (print_user_trapframe) and destroys the env.
     // Dispatch based on what type of trap occurred. System calls first: the common case.
     if trapno == T_SYSCALL {
-        syscall::syscall(k, cur);
+        syscall::syscall(k, cur, frame);
     }
     match Trap::decode(trapno) {
         // (A guard on the breakpoint arm, so system calls never test it.)
         Trap::Breakpoint if crate::ktest::inject_exception(env::live_frame(&mut k)) => {
             user_exception(k, cur)
         }
-        Trap::PageFault => page_fault_handler(k, cur),
+        Trap::PageFault => page_fault_handler(k, cur, frame),
         // CHALLENGE: BEGIN exception-dispatch
         // STUB: // (user exception handlers: a challenge)
         // Any exception a user handler may take (a breakpoint too) goes to it, if it has one.
         _ if USER_EXCEPTIONS.contains(&trapno) && env::table(&mut k).exc_upcall(cur) != 0 => {
             // A user exception handler (not in JOS: a lab 4 challenge) takes it.
             let upcall = env::table(&mut k).exc_upcall(cur);
-            deliver_upcall(k, cur, upcall, trapno)
+            deliver_upcall(k, cur, frame, upcall, trapno)
         }
         // CHALLENGE: END exception-dispatch
         Trap::Breakpoint => {
@@ -516,7 +518,8 @@ fn user_exception(mut k: Kernel, cur: EnvIdx) -> ! {
     let n = env::live_frame(&mut k).tf_trapno;
     let upcall = env::table(&mut k).exc_upcall(cur);
     if USER_EXCEPTIONS.contains(&n) && upcall != 0 {
-        deliver_upcall(k, cur, upcall, n);
+        let frame = env::LiveFrame::of(&k);
+        deliver_upcall(k, cur, frame, upcall, n);
     }
     // CHALLENGE: END exception-user
     print_user_trapframe(&mut k, cur);
@@ -597,13 +600,13 @@ fn kernel_fault(tf: &Trapframe, addr: u32) -> ! {
 /// already on the exception stack pushes below the trap-time ESP, leaving one empty scratch
 /// word for the upcall's return address; an exception stack that is missing, not writable or
 /// overflowed destroys the env (`user_mem_check assertion failure`).
-fn deliver_upcall(mut k: Kernel, cur: EnvIdx, upcall: u32, word0: u32) -> ! {
+fn deliver_upcall(mut k: Kernel, cur: EnvIdx, frame: env::LiveFrame, upcall: u32, word0: u32) -> ! {
     // LAB 4: BEGIN page_fault_upcall
     // HINT: Push a UTrapframe on the user exception stack (below UXSTACKTOP, or below the trap-time
     // HINT: esp with a scratch word if already on it), checked with user_mem_assert; resume the env
     // HINT: at the upcall with esp pointing at it.
     let cpu = k.cpu();
-    let (t, tf) = env::table_frame(&mut k);
+    let (t, tf) = frame.with_table(&mut k);
     let esp = tf.tf_esp;
     let utf_size = core::mem::size_of::<UTrapframe>() as u32;
     let utf_addr = if (UXSTACKTOP - PGSIZE..UXSTACKTOP).contains(&esp) {
@@ -639,7 +642,7 @@ fn deliver_upcall(mut k: Kernel, cur: EnvIdx, upcall: u32, word0: u32) -> ! {
     // LAB 4: END page_fault_upcall
 }
 
-fn page_fault_handler(mut k: Kernel, cur: EnvIdx) -> ! {
+fn page_fault_handler(mut k: Kernel, cur: EnvIdx, frame: env::LiveFrame) -> ! {
     // Read processor's CR2 register to find the faulting address.
     let fault_va = rcr2();
     let cpu = k.cpu();
@@ -649,11 +652,11 @@ fn page_fault_handler(mut k: Kernel, cur: EnvIdx) -> ! {
     // user exception stack (below UXSTACKTOP), then branch to the upcall.
     let upcall = env::table(&mut k).env(cur).env_pgfault_upcall;
     if upcall != 0 {
-        deliver_upcall(k, cur, upcall, fault_va);
+        deliver_upcall(k, cur, frame, upcall, fault_va);
     }
 
     // Destroy the environment that caused the fault.
-    let eip = env::live_frame(&mut k).tf_eip;
+    let eip = frame.get(&mut k).tf_eip;
     let id = env::table(&mut k).id(cur);
     cprintf!(
         "[{:08x}] user fault va {:08x} ip {:08x}\n",

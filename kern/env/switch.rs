@@ -100,22 +100,64 @@ pub fn live_frame_ptr(cpu: CpuId) -> *mut Trapframe {
 /// other CPUs).
 #[inline(always)]
 pub fn live_frame(k: &mut Kernel) -> &mut Trapframe {
-    // SAFETY: `k.cpu()` is this CPU (`lock_kernel_as`'s contract), whose live frame lies above
-    // everything on its kernel stack (the stack starts below it, in the trap path and on
-    // boot), is written by the CPU only on a trap from user mode (none can arrive here: the
-    // kernel runs with interrupts off), and is any bit pattern's `Trapframe` (plain
-    // integers). The exclusive borrow of the one token makes this the only reference to it.
-    unsafe { &mut *live_frame_ptr(k.cpu()) }
+    LiveFrame::of(k).get(k)
 }
 
 /// The env table and this CPU's live frame together (disjoint memory, both reached through
 /// the token): for the code that moves registers between an env's record and the CPU.
 #[inline(always)]
 pub fn table_frame(k: &mut Kernel) -> (&mut EnvTable, &mut Trapframe) {
-    let frame: *mut Trapframe = live_frame(k);
-    // SAFETY: as in `live_frame`; the env table (a static) does not overlap the kernel stack,
-    // so the two borrows of the token's state are disjoint and both end with it.
-    (table(k), unsafe { &mut *frame })
+    LiveFrame::of(k).with_table(k)
+}
+
+/// A handle on this CPU's live frame: its address, which only the big lock's token turns
+/// into a reference ([`LiveFrame::get`], borrowing the token as [`live_frame`] does). The
+/// trap path makes one from the frame `_alltraps` passed it ([`LiveFrame::from_trap`]), so
+/// the frame's address is the one already in a register, not computed again from the CPU
+/// number: the same rule as `live_frame`, at no cost.
+///
+/// Not `Send` (a raw pointer): it stays on the CPU whose frame it is.
+#[derive(Clone, Copy)]
+pub struct LiveFrame(*mut Trapframe);
+
+impl LiveFrame {
+    /// The live frame of `k`'s CPU.
+    #[inline(always)]
+    pub fn of(k: &Kernel) -> LiveFrame {
+        LiveFrame(live_frame_ptr(k.cpu()))
+    }
+
+    /// The frame `_alltraps` built for a trap from user mode (not from V86 mode).
+    ///
+    /// # Safety
+    /// `tf` is that frame, so it is this CPU's live frame: the CPU switched to its TSS esp0,
+    /// this CPU's kernel stack top, and `_alltraps` built the frame right below it.
+    #[inline(always)]
+    pub unsafe fn from_trap(tf: *mut Trapframe) -> LiveFrame {
+        LiveFrame(tf)
+    }
+
+    /// The frame, for as long as the token is borrowed.
+    #[inline(always)]
+    pub fn get(self, _k: &mut Kernel) -> &mut Trapframe {
+        // SAFETY: `self` is this CPU's live frame (`of` computed it for the token's CPU, which
+        // `lock_kernel_as`'s contract makes this CPU; `from_trap`'s contract; and the handle
+        // never leaves the CPU). It lies above everything on this CPU's kernel stack (the
+        // stack starts below it, in the trap path and on boot), is written by the CPU only on
+        // a trap from user mode (none can arrive here: the kernel runs with interrupts off),
+        // and is any bit pattern's `Trapframe` (plain integers). It is reached only through
+        // the token, whose exclusive borrow makes this the only reference to it.
+        unsafe { &mut *self.0 }
+    }
+
+    /// The env table and the frame together (disjoint memory, both the token's).
+    #[inline(always)]
+    pub fn with_table(self, k: &mut Kernel) -> (&mut EnvTable, &mut Trapframe) {
+        let frame: *mut Trapframe = self.get(k);
+        // SAFETY: as in `get`; the env table (a static) does not overlap the kernel stack,
+        // so the two borrows of the token's state are disjoint and both end with it.
+        (table(k), unsafe { &mut *frame })
+    }
 }
 
 /// CPU `cpu` lets go of its env `i`: its registers and FPU state go back into its records, and

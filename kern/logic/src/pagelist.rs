@@ -42,6 +42,7 @@ impl FreeList {
     }
 
     /// The head page.
+    #[inline]
     pub fn head(&self, pages: &[PageInfo]) -> Option<PageNum> {
         self.page_of(pages, self.head)
     }
@@ -114,6 +115,7 @@ impl FreeList {
 
     /// Pop the head page; its `pp_link` is cleared (JOS's page_alloc does so, and page_free
     /// uses a non-zero link to catch double frees).
+    #[inline]
     pub fn pop(&mut self, pages: &mut [PageInfo]) -> Option<PageNum> {
         // LAB 2: BEGIN freelist-pop
         // HINT: None if empty; else the head page (self.page_of(pages, self.head)), its pp_link
@@ -128,6 +130,7 @@ impl FreeList {
     }
 
     /// The page after `pp` on the list.
+    #[inline]
     pub fn next(&self, pages: &[PageInfo], pp: PageNum) -> Option<PageNum> {
         self.page_of(pages, pages[pp.index()].pp_link)
     }
@@ -155,6 +158,7 @@ impl FreeList {
     }
 
     /// Iterate the list from the head.
+    #[inline]
     pub fn iter<'a>(&'a self, pages: &'a [PageInfo]) -> impl Iterator<Item = PageNum> + 'a {
         let mut cur = self.head(pages);
         core::iter::from_fn(move || {
