@@ -119,7 +119,7 @@ pub fn init_percpu(boot: bool) {
                     options(att_syntax, nostack, readonly)
                 );
             }
-            save(TEMPLATE.0.get());
+            save(&mut *TEMPLATE.0.get());
         }
         PAGE_SSE.store(fxsr && sse, Ordering::Relaxed);
         SCAN_SSE2.store(fxsr && sse && sse2, Ordering::Relaxed);
@@ -541,19 +541,17 @@ pub unsafe fn copy_page(dst: *mut u8, src: *const u8) {
     }
 }
 
-/// Save this CPU's FPU state into `area`.
-///
-/// # Safety
-/// `area` is a valid, exclusively owned save area.
+/// Save this CPU's FPU state into `area` (the state's owner's: that it is, is the caller's
+/// bookkeeping, not a memory-safety matter).
 #[inline]
-pub unsafe fn save(area: *mut FpuArea) {
-    // SAFETY: `area` is 16-byte aligned (FpuArea's alignment) and 512 bytes; fxsave/fnsave
-    // write only there. fnsave also reinitializes the FPU, harmless at a switch.
+pub fn save(area: &mut FpuArea) {
+    // SAFETY: `area` is 16-byte aligned (FpuArea's alignment), 512 bytes and ours (`&mut`);
+    // fxsave/fnsave write only there. fnsave also reinitializes the FPU, harmless at a switch.
     unsafe {
         if FXSR.load(Ordering::Relaxed) {
-            core::arch::asm!("fxsave ({0})", in(reg) area, options(att_syntax, nostack));
+            core::arch::asm!("fxsave ({0})", in(reg) &raw mut *area, options(att_syntax, nostack));
         } else {
-            core::arch::asm!("fnsave ({0})", in(reg) area, options(att_syntax, nostack));
+            core::arch::asm!("fnsave ({0})", in(reg) &raw mut *area, options(att_syntax, nostack));
         }
     }
 }
@@ -564,38 +562,29 @@ pub unsafe fn save(area: *mut FpuArea) {
 /// `area` holds an image written by [`save`] or copied from the template (a user-chosen image
 /// could hold reserved MXCSR bits, and fxrstor would fault in the kernel).
 #[inline]
-pub unsafe fn restore(area: *const FpuArea) {
+pub unsafe fn restore(area: &FpuArea) {
     // SAFETY: per the contract, a valid image of the format this CPU saves.
     unsafe {
         if FXSR.load(Ordering::Relaxed) {
-            core::arch::asm!("fxrstor ({0})", in(reg) area, options(att_syntax, nostack, readonly));
+            core::arch::asm!("fxrstor ({0})", in(reg) &raw const *area, options(att_syntax, nostack, readonly));
         } else {
-            core::arch::asm!("frstor ({0})", in(reg) area, options(att_syntax, nostack, readonly));
+            core::arch::asm!("frstor ({0})", in(reg) &raw const *area, options(att_syntax, nostack, readonly));
         }
     }
 }
 
 /// Give `area` the clean initial state.
-///
-/// # Safety
-/// `area` is a valid, exclusively owned save area.
-pub unsafe fn reset(area: *mut FpuArea) {
-    // SAFETY: TEMPLATE is written once at boot, before any env exists; `area` is ours.
-    unsafe { core::ptr::copy_nonoverlapping(TEMPLATE.0.get(), area, 1) }
+pub fn reset(area: &mut FpuArea) {
+    // SAFETY: TEMPLATE is written once at boot, before any env exists (only read since).
+    area.0 = unsafe { (*TEMPLATE.0.get()).0 };
 }
 
 /// Copy this CPU's FPU state into `area`, leaving the registers as they are.
-///
-/// # Safety
-/// As for [`save`].
 #[inline]
-pub unsafe fn snapshot(area: *mut FpuArea) {
-    // SAFETY: passed on; fnsave reinitializes the FPU, so without FXSR the state is loaded
-    // back from the image just written.
-    unsafe {
-        save(area);
-        if !FXSR.load(Ordering::Relaxed) {
-            restore(area);
-        }
+pub fn snapshot(area: &mut FpuArea) {
+    save(area);
+    if !FXSR.load(Ordering::Relaxed) {
+        // SAFETY: fnsave reinitialized the FPU; the image it just wrote is loaded back.
+        unsafe { restore(area) };
     }
 }

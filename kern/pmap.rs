@@ -339,10 +339,10 @@ impl PageAlloc {
         if zero {
             // LAB 2: BEGIN page_decref-free
             // HINT: The last reference is gone: free the page (page_free's work, inline here).
-            if page.pp_link != 0 || free.is_head(pp.index()) {
+            if page.pp_link != 0 || free.is_head(pp) {
                 already_free(pp);
             }
-            free.push(pages, pp.index());
+            free.push(pages, pp);
             self.free = free;
             // LAB 2: END page_decref-free
         }
@@ -446,10 +446,10 @@ impl PageAlloc {
         let mut free = self.free;
         let pages = self.pages();
         let i = pp.index();
-        if pages[i].pp_ref != 0 || pages[i].pp_link != 0 || free.is_head(i) {
+        if pages[i].pp_ref != 0 || pages[i].pp_link != 0 || free.is_head(pp) {
             already_free(pp);
         }
-        free.push(pages, i);
+        free.push(pages, pp);
         self.free = free;
         // LAB 2: END page_free
     }
@@ -534,11 +534,10 @@ pub fn page2pa(pp: PageNum) -> PhysAddr {
 
 #[track_caller]
 pub fn pa2page(pa: PhysAddr) -> PageNum {
-    let n = pa.page_number();
-    if n >= npages() {
-        panic!("pa2page called with invalid pa");
+    match PageNum::new(pa.page_number(), npages()) {
+        Some(pp) => pp,
+        None => panic!("pa2page called with invalid pa"),
     }
-    PageNum::new(n)
 }
 
 pub fn page2kva(pp: PageNum) -> KernVa {
@@ -581,9 +580,21 @@ pub fn take_envs() -> &'static mut [Env; NENV] {
     unsafe { &mut *kva.as_ptr::<[Env; NENV]>() }
 }
 
-/// Kernel virtual address of the envs' FPU save areas.
-pub fn fpu_areas_kva() -> KernVa {
-    KernVa::new(FPU_AREAS_KVA.load(Ordering::Relaxed))
+/// The envs' FPU save areas, to the env table, once (env_init installs them there; a second
+/// call is a kernel bug and panics): the only reference to them the kernel ever makes.
+pub fn take_fpu_areas() -> &'static mut [crate::fpu::FpuArea; NENV] {
+    static TAKEN: AtomicBool = AtomicBool::new(false);
+    assert!(
+        !TAKEN.swap(true, Ordering::Relaxed),
+        "FPU areas handed out twice"
+    );
+    let kva = FPU_AREAS_KVA.load(Ordering::Relaxed);
+    assert!(kva != 0, "FPU areas taken before mem_init");
+    // SAFETY: mem_init boot-allocated (never freed) `fpu::AREAS_SIZE` bytes at `kva`, page
+    // aligned (FpuArea wants 16), mapped in the kernel only; a save area is any 512 bytes
+    // (env_alloc resets one before its env runs); and the TAKEN flag makes this the only
+    // reference to them.
+    unsafe { &mut *KernVa::new(kva).as_ptr::<[crate::fpu::FpuArea; NENV]>() }
 }
 
 /// Number of free physical pages.
@@ -893,7 +904,7 @@ pub fn page_alloc(zero: bool) -> Option<PageNum> {
         let mut free = pa.free;
         let r = free.pop(pa.pages());
         pa.free = free;
-        PageNum::new(r?)
+        r?
     };
     if zero {
         // SAFETY: the page just left the free list: nobody else refers to it.
@@ -1188,7 +1199,8 @@ pub fn release_table(table: PageTableMut) {
             if *r > 1 {
                 *r -= 1;
             } else {
-                pa.decref(PageNum::new(ppn));
+                // (The test above makes this one's, which the compiler drops.)
+                pa.decref(PageNum::new(ppn, npages).expect("checked above"));
             }
         }
         b += 1;

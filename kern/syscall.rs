@@ -22,7 +22,7 @@ use crate::env::{self, Destroyed, EnvTable};
 use crate::pmap::{self, PageTable, PgdirMut, UserPage, user_mem_assert};
 use crate::spinlock::{self, Kernel};
 use crate::{console, cprintf, printf, sched};
-use kern_logic::envid::EnvIdx;
+use kern_logic::envid::{EnvId, EnvIdx};
 
 /// How much of a `sys_cputs` string is printed per hold of the big lock: JOS's user printf
 /// buffer size, so a line a JOS program prints in one call still comes out in one piece.
@@ -96,6 +96,13 @@ fn sys_env_destroy(t: &mut EnvTable, cpu: CpuId, envid: EnvId) -> Result<i32> {
     Ok(0)
 }
 
+/// A system call's env-id argument (a register), as the kernel's `EnvId`: the one place the
+/// ABI's `i32` id comes in (0 still means the caller, see `envid2env`).
+#[inline(always)]
+fn envid_arg(reg: u32) -> EnvId {
+    EnvId::from_abi(reg as i32)
+}
+
 /// An env the caller may change: `envid2env`, and not dying (a dying env is gone for every
 /// system call but destroy).
 #[inline]
@@ -109,10 +116,10 @@ fn live_env(t: &mut EnvTable, cpu: CpuId, envid: EnvId, checkperm: bool) -> Resu
 
 /// Allocate a new environment: a copy of the current env's registers (returning 0 in the
 /// child) and FPU state, an empty address space, not runnable.
-fn sys_exofork(t: &mut EnvTable, cpu: CpuId) -> Result<i32> {
+fn sys_exofork(t: &mut EnvTable, tf: &Trapframe, cpu: CpuId) -> Result<EnvId> {
     // LAB 4: BEGIN sys_exofork
-    // HINT: env::exofork, returning the child's id.
-    env::exofork(t, cpu)
+    // HINT: env::exofork (`tf`: the caller's registers), returning the child's id.
+    env::exofork(t, tf, cpu)
     // LAB 4: END sys_exofork
 }
 
@@ -255,7 +262,7 @@ fn sys_page_copy(
     // CHALLENGE: BEGIN sys_page_copy
     // STUB: let _ = (t, cpu, envid, srcva, dstva, perm);
     // STUB: Err(Error::Inval)
-    let e = live_env(t, cpu, envid as EnvId, true)?;
+    let e = live_env(t, cpu, envid_arg(envid), true)?;
     let srcva = check_va(srcva)?;
     let dstva = check_va(dstva)?;
     let perm = check_perm(perm)?;
@@ -304,8 +311,8 @@ fn sys_page_map(
     // LAB 4: BEGIN sys_page_map
     // HINT: Check both envs, both addresses and perm; map the source page (page_map_checked: no
     // HINT: writable mapping of a read-only page); shootdown.
-    let src = live_env(t, cpu, srcenvid as EnvId, true)?;
-    let dst = live_env(t, cpu, dstenvid as EnvId, true)?;
+    let src = live_env(t, cpu, envid_arg(srcenvid), true)?;
+    let dst = live_env(t, cpu, envid_arg(dstenvid), true)?;
     let srcva = check_va(srcva)?;
     let dstva = check_va(dstva)?;
     let perm = check_perm(perm)?;
@@ -359,8 +366,8 @@ fn sys_page_map_copy(
     // CHALLENGE: BEGIN sys_page_map_copy
     // STUB: let _ = (t, cpu, srcenvid, srcva, dstenvid, dstva, perm);
     // STUB: Err(Error::Inval)
-    let src = live_env(t, cpu, srcenvid as EnvId, true)?;
-    let dst = live_env(t, cpu, dstenvid as EnvId, true)?;
+    let src = live_env(t, cpu, envid_arg(srcenvid), true)?;
+    let dst = live_env(t, cpu, envid_arg(dstenvid), true)?;
     let srcva = check_va(srcva)?;
     let dstva = check_va(dstva)?;
     let perm = check_perm(perm)?;
@@ -384,7 +391,7 @@ fn sys_page_dup(
     cur: EnvIdx,
     [envid, va, end]: [u32; 3],
 ) -> Result<i32> {
-    let dst = live_env(t, cpu, envid as EnvId, true)?;
+    let dst = live_env(t, cpu, envid_arg(envid), true)?;
     if !va.is_multiple_of(PGSIZE) || !end.is_multiple_of(PGSIZE) || va > end || end > UTOP {
         return Err(Error::Inval);
     }
@@ -410,17 +417,17 @@ fn batch_call(t: &mut EnvTable, cpu: CpuId, cur: EnvIdx, c: BatchCall) -> Result
     let [a1, a2, a3, a4, a5] = c.args;
     match c.num {
         SYS_CGETC => Ok(sys_cgetc()),
-        SYS_GETENVID => Ok(t.id(cur)),
-        SYS_ENV_DESTROY => sys_env_destroy(t, cpu, a1 as EnvId),
-        SYS_PAGE_ALLOC => sys_page_alloc(t, cpu, a1 as EnvId, a2, a3),
+        SYS_GETENVID => Ok(t.id(cur).abi()),
+        SYS_ENV_DESTROY => sys_env_destroy(t, cpu, envid_arg(a1)),
+        SYS_PAGE_ALLOC => sys_page_alloc(t, cpu, envid_arg(a1), a2, a3),
         SYS_PAGE_MAP => sys_page_map(t, cpu, (a1, a2, a3, a4, a5)),
-        SYS_PAGE_UNMAP => sys_page_unmap(t, cpu, a1 as EnvId, a2),
-        SYS_ENV_SET_STATUS => sys_env_set_status(t, cpu, a1 as EnvId, a2),
-        SYS_ENV_SET_PGFAULT_UPCALL => sys_env_set_pgfault_upcall(t, cpu, a1 as EnvId, a2),
+        SYS_PAGE_UNMAP => sys_page_unmap(t, cpu, envid_arg(a1), a2),
+        SYS_ENV_SET_STATUS => sys_env_set_status(t, cpu, envid_arg(a1), a2),
+        SYS_ENV_SET_PGFAULT_UPCALL => sys_env_set_pgfault_upcall(t, cpu, envid_arg(a1), a2),
         SYS_IPC_TRY_SEND => sys_ipc_try_send(t, cpu, cur, [a1, a2, a3, a4]),
         SYS_PAGE_COPY => sys_page_copy(t, cpu, [a1, a2, a3, a4]),
-        SYS_ENV_SET_PRIORITY => sys_env_set_priority(t, cpu, a1 as EnvId, a2),
-        SYS_ENV_SET_EXCEPTION_UPCALL => sys_env_set_exception_upcall(t, cpu, a1 as EnvId, a2),
+        SYS_ENV_SET_PRIORITY => sys_env_set_priority(t, cpu, envid_arg(a1), a2),
+        SYS_ENV_SET_EXCEPTION_UPCALL => sys_env_set_exception_upcall(t, cpu, envid_arg(a1), a2),
         SYS_PAGE_MAP_COPY => sys_page_map_copy(t, cpu, (a1, a2, a3, a4, a5)),
         // (batchable() admits only the numbers above.)
         _ => Err(Error::Inval),
@@ -557,7 +564,7 @@ fn sys_ipc_try_send(
 ) -> Result<i32> {
     // LAB 4: BEGIN sys_ipc_try_send
     // HINT: IpcNotRecv unless the target is receiving; check and transfer the page; env::deliver.
-    let dst = live_env(t, cpu, envid as EnvId, false)?;
+    let dst = live_env(t, cpu, envid_arg(envid), false)?;
     if !t.state(dst).recving() {
         return Err(Error::IpcNotRecv);
     }
@@ -586,7 +593,7 @@ fn sys_ipc_send(
     // STUB: (k, Err(Error::Inval))
     let cpu = k.cpu();
     let t = env::table(&mut k);
-    let dst = match live_env(t, cpu, envid as EnvId, false) {
+    let dst = match live_env(t, cpu, envid_arg(envid), false) {
         Ok(d) if d == cur => return (k, Err(Error::Inval)),
         Ok(d) => d,
         Err(e) => return (k, Err(e)),
@@ -670,18 +677,19 @@ fn block(mut k: Kernel) -> ! {
 fn sys_ipc_send_recv(
     mut k: Kernel,
     cur: EnvIdx,
-    tf: &mut Trapframe,
+    frame: env::LiveFrame,
     [envid, value, srcva, perm, dstva]: [u32; 5],
 ) -> (Kernel, Result<i32>) {
     // CHALLENGE: BEGIN sys_ipc_send_recv
-    // STUB: let _ = (cur, tf, envid, value, srcva, perm, dstva);
+    // STUB: let _ = (cur, frame, envid, value, srcva, perm, dstva);
     // STUB: (k, Err(Error::Inval))
     if dstva < UTOP && check_va(dstva).is_err() {
         return (k, Err(Error::Inval));
     }
     let cpu = k.cpu();
-    let t = env::table(&mut k);
-    let dst = match live_env(t, cpu, envid as EnvId, false) {
+    // The caller's live frame too: a message taken at once comes back in its registers.
+    let (t, tf) = frame.with_table(&mut k);
+    let dst = match live_env(t, cpu, envid_arg(envid), false) {
         Ok(d) if d == cur => return (k, Err(Error::Inval)),
         Ok(d) => d,
         Err(e) => return (k, Err(e)),
@@ -725,7 +733,7 @@ fn sys_ipc_send_recv(
                 env::set_message(t, cur, s_id, v, got);
                 env::finish_send(t, s, Ok(()));
                 tf.tf_regs.reg_edx = v;
-                tf.tf_regs.reg_ecx = s_id as u32;
+                tf.tf_regs.reg_ecx = s_id.abi() as u32;
                 tf.tf_regs.reg_ebx = got as u32;
                 return (k, Ok(0));
             }
@@ -741,23 +749,32 @@ fn sys_ipc_send_recv(
     // CHALLENGE: END sys_ipc_send_recv
 }
 
+/// The first `N` arguments of the system call the env on `k`'s CPU made (edx, ecx, ebx, edi,
+/// esi, in the ABI's order), from its live frame.
+#[inline(always)]
+fn args<const N: usize>(frame: env::LiveFrame, k: &mut Kernel) -> [u32; N] {
+    let r = &frame.get(k).tf_regs;
+    let all = [r.reg_edx, r.reg_ecx, r.reg_ebx, r.reg_edi, r.reg_esi];
+    core::array::from_fn(|i| all[i])
+}
+
 /// Dispatches to the correct kernel function, passing the arguments, then returns to the
 /// current env with the result in EAX (or schedules, if it blocked, exited or was destroyed).
-/// `tf` is the caller's live trap frame.
+/// The caller's registers are `frame`, `k`'s CPU's live frame.
 #[inline(always)]
-pub fn syscall(mut k: Kernel, cur: EnvIdx, tf: &mut Trapframe) -> ! {
+pub fn syscall(mut k: Kernel, cur: EnvIdx, frame: env::LiveFrame) -> ! {
     let cpu = k.cpu();
-    // The arguments, read where each call needs them (not all six up front).
-    let r = &tf.tf_regs;
-    let (a1, a2, a3, a4) = (|| r.reg_edx, || r.reg_ecx, || r.reg_ebx, || r.reg_edi);
-    let a5 = || r.reg_esi;
+    // The arguments are read where each call needs them (not all six up front): `args`, or
+    // the closures below on the frame borrowed with the env table.
+    let num = frame.get(&mut k).tf_regs.reg_eax;
     // LAB 3: BEGIN syscall
-    // HINT: Dispatch on the system call number (eax) to the sys_* functions with their arguments
-    // HINT: (edx, ecx, ebx, edi, esi); an unknown number is Error::Inval.
+    // HINT: Dispatch on the system call number (num: eax) to the sys_* functions with their
+    // HINT: arguments (edx, ecx, ebx, edi, esi: args); an unknown number is Error::Inval.
     // STUB: let ret: Result<i32> = todo!("LAB 3: syscall");
-    let ret: Result<i32> = match r.reg_eax {
+    let ret: Result<i32> = match num {
         SYS_CPUTS => {
-            k = sys_cputs(k, cur, a1(), a2());
+            let [s, len] = args(frame, &mut k);
+            k = sys_cputs(k, cur, s, len);
             Ok(0)
         }
         SYS_YIELD => {
@@ -771,50 +788,57 @@ pub fn syscall(mut k: Kernel, cur: EnvIdx, tf: &mut Trapframe) -> ! {
         }
         SYS_IPC_RECV => {
             let r;
-            (k, r) = sys_ipc_recv(k, cur, a1());
+            let [dstva] = args(frame, &mut k);
+            (k, r) = sys_ipc_recv(k, cur, dstva);
             r
         }
         SYS_IPC_SEND => {
             let r;
-            (k, r) = sys_ipc_send(k, cur, [a1(), a2(), a3(), a4()]);
+            let a = args(frame, &mut k);
+            (k, r) = sys_ipc_send(k, cur, a);
             r
         }
         SYS_IPC_SEND_RECV => {
             let r;
-            let args = [a1(), a2(), a3(), a4(), a5()];
-            (k, r) = sys_ipc_send_recv(k, cur, tf, args);
+            let a = args(frame, &mut k);
+            (k, r) = sys_ipc_send_recv(k, cur, frame, a);
             r
         }
         SYS_BATCH => {
+            let [calls, n] = args(frame, &mut k);
             let t = env::table(&mut k);
-            match sys_batch(t, cpu, cur, a1(), a2()) {
+            match sys_batch(t, cpu, cur, calls, n) {
                 Ok(end) => {
                     // The failing call's error in EDX (0 if none failed).
-                    tf.tf_regs.reg_edx = end.error.map_or(0, |e| to_abi(Err(e))) as u32;
+                    let edx = end.error.map_or(0, |e| to_abi(Err(e))) as u32;
+                    frame.get(&mut k).tf_regs.reg_edx = edx;
                     Ok(end.done as i32)
                 }
                 Err(e) => Err(e),
             }
         }
         num => {
-            let t = env::table(&mut k);
+            let (t, tf) = frame.with_table(&mut k);
+            let r = &tf.tf_regs;
+            let (a1, a2, a3, a4) = (|| r.reg_edx, || r.reg_ecx, || r.reg_ebx, || r.reg_edi);
+            let a5 = || r.reg_esi;
             match num {
                 SYS_CGETC => Ok(sys_cgetc()),
-                SYS_GETENVID => Ok(t.id(cur)),
-                SYS_ENV_DESTROY => sys_env_destroy(t, cpu, a1() as EnvId),
-                SYS_PAGE_ALLOC => sys_page_alloc(t, cpu, a1() as EnvId, a2(), a3()),
+                SYS_GETENVID => Ok(t.id(cur).abi()),
+                SYS_ENV_DESTROY => sys_env_destroy(t, cpu, envid_arg(a1())),
+                SYS_PAGE_ALLOC => sys_page_alloc(t, cpu, envid_arg(a1()), a2(), a3()),
                 SYS_PAGE_MAP => sys_page_map(t, cpu, (a1(), a2(), a3(), a4(), a5())),
-                SYS_PAGE_UNMAP => sys_page_unmap(t, cpu, a1() as EnvId, a2()),
-                SYS_EXOFORK => sys_exofork(t, cpu),
-                SYS_ENV_SET_STATUS => sys_env_set_status(t, cpu, a1() as EnvId, a2()),
+                SYS_PAGE_UNMAP => sys_page_unmap(t, cpu, envid_arg(a1()), a2()),
+                SYS_EXOFORK => sys_exofork(t, tf, cpu).map(EnvId::abi),
+                SYS_ENV_SET_STATUS => sys_env_set_status(t, cpu, envid_arg(a1()), a2()),
                 SYS_ENV_SET_PGFAULT_UPCALL => {
-                    sys_env_set_pgfault_upcall(t, cpu, a1() as EnvId, a2())
+                    sys_env_set_pgfault_upcall(t, cpu, envid_arg(a1()), a2())
                 }
                 SYS_IPC_TRY_SEND => sys_ipc_try_send(t, cpu, cur, [a1(), a2(), a3(), a4()]),
                 SYS_PAGE_COPY => sys_page_copy(t, cpu, [a1(), a2(), a3(), a4()]),
-                SYS_ENV_SET_PRIORITY => sys_env_set_priority(t, cpu, a1() as EnvId, a2()),
+                SYS_ENV_SET_PRIORITY => sys_env_set_priority(t, cpu, envid_arg(a1()), a2()),
                 SYS_ENV_SET_EXCEPTION_UPCALL => {
-                    sys_env_set_exception_upcall(t, cpu, a1() as EnvId, a2())
+                    sys_env_set_exception_upcall(t, cpu, envid_arg(a1()), a2())
                 }
                 SYS_PAGE_DUP => sys_page_dup(t, cpu, cur, [a1(), a2(), a3()]),
                 SYS_PAGE_MAP_COPY => sys_page_map_copy(t, cpu, (a1(), a2(), a3(), a4(), a5())),
@@ -824,7 +848,7 @@ pub fn syscall(mut k: Kernel, cur: EnvIdx, tf: &mut Trapframe) -> ! {
     };
     // LAB 3: END syscall
     // The current env gets the result in eax (if it was destroyed, nobody reads the frame).
-    tf.tf_regs.reg_eax = to_abi(ret) as u32;
+    frame.get(&mut k).tf_regs.reg_eax = to_abi(ret) as u32;
     // Back to it if it may go on (sched::resume, knowing which env that is), else schedule.
     if env::table(&mut k).state(cur).continues() {
         env::env_resume(k, cur)

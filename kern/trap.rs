@@ -359,16 +359,20 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
     // gate, so the CPU clears IF on the way in; 4 instructions on every trap otherwise.)
     debug_assert!(read_eflags() & FL_IF == 0);
 
-    // SAFETY: `tf` points at the complete Trapframe _alltraps built on this CPU's stack.
-    let frame = unsafe { &mut *tf };
     // The CPU number, once per trap (from the stack pointer: cpu::cpunum).
     let cpu = cpu::cpunum();
+    // `tf` points at the complete Trapframe _alltraps built on this CPU's stack. It is read
+    // here, not borrowed: a user frame is reached through the big lock's token from here on
+    // (`env::LiveFrame`).
     // A trap from virtual-8086 mode first (its frame is longer; its CS proves nothing).
-    if frame.tf_eflags & FL_VM != 0 {
+    // SAFETY: reading a field of that frame.
+    if unsafe { (*tf).tf_eflags } & FL_VM != 0 {
         v86_trap(cpu, tf)
     }
-    if frame.tf_cs & 3 == 3 {
-        trap_from_user(cpu, frame)
+    // SAFETY: as above.
+    if unsafe { (*tf).tf_cs } & 3 == 3 {
+        // SAFETY: a trap from user mode (not V86: sent away above): `tf` is the live frame.
+        trap_from_user(cpu, unsafe { env::LiveFrame::from_trap(tf) })
     } else {
         crate::panic::stop_if_other_panicking();
         trap_from_kernel(tf)
@@ -411,7 +415,7 @@ extern "C" fn trap_ipi(tf: *mut Trapframe) -> ! {
 #[cold]
 #[inline(never)]
 fn v86_trap(cpu: CpuId, tf: *mut Trapframe) -> ! {
-    let live = env::live_frame(cpu);
+    let live = env::live_frame_ptr(cpu);
     // SAFETY: the CPU came from V86 mode at CPL 3, so it switched to this CPU's kernel stack
     // top (TSS esp0) and pushed 9 words (+ error code) there; `_alltraps` completed the
     // Trapframe below them, at `tf` = live - 16 bytes. The copy moves the Trapframe's 68 bytes
@@ -424,22 +428,21 @@ fn v86_trap(cpu: CpuId, tf: *mut Trapframe) -> ! {
     let cur = cpu::cpu(cpu)
         .env()
         .expect("trap from V86 mode without curenv");
-    // SAFETY: the live frame now holds the env's registers (moved above).
-    let frame = unsafe { &mut *live };
-    if let Trap::Irq(irq) = Trap::decode(frame.tf_trapno) {
+    // The live frame now holds the env's registers (moved above).
+    if let Trap::Irq(irq) = Trap::decode(env::live_frame(&mut k).tf_trapno) {
         irq_handle(irq, cpu);
     }
     if !env::table(&mut k).state(cur).dying() {
-        print_user_trapframe(&mut k, cur, frame);
+        print_user_trapframe(&mut k, cur);
         let _ = env::env_destroy(env::table(&mut k), cpu, cur);
     }
     sched::sched_yield(k)
 }
 
-/// A trap from the env running on this CPU. Its registers stay in `tf` (the CPU's live frame,
-/// see `env::live_frame`): no copy unless it leaves the CPU.
+/// A trap from the env running on this CPU. Its registers stay in the CPU's live frame (see
+/// `env::live_frame`), reached through the big lock's token: no copy unless it leaves the CPU.
 #[inline(always)]
-fn trap_from_user(cpu: CpuId, tf: &mut Trapframe) -> ! {
+fn trap_from_user(cpu: CpuId, frame: env::LiveFrame) -> ! {
     pmap::entered_kernel(cpu);
     // Trapped from user mode. Acquire the big kernel lock before doing any serious kernel
     // work. (A CPU stopped by another's panic never gets it: see panic.rs.)
@@ -452,40 +455,42 @@ fn trap_from_user(cpu: CpuId, tf: &mut Trapframe) -> ! {
     // An interrupt that brought it here is acknowledged first (JOS skips this: a CPU whose
     // dying env was reaped at a timer tick never got another tick, so the next env it ran
     // could never be preempted or reaped, found by the `prio` test at CPUS=4).
+    let trapno = frame.get(&mut k).tf_trapno;
     if env::table(&mut k).state(cur).dying() {
-        if let Trap::Irq(irq) = Trap::decode(tf.tf_trapno) {
+        if let Trap::Irq(irq) = Trap::decode(trapno) {
             irq_handle(irq, cpu);
         }
         sched::sched_yield(k);
     }
 
     // LAB 3: BEGIN trap_dispatch
-    // HINT: Dispatch on tf.tf_trapno: T_SYSCALL to syscall::syscall, T_PGFLT to page_fault_handler,
+    // HINT: Dispatch on trapno: T_SYSCALL to syscall::syscall, T_PGFLT to page_fault_handler,
     // HINT: T_BRKPT to the monitor (then sched::resume), keyboard/serial/spurious interrupts; any
     // HINT: other trap prints the frame (print_user_trapframe) and destroys the env.
     // Dispatch based on what type of trap occurred. System calls first: the common case.
-    if tf.tf_trapno == T_SYSCALL {
-        syscall::syscall(k, cur, tf);
+    if trapno == T_SYSCALL {
+        syscall::syscall(k, cur, frame);
     }
-    let trapno = tf.tf_trapno;
     match Trap::decode(trapno) {
         // (A guard on the breakpoint arm, so system calls never test it.)
-        Trap::Breakpoint if crate::ktest::inject_exception(tf) => user_exception(k, cur, tf),
-        Trap::PageFault => page_fault_handler(k, cur, tf),
+        Trap::Breakpoint if crate::ktest::inject_exception(env::live_frame(&mut k)) => {
+            user_exception(k, cur)
+        }
+        Trap::PageFault => page_fault_handler(k, cur, frame),
         // CHALLENGE: BEGIN exception-dispatch
         // STUB: // (user exception handlers: a challenge)
         // Any exception a user handler may take (a breakpoint too) goes to it, if it has one.
         _ if USER_EXCEPTIONS.contains(&trapno) && env::table(&mut k).exc_upcall(cur) != 0 => {
             // A user exception handler (not in JOS: a lab 4 challenge) takes it.
             let upcall = env::table(&mut k).exc_upcall(cur);
-            deliver_upcall(k, cur, tf, upcall, trapno)
+            deliver_upcall(k, cur, frame, upcall, trapno)
         }
         // CHALLENGE: END exception-dispatch
         Trap::Breakpoint => {
-            let t = env::table(&mut k);
-            env::sync_tf(t, cpu, cur);
+            let (t, tf) = env::table_frame(&mut k);
+            env::sync_tf(t, tf, cur);
             let addr = env::env_tf_kva(cur);
-            monitor::monitor(Some((&*tf, addr)));
+            monitor::monitor(Some((tf, addr)));
             sched::resume(k)
         }
         // LAB 4: BEGIN timer-irq
@@ -499,11 +504,11 @@ fn trap_from_user(cpu: CpuId, tf: &mut Trapframe) -> ! {
         Trap::Irq(irq) => {
             irq_handle(irq, cpu);
             if irq == Irq::Spurious {
-                print_user_trapframe(&mut k, cur, tf);
+                print_user_trapframe(&mut k, cur);
             }
             sched::resume(k)
         }
-        Trap::Other(_) => user_exception(k, cur, tf),
+        Trap::Other(_) => user_exception(k, cur),
     }
     // LAB 3: END trap_dispatch
 }
@@ -511,16 +516,17 @@ fn trap_from_user(cpu: CpuId, tf: &mut Trapframe) -> ! {
 /// An exception env `cur` raised that the kernel does not handle itself: its user handler
 /// takes it if it has one and the exception is one handlers may take; otherwise, JOS's
 /// unexpected trap: the user process has a bug.
-fn user_exception(mut k: Kernel, cur: EnvIdx, tf: &mut Trapframe) -> ! {
+fn user_exception(mut k: Kernel, cur: EnvIdx) -> ! {
     // CHALLENGE: BEGIN exception-user
     // STUB: // (user exception handlers: a challenge)
-    let n = tf.tf_trapno;
+    let n = env::live_frame(&mut k).tf_trapno;
     let upcall = env::table(&mut k).exc_upcall(cur);
     if USER_EXCEPTIONS.contains(&n) && upcall != 0 {
-        deliver_upcall(k, cur, tf, upcall, n);
+        let frame = env::LiveFrame::of(&k);
+        deliver_upcall(k, cur, frame, upcall, n);
     }
     // CHALLENGE: END exception-user
-    print_user_trapframe(&mut k, cur, tf);
+    print_user_trapframe(&mut k, cur);
     let cpu = k.cpu();
     let t = env::table(&mut k);
     // Its own env, on this CPU: destroyed now (cannot be refused or deferred).
@@ -528,11 +534,12 @@ fn user_exception(mut k: Kernel, cur: EnvIdx, tf: &mut Trapframe) -> ! {
     sched::resume(k)
 }
 
-/// Print a user trap's frame as JOS does: from `curenv->env_tf` (so the address printed is
-/// the env's record, `TRAP frame at 0xf...`).
-fn print_user_trapframe(k: &mut Kernel, cur: EnvIdx, tf: &Trapframe) {
+/// Print the frame of env `cur`'s trap (this CPU's live frame) as JOS does: from
+/// `curenv->env_tf` (so the address printed is the env's record, `TRAP frame at 0xf...`).
+fn print_user_trapframe(k: &mut Kernel, cur: EnvIdx) {
     let cpu = k.cpu();
-    env::sync_tf(env::table(k), cpu, cur);
+    let (t, tf) = env::table_frame(k);
+    env::sync_tf(t, tf, cur);
     let addr = env::env_tf_kva(cur);
     LAST_TF[cpu.index()].store(addr, Ordering::Relaxed);
     print_trapframe(tf, addr);
@@ -597,13 +604,13 @@ fn kernel_fault(tf: &Trapframe, addr: u32) -> ! {
 /// already on the exception stack pushes below the trap-time ESP, leaving one empty scratch
 /// word for the upcall's return address; an exception stack that is missing, not writable or
 /// overflowed destroys the env (`user_mem_check assertion failure`).
-fn deliver_upcall(mut k: Kernel, cur: EnvIdx, tf: &mut Trapframe, upcall: u32, word0: u32) -> ! {
+fn deliver_upcall(mut k: Kernel, cur: EnvIdx, frame: env::LiveFrame, upcall: u32, word0: u32) -> ! {
     // LAB 4: BEGIN page_fault_upcall
     // HINT: Push a UTrapframe on the user exception stack (below UXSTACKTOP, or below the trap-time
     // HINT: esp with a scratch word if already on it), checked with user_mem_assert; resume the env
     // HINT: at the upcall with esp pointing at it.
     let cpu = k.cpu();
-    let t = env::table(&mut k);
+    let (t, tf) = frame.with_table(&mut k);
     let esp = tf.tf_esp;
     let utf_size = core::mem::size_of::<UTrapframe>() as u32;
     let utf_addr = if (UXSTACKTOP - PGSIZE..UXSTACKTOP).contains(&esp) {
@@ -639,7 +646,7 @@ fn deliver_upcall(mut k: Kernel, cur: EnvIdx, tf: &mut Trapframe, upcall: u32, w
     // LAB 4: END page_fault_upcall
 }
 
-fn page_fault_handler(mut k: Kernel, cur: EnvIdx, tf: &mut Trapframe) -> ! {
+fn page_fault_handler(mut k: Kernel, cur: EnvIdx, frame: env::LiveFrame) -> ! {
     // Read processor's CR2 register to find the faulting address.
     let fault_va = rcr2();
     let cpu = k.cpu();
@@ -649,15 +656,19 @@ fn page_fault_handler(mut k: Kernel, cur: EnvIdx, tf: &mut Trapframe) -> ! {
     // user exception stack (below UXSTACKTOP), then branch to the upcall.
     let upcall = env::table(&mut k).env(cur).env_pgfault_upcall;
     if upcall != 0 {
-        deliver_upcall(k, cur, tf, upcall, fault_va);
+        deliver_upcall(k, cur, frame, upcall, fault_va);
     }
 
     // Destroy the environment that caused the fault.
+    let eip = frame.get(&mut k).tf_eip;
     let id = env::table(&mut k).id(cur);
-    cprintf!("[{:08x}] user fault va {:08x} ip {:08x}\n", id, fault_va, {
-        tf.tf_eip
-    });
-    print_user_trapframe(&mut k, cur, tf);
+    cprintf!(
+        "[{:08x}] user fault va {:08x} ip {:08x}\n",
+        id,
+        fault_va,
+        eip
+    );
+    print_user_trapframe(&mut k, cur);
     let _ = env::env_destroy(env::table(&mut k), cpu, cur);
     sched::resume(k)
 }

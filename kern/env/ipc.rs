@@ -2,10 +2,9 @@
 //! receiver, delivering a message, the queue of senders blocked in `sys_ipc_send` on a
 //! receiver, and the hand-off hint that runs a woken receiver next.
 
-use jos_inc::env::*;
 use jos_inc::error::Result;
 use jos_inc::trap::Trapframe;
-use kern_logic::envid::EnvIdx;
+use kern_logic::envid::{EnvId, EnvIdx};
 use kern_logic::lifecycle::{self, Event, Life};
 use kern_logic::links::Link;
 
@@ -85,7 +84,7 @@ pub fn deliver(t: &mut EnvTable, cpu: CpuId, i: EnvIdx, from: EnvId, value: u32,
 /// The message fields of env `i`'s `Env` (what `ipc_recv` reads after the call).
 pub fn set_message(t: &mut EnvTable, i: EnvIdx, from: EnvId, value: u32, perm: i32) {
     let e = t.env(i);
-    e.env_ipc_from = from;
+    e.env_ipc_from = from.abi();
     e.env_ipc_value = value;
     e.env_ipc_perm = perm;
 }
@@ -100,7 +99,7 @@ pub fn set_message(t: &mut EnvTable, i: EnvIdx, from: EnvId, value: u32, perm: i
 fn message_regs(regs: &mut jos_inc::trap::PushRegs, from: EnvId, value: u32, perm: i32) {
     if regs.reg_eax == jos_inc::syscall::SYS_IPC_SEND_RECV {
         regs.reg_edx = value;
-        regs.reg_ecx = from as u32;
+        regs.reg_ecx = from.abi() as u32;
         regs.reg_ebx = perm as u32;
     }
     regs.reg_eax = 0;
@@ -124,8 +123,8 @@ impl EnvTable {
     /// already (in a receive or a send) and `to` is runnable (the hand-off after a send).
     ///
     /// Then Deschedule for `cur` and Dispatch for `to`, with registers, address space and
-    /// FPU state switched as `switch_to` does (the live frame, now `to`'s registers, is
-    /// returned). Returns None, having changed nothing, unless
+    /// FPU state switched as `switch_to` does (`frame`, this CPU's live frame, then holds
+    /// `to`'s registers). Returns false, having changed nothing, unless
     /// the steps take `cur` to a live state that is not runnable (so not freed: not dying,
     /// not an orphan suspending itself) and `to` from runnable (after Deliver, if fused) to
     /// running, and `to`'s priority is at least the highest runnable one (as `take_handoff`).
@@ -135,11 +134,12 @@ impl EnvTable {
     #[inline(always)]
     fn handoff(
         &mut self,
+        frame: &mut Trapframe,
         cpu: CpuId,
         cur: EnvIdx,
         to: EnvIdx,
         fused: bool,
-    ) -> Option<*mut Trapframe> {
+    ) -> bool {
         let (c0, t0) = (self.kern[cur].state, self.kern[to].state);
         let (c1, t1) = if fused {
             (
@@ -150,15 +150,15 @@ impl EnvTable {
             (Ok(c0), Ok(t0))
         };
         let (Ok(c1), Ok(t1)) = (c1, t1) else {
-            return None;
+            return false;
         };
         let c2 = lifecycle::step(c1, Event::Deschedule);
         let t2 = lifecycle::step(t1, Event::Dispatch { cpu });
         let (Ok(c2), Ok(t2)) = (c2, t2) else {
-            return None;
+            return false;
         };
         if c2.life() != Life::Live || c2.runnable() || !t1.runnable() || !c0.active() {
-            return None;
+            return false;
         }
         // No inversion by hand-off (as take_handoff): `to` runs now only if nothing runnable
         // has a higher priority.
@@ -167,24 +167,24 @@ impl EnvTable {
             .top_level()
             .is_some_and(|top| usize::from(self.kern[to].prio) < top)
         {
-            return None;
+            return false;
         }
-        let frame = live_frame(cpu);
         self.kern[cur].state = c2;
         self.kern[to].state = t2;
         if !fused {
             self.runq_remove(to);
             self.nactive -= 1;
         }
-        // SAFETY: the FPU holds cur's state; its save area belongs to it. (First, so that
-        // the frame copies below may use the XMM registers.)
-        unsafe { fpu::save(fpu_area(cur)) };
+        // The FPU holds cur's state. (First, so that the frame copies below may use the XMM
+        // registers.)
+        fpu::save(self.fpu_area(cur));
         let e = self.env(cur);
         e.env_status = c2.status().into();
         e.env_ipc_recving = c2.recving();
-        // SAFETY: this CPU's live frame holds cur's registers (it ran here until now); the
-        // XMM registers belong to nobody until `to`'s state is restored below.
-        unsafe { fpu::copy_frame(&raw mut e.env_tf, frame) };
+        // SAFETY: two distinct frames we hold (`frame`, this CPU's live frame, has cur's
+        // registers: it ran here until now); the XMM registers belong to nobody until `to`'s
+        // state is restored below.
+        unsafe { fpu::copy_frame(&raw mut e.env_tf, &raw const *frame) };
         self.handoff[cpu.index()] = Link::NONE;
         cpu::cpu(cpu).set_env(Some(to));
         let e = self.env(to);
@@ -192,11 +192,11 @@ impl EnvTable {
         e.env_ipc_recving = false;
         e.env_cpunum = cpu.index() as i32;
         // SAFETY: as in switch_to; the XMM registers are still nobody's.
-        unsafe { fpu::copy_frame(frame, &raw const e.env_tf) };
+        unsafe { fpu::copy_frame(&raw mut *frame, &raw const e.env_tf) };
         pmap::load_pgdir(self.pgdir(to));
         // SAFETY: to's area holds its state (saved when it last left a CPU).
-        unsafe { fpu::restore(fpu_area(to)) };
-        Some(frame)
+        unsafe { fpu::restore(self.fpu_area(to)) };
+        true
     }
 
     /// Whether any env is runnable (in the run set, at any priority).
@@ -218,7 +218,8 @@ impl EnvTable {
 pub fn run_blocked_to(mut k: Kernel, to: EnvIdx) -> ! {
     let cpu = k.cpu();
     if let Some(cur) = cpu::cpu(cpu).env() {
-        table(&mut k).handoff(cpu, cur, to, false);
+        let (t, frame) = table_frame(&mut k);
+        t.handoff(frame, cpu, cur, to, false);
     }
     // (After a fast hand-off `to` is this CPU's env, and env_run only returns to it.)
     env_run(k, to)
@@ -238,12 +239,12 @@ pub fn send_recv_switch(
     dstva: u32,
 ) -> ! {
     let cpu = k.cpu();
-    let t = table(&mut k);
+    let (t, frame) = table_frame(&mut k);
     set_message(t, to, from, value, perm);
-    if let Some(frame) = t.handoff(cpu, cur, to, true) {
+    if t.handoff(frame, cpu, cur, to, true) {
         t.env(cur).env_ipc_dstva = dstva;
-        // SAFETY: the live frame holds `to`'s registers now (handoff copied them in).
-        message_regs(unsafe { &mut (*frame).tf_regs }, from, value, perm);
+        // The live frame holds `to`'s registers now (handoff copied them in).
+        message_regs(&mut frame.tf_regs, from, value, perm);
         env_run(k, to)
     }
     message_regs(&mut t.env(to).env_tf.tf_regs, from, value, perm);

@@ -1,12 +1,11 @@
 //! Address spaces and program loading (JOS's `env_setup_vm`, `region_alloc`, `load_icode`,
 //! `env_create`): a new env's page directory and its embedded ELF program.
 
-use jos_inc::env::*;
 use jos_inc::error::{Error, Result};
 use jos_inc::memlayout::*;
 use jos_inc::mmu::*;
 use kern_logic::elf::Elf;
-use kern_logic::envid::EnvIdx;
+use kern_logic::envid::{EnvId, EnvIdx};
 use kern_logic::lifecycle::Event;
 
 use crate::cprintf;

@@ -59,7 +59,7 @@ pub unsafe fn env_pop_tf(tf: *const Trapframe) -> ! {
 /// misread frame, whose CS slot would otherwise decide the privilege the env resumes with.
 #[inline(always)]
 pub fn enter_user(cpu: CpuId) -> ! {
-    let tf = live_frame(cpu);
+    let tf = live_frame_ptr(cpu);
     // SAFETY: the live frame is this CPU's, below its kernel stack top, and holds a complete
     // Trapframe of its env; nothing else refers to it now (the big lock is released and this
     // CPU is leaving the kernel). The iret goes to ring 3 (CS and SS forced), so this
@@ -79,31 +79,99 @@ pub fn enter_user(cpu: CpuId) -> ! {
     }
 }
 
-/// The trap frame of the env running on CPU `cpu`: where `_alltraps` builds it on every trap
-/// from user mode (the top of that CPU's kernel stack, TSS esp0) and where `env_run` pops it.
+/// Where CPU `cpu`'s live frame is: the top of its kernel stack (TSS esp0) less a
+/// `Trapframe`, where `_alltraps` builds the frame on every trap from user mode and where
+/// `env_run` pops it. An address only, for the code that moves or pops the frame as raw
+/// memory outside the big lock (`enter_user`, the V86 trap); everything else reaches the
+/// frame through [`live_frame`].
+#[inline(always)]
+pub fn live_frame_ptr(cpu: CpuId) -> *mut Trapframe {
+    (kstacktop(cpu.index() as u32) - core::mem::size_of::<Trapframe>() as u32) as *mut Trapframe
+}
+
+/// The trap frame of the env running on `k`'s CPU, borrowed from the big lock's token: while
+/// it is held, nothing else can use the token, so this is the only reference to the frame
+/// (the trap path reads it as raw memory only before it takes the lock).
 ///
 /// While an env is on a CPU its registers live here, not in `env_tf`: a trap that returns to
 /// the same env (the common case: a system call) copies nothing. `env_tf` is written when the
 /// CPU lets the env go (`deschedule`) and read when a CPU takes it (`dispatch`); nobody else
 /// reads or writes an on-CPU env's registers (the lifecycle keeps DYING envs and receivers off
 /// other CPUs).
-#[inline]
-pub fn live_frame(cpu: CpuId) -> *mut Trapframe {
-    (kstacktop(cpu.index() as u32) - core::mem::size_of::<Trapframe>() as u32) as *mut Trapframe
+#[inline(always)]
+pub fn live_frame(k: &mut Kernel) -> &mut Trapframe {
+    LiveFrame::of(k).get(k)
+}
+
+/// The env table and this CPU's live frame together (disjoint memory, both reached through
+/// the token): for the code that moves registers between an env's record and the CPU.
+#[inline(always)]
+pub fn table_frame(k: &mut Kernel) -> (&mut EnvTable, &mut Trapframe) {
+    LiveFrame::of(k).with_table(k)
+}
+
+/// A handle on this CPU's live frame: its address, which only the big lock's token turns
+/// into a reference ([`LiveFrame::get`], borrowing the token as [`live_frame`] does). The
+/// trap path makes one from the frame `_alltraps` passed it ([`LiveFrame::from_trap`]), so
+/// the frame's address is the one already in a register, not computed again from the CPU
+/// number: the same rule as `live_frame`, at no cost.
+///
+/// Not `Send` (a raw pointer): it stays on the CPU whose frame it is.
+#[derive(Clone, Copy)]
+pub struct LiveFrame(*mut Trapframe);
+
+impl LiveFrame {
+    /// The live frame of `k`'s CPU.
+    #[inline(always)]
+    pub fn of(k: &Kernel) -> LiveFrame {
+        LiveFrame(live_frame_ptr(k.cpu()))
+    }
+
+    /// The frame `_alltraps` built for a trap from user mode (not from V86 mode).
+    ///
+    /// # Safety
+    /// `tf` is that frame, so it is this CPU's live frame: the CPU switched to its TSS esp0,
+    /// this CPU's kernel stack top, and `_alltraps` built the frame right below it.
+    #[inline(always)]
+    pub unsafe fn from_trap(tf: *mut Trapframe) -> LiveFrame {
+        LiveFrame(tf)
+    }
+
+    /// The frame, for as long as the token is borrowed.
+    #[inline(always)]
+    pub fn get(self, _k: &mut Kernel) -> &mut Trapframe {
+        // SAFETY: `self` is this CPU's live frame (`of` computed it for the token's CPU, which
+        // `lock_kernel_as`'s contract makes this CPU; `from_trap`'s contract; and the handle
+        // never leaves the CPU). It lies above everything on this CPU's kernel stack (the
+        // stack starts below it, in the trap path and on boot), is written by the CPU only on
+        // a trap from user mode (none can arrive here: the kernel runs with interrupts off),
+        // and is any bit pattern's `Trapframe` (plain integers). It is reached only through
+        // the token, whose exclusive borrow makes this the only reference to it.
+        unsafe { &mut *self.0 }
+    }
+
+    /// The env table and the frame together (disjoint memory, both the token's).
+    #[inline(always)]
+    pub fn with_table(self, k: &mut Kernel) -> (&mut EnvTable, &mut Trapframe) {
+        let frame: *mut Trapframe = self.get(k);
+        // SAFETY: as in `get`; the env table (a static) does not overlap the kernel stack,
+        // so the two borrows of the token's state are disjoint and both end with it.
+        (table(k), unsafe { &mut *frame })
+    }
 }
 
 /// CPU `cpu` lets go of its env `i`: its registers and FPU state go back into its records, and
 /// the lifecycle decides whether it is runnable, blocked, or to be freed now (DYING, or an
 /// orphan that suspended itself).
-pub(super) fn deschedule(t: &mut EnvTable, cpu: CpuId, i: EnvIdx) {
+pub(super) fn deschedule(t: &mut EnvTable, frame: &Trapframe, cpu: CpuId, i: EnvIdx) {
     if t.must(i, Event::Deschedule).life() == Life::Free {
         env_free(t, cpu, i);
         return;
     }
-    // SAFETY: this CPU's live frame holds env i's registers (it ran here until now).
-    t.env(i).env_tf = unsafe { *live_frame(cpu) };
-    // SAFETY: the FPU holds env i's state; its save area belongs to it.
-    unsafe { fpu::save(fpu_area(i)) };
+    // This CPU's live frame holds env i's registers (it ran here until now).
+    t.env(i).env_tf = *frame;
+    // The FPU holds env i's state.
+    fpu::save(t.fpu_area(i));
     cpu::cpu(cpu).set_env(None);
 }
 
@@ -111,7 +179,8 @@ pub(super) fn deschedule(t: &mut EnvTable, cpu: CpuId, i: EnvIdx) {
 pub fn deschedule_current(k: &mut Kernel) {
     let cpu = k.cpu();
     if let Some(i) = cpu::cpu(cpu).env() {
-        deschedule(table(k), cpu, i);
+        let (t, frame) = table_frame(k);
+        deschedule(t, frame, cpu, i);
     }
 }
 
@@ -128,7 +197,8 @@ pub fn env_run(mut k: Kernel, i: EnvIdx) -> ! {
     // Step 1: if this is a context switch, the current env leaves the CPU and env i takes it.
     // Resuming the env that trapped (every system call) skips all of it.
     if cpu::cpu(cpu).env() != Some(i) {
-        switch_to(table(&mut k), cpu, i);
+        let (t, frame) = table_frame(&mut k);
+        switch_to(t, frame, cpu, i);
     }
     let e = table(&mut k).env(i);
     e.env_runs = e.env_runs.wrapping_add(1);
@@ -158,13 +228,13 @@ pub fn env_resume(mut k: Kernel, i: EnvIdx) -> ! {
 
 /// CPU `cpu` switches from its env (if any) to env `i`: registers, address space, FPU state.
 #[inline(never)]
-fn switch_to(t: &mut EnvTable, cpu: CpuId, i: EnvIdx) {
+fn switch_to(t: &mut EnvTable, frame: &mut Trapframe, cpu: CpuId, i: EnvIdx) {
     // LAB 3: BEGIN switch_to
     // HINT: The current env (if any) leaves the CPU (deschedule); env i takes it: the Dispatch
     // HINT: event, this CPU's env, its registers into the live frame, its page directory, its FPU.
     let this = cpu::cpu(cpu);
     if let Some(c) = this.env() {
-        deschedule(t, cpu, c);
+        deschedule(t, frame, cpu, c);
     }
     // Step 2: env i takes the CPU: its registers, address space and FPU state.
     t.must(i, Event::Dispatch { cpu });
@@ -172,14 +242,13 @@ fn switch_to(t: &mut EnvTable, cpu: CpuId, i: EnvIdx) {
     this.set_env(Some(i));
     let e = t.env(i);
     e.env_cpunum = cpu.index() as i32;
-    // SAFETY: the live frame is this CPU's (no env's until now); the kernel stack below it is
-    // where we are running, so the copy does not overwrite anything in use.
-    unsafe { *live_frame(cpu) = e.env_tf };
+    // The live frame is this CPU's, no env's until now.
+    *frame = e.env_tf;
     let pgdir = t.pgdir(i);
     pmap::load_pgdir(pgdir);
     // SAFETY: env i's area holds its state (saved at its last deschedule, or the clean
     // template, or its parent's copy).
-    unsafe { fpu::restore(fpu_area(i)) };
+    unsafe { fpu::restore(t.fpu_area(i)) };
     // The first user instruction comes through here (no env ran on this CPU before).
     crate::bench::before_user_return();
     // LAB 3: END switch_to
@@ -191,9 +260,8 @@ pub fn env_tf_kva(i: EnvIdx) -> u32 {
     (pmap::envs_kva() + (i.index() * core::mem::size_of::<Env>()) as u32).get()
 }
 
-/// Copy the live registers of the env running on `cpu` into its `env_tf` (before printing
-/// the trapframe JOS prints from there).
-pub fn sync_tf(t: &mut EnvTable, cpu: CpuId, i: EnvIdx) {
-    // SAFETY: env i runs on `cpu`, whose live frame holds its registers.
-    t.env(i).env_tf = unsafe { *live_frame(cpu) };
+/// Copy the live registers `frame` of env `i`, running on this CPU, into its `env_tf`
+/// (before printing the trapframe JOS prints from there).
+pub fn sync_tf(t: &mut EnvTable, frame: &Trapframe, i: EnvIdx) {
+    t.env(i).env_tf = *frame;
 }

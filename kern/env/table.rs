@@ -11,8 +11,7 @@ use jos_inc::error::{Error, Result};
 use jos_inc::memlayout::*;
 use jos_inc::mmu::*;
 use jos_inc::trap::Trapframe;
-use kern_logic::envid::EnvIdx;
-use kern_logic::envid::next_envid;
+use kern_logic::envid::{EnvId, EnvIdx, next_envid};
 use kern_logic::lifecycle::{self, EnvState, Event, Life, Refusal};
 use kern_logic::links::{self, Link, Links, Reap};
 use kern_logic::sched::{Current, RunQueues};
@@ -91,6 +90,10 @@ pub struct EnvTable {
     /// an `Option<&mut>`: the `Option`'s test on every access measured 4 instructions on the
     /// null system call and 84 on an IPC hop.
     pub(super) envs: *mut [Env; NENV],
+    /// The envs' FPU save areas (kernel-only memory beside envs[], see kern/fpu.rs), installed
+    /// by env_init from pmap's one `&'static mut` to them (`take_fpu_areas`); null before. A
+    /// pointer for the reason `envs` is one.
+    fpu: *mut [FpuArea; NENV],
     pub(super) kern: PerEnv<EnvKern>,
     /// Parent/child links and IPC sender queues.
     pub(super) links: Links,
@@ -108,6 +111,7 @@ pub struct EnvTable {
 
 static ENVS: BigLocked<EnvTable> = BigLocked::new(EnvTable {
     envs: core::ptr::null_mut(),
+    fpu: core::ptr::null_mut(),
     kern: PerEnv([EnvKern::FREE; NENV]),
     links: Links::new(),
     free: None,
@@ -134,6 +138,15 @@ impl EnvTable {
         unsafe { &mut (*self.envs)[i.index()] }
     }
 
+    /// Env `i`'s FPU save area.
+    #[inline]
+    pub(super) fn fpu_area(&mut self, i: EnvIdx) -> &mut FpuArea {
+        debug_assert!(!self.fpu.is_null(), "FPU areas used before env_init");
+        // SAFETY: `fpu` came from the one `&'static mut` to the areas (env_init), and the
+        // table is reached only under the big kernel lock, held while `self` is borrowed.
+        unsafe { &mut (*self.fpu)[i.index()] }
+    }
+
     /// Env slot `i`, to read.
     #[inline]
     fn env_ref(&self, i: EnvIdx) -> &Env {
@@ -144,7 +157,7 @@ impl EnvTable {
 
     #[inline]
     pub fn id(&mut self, i: EnvIdx) -> EnvId {
-        self.env(i).env_id
+        EnvId::from_abi(self.env(i).env_id)
     }
 
     #[inline]
@@ -156,7 +169,7 @@ impl EnvTable {
     pub fn cur_id(&mut self, cpu: CpuId) -> EnvId {
         match cpu::cpu(cpu).env() {
             Some(i) => self.id(i),
-            None => 0,
+            None => EnvId::NONE,
         }
     }
 
@@ -348,6 +361,7 @@ pub fn env_init(k: &mut Kernel) {
     // HINT: Point the table at the envs array (pmap::envs_kva()) and put every slot, id 0, on the
     // HINT: free list (push_free) so that the first env_alloc returns envs[0].
     t.envs = pmap::take_envs();
+    t.fpu = pmap::take_fpu_areas();
     for i in EnvIdx::all().rev() {
         t.env(i).env_id = 0;
         t.push_free(i);
@@ -364,7 +378,7 @@ pub fn env_init(k: &mut Kernel) {
 pub fn envid2env(t: &mut EnvTable, cpu: CpuId, envid: EnvId, checkperm: bool) -> Result<EnvIdx> {
     let cur = cpu::cpu(cpu).env();
     // If envid is zero, return the current environment.
-    if envid == 0 {
+    if envid == EnvId::NONE {
         return cur.ok_or(Error::BadEnv);
     }
     let i = EnvIdx::of(envid);
@@ -374,11 +388,11 @@ pub fn envid2env(t: &mut EnvTable, cpu: CpuId, envid: EnvId, checkperm: bool) ->
         return Err(Error::BadEnv);
     }
     let e = t.env(i);
-    if e.env_id != envid {
+    if EnvId::from_abi(e.env_id) != envid {
         return Err(Error::BadEnv);
     }
     if checkperm && Some(i) != cur {
-        let parent = e.env_parent_id;
+        let parent = EnvId::from_abi(e.env_parent_id);
         if cur.is_none_or(|c| t.id(c) != parent) {
             return Err(Error::BadEnv);
         }
@@ -400,8 +414,9 @@ pub fn env_alloc(t: &mut EnvTable, cpu: CpuId, suspended: bool) -> Result<EnvIdx
     NFREE.fetch_sub(1, Ordering::Relaxed);
     let e = t.env(i);
     e.env_pgdir = pgdir;
-    e.env_id = next_envid(e.env_id, i.index());
-    e.env_parent_id = parent_id;
+    let id = next_envid(EnvId::from_abi(e.env_id), i);
+    e.env_id = id.abi();
+    e.env_parent_id = parent_id.abi();
     e.env_type = ENV_TYPE_USER;
     e.env_runs = 0;
     e.env_link = 0;
@@ -428,10 +443,8 @@ pub fn env_alloc(t: &mut EnvTable, cpu: CpuId, suspended: bool) -> Result<EnvIdx
     e.env_ipc_value = 0;
     e.env_ipc_from = 0;
     e.env_ipc_perm = 0;
-    let id = e.env_id;
     // A clean FPU (sys_exofork then copies the parent's registers over it).
-    // SAFETY: slot i's save area, not in use by anyone (the slot was free).
-    unsafe { fpu::reset(fpu_area(i)) };
+    fpu::reset(t.fpu_area(i));
 
     t.kern[i] = EnvKern::FREE;
     // A child starts at its parent's priority.
@@ -451,13 +464,6 @@ pub fn env_alloc(t: &mut EnvTable, cpu: CpuId, suspended: bool) -> Result<EnvIdx
 
     cprintf!("[{:08x}] new env {:08x}\n", parent_id, id);
     Ok(i)
-}
-
-/// Env `i`'s FPU save area (kernel-only memory beside envs[], see kern/fpu.rs).
-pub(super) fn fpu_area(i: EnvIdx) -> *mut FpuArea {
-    pmap::fpu_areas_kva()
-        .as_ptr::<FpuArea>()
-        .wrapping_add(i.index())
 }
 
 /// Release env `i`'s memory: every user page, the page tables, the page directory.
@@ -571,21 +577,21 @@ pub fn set_status(t: &mut EnvTable, cpu: CpuId, i: EnvIdx, runnable: bool) -> Re
     // LAB 4: END set_status
 }
 
-/// sys_exofork's child of the env running on `cpu`: its registers (returning 0) and FPU
-/// state, an empty address space, NOT_RUNNABLE.
-pub fn exofork(t: &mut EnvTable, cpu: CpuId) -> Result<EnvId> {
+/// sys_exofork's child of the env running on `cpu`, whose registers are `frame` (its live
+/// frame): the child gets them (returning 0) and its FPU state, an empty address space,
+/// NOT_RUNNABLE.
+pub fn exofork(t: &mut EnvTable, frame: &Trapframe, cpu: CpuId) -> Result<EnvId> {
     // LAB 4: BEGIN exofork
-    // HINT: A suspended child (env_alloc) with the parent's registers (live_frame(cpu)) but eax 0,
+    // HINT: A suspended child (env_alloc) with the parent's registers (`frame`) but eax 0,
     // HINT: the parent's FPU state (fpu::snapshot) and its exception upcall.
     let child = env_alloc(t, cpu, true)?;
     let e = t.env(child);
-    // SAFETY: the parent runs on `cpu`; its registers are in the live frame.
-    e.env_tf = unsafe { *live_frame(cpu) };
+    e.env_tf = *frame;
     // Tweak so sys_exofork will appear to return 0 in the child.
     e.env_tf.tf_regs.reg_eax = 0;
-    let id = e.env_id;
-    // SAFETY: the FPU holds the parent's state (it runs here); the child's area is its own.
-    unsafe { fpu::snapshot(fpu_area(child)) };
+    let id = t.id(child);
+    // The FPU holds the parent's state (it runs here).
+    fpu::snapshot(t.fpu_area(child));
     // Kernel-only per-env state a child inherits, as it inherits the registers.
     if let Some(p) = cpu::cpu(cpu).env() {
         t.kern[child].exc_upcall = t.kern[p].exc_upcall;

@@ -26,10 +26,10 @@ pub(super) fn check_page_free_list(only_low_memory: bool) {
     let first_free_pp = first_free_pa.page_number();
     // Everything on the list but extended memory past the kernel (the common case, a single
     // compare) is checked here; true for a base-memory page.
-    let check_other = |pp: usize| -> bool {
-        let a = PageNum::new(pp).addr().get();
+    let check_other = |pp: PageNum| -> bool {
+        let a = pp.addr().get();
         // Check that we didn't corrupt the free list itself.
-        assert!(pp < npages);
+        assert!(pp.index() < npages);
         // A few pages that shouldn't be on the free list.
         assert!(a != 0);
         assert!(a != IOPHYSMEM);
@@ -51,7 +51,7 @@ pub(super) fn check_page_free_list(only_low_memory: bool) {
         let (mut nfree, mut nbase) = (0usize, 0usize);
         let mut seen_high = false;
         let in_order = free.walk(pages, |pp| {
-            if pp < low_pages {
+            if pp.index() < low_pages {
                 if seen_high {
                     return false;
                 }
@@ -64,7 +64,7 @@ pub(super) fn check_page_free_list(only_low_memory: bool) {
             }
             nfree = nfree.wrapping_add(1); // at most npages
             // (pp < npages: the walk checked it.)
-            if pp < first_free_pp && check_other(pp) {
+            if pp.index() < first_free_pp && check_other(pp) {
                 nbase += 1;
             }
             true
@@ -78,7 +78,7 @@ pub(super) fn check_page_free_list(only_low_memory: bool) {
             }
             // Move pages with lower addresses first in the free list, since entry_pgdir does
             // not map all pages.
-            free.low_first(pages, |i| i < low_pages);
+            free.low_first(pages, |pp| pp.index() < low_pages);
         }
     } else {
         // Every page is mapped and marked now: the same walk without the order test (kept
@@ -89,7 +89,7 @@ pub(super) fn check_page_free_list(only_low_memory: bool) {
             unsafe { filler.fill(page2kva_fast(pp) as *mut u32) };
             nfree = nfree.wrapping_add(1); // at most npages
             // (pp < npages: the walk checked it.)
-            if pp < first_free_pp && check_other(pp) {
+            if pp.index() < first_free_pp && check_other(pp) {
                 nbase += 1;
             }
             true
@@ -110,11 +110,11 @@ fn fill(kva: KernVa, v: u8, len: usize) {
     unsafe { ptr::write_bytes(kva.as_ptr::<u8>(), v, len) }
 }
 
-/// KADDR of a page number known to be below npages (so its physical address lies below
-/// 256 MiB and OR-ing in KERNBASE is exact: no overflow check, no npages lookup).
+/// KADDR of a page (below npages, so its physical address lies below 256 MiB and OR-ing
+/// in KERNBASE is exact: no overflow check, no npages lookup).
 #[inline(always)]
-fn page2kva_fast(pp: usize) -> u32 {
-    PageNum::new(pp).addr().get() | KERNBASE
+fn page2kva_fast(pp: PageNum) -> u32 {
+    pp.addr().get() | KERNBASE
 }
 
 /// Steal the whole free list (the checks need to run out of memory on purpose).

@@ -97,14 +97,20 @@ impl fmt::LowerHex for KernVa {
     }
 }
 
-/// A physical page, by number: its index in the `pages` array.
+/// A physical page, by number: its index in the `pages` array, below the number of physical
+/// pages by construction (the only constructor checks it), so indexing `pages` with it
+/// cannot go out of bounds and no other number can be passed where a page is meant.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 #[repr(transparent)]
 pub struct PageNum(usize);
 
 impl PageNum {
-    pub const fn new(n: usize) -> PageNum {
-        PageNum(n)
+    /// Page `n` of a machine with `npages` physical pages (the length of the `pages` array),
+    /// if there is one. (Where the caller has compared `n` with `npages` already, as indexing
+    /// `pages[n]` does, the compiler drops this second test.)
+    #[inline(always)]
+    pub const fn new(n: usize, npages: usize) -> Option<PageNum> {
+        if n < npages { Some(PageNum(n)) } else { None }
     }
 
     /// The index into the `pages` array.
@@ -204,7 +210,8 @@ mod tests {
 
     #[test]
     fn page_numbers_and_addresses() {
-        let pp = PageNum::new(0x123);
+        assert_eq!(PageNum::new(0x123, 0x123), None);
+        let pp = PageNum::new(0x123, 0x124).unwrap();
         assert_eq!(pp.addr(), PhysAddr::new(0x12_3000));
         assert_eq!(PhysAddr::new(0x12_3fff).page_number(), 0x123);
         assert!(PhysAddr::new(0x12_3000).is_page_aligned());

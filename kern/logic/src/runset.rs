@@ -76,14 +76,14 @@ impl RunSet {
         }
     }
 
-    /// The first member at or after `start`, wrapping around past NENV - 1 (JOS's scan from
-    /// `start`). `start` may be NENV (= 0).
-    pub fn next_from(&self, start: usize) -> Option<EnvIdx> {
+    /// The first member at or after slot `start`, wrapping around past NENV - 1 (JOS's scan
+    /// from `start`).
+    pub fn next_from(&self, start: EnvIdx) -> Option<EnvIdx> {
         // LAB 4: BEGIN next_from
         // HINT: JOS's scan of envs[] from `start`, circularly, over this set's members. A loop
         // HINT: over `contains` is correct; the words and the summary let you skip 32 or 1,024
         // HINT: slots at once (the host tests compare with the plain scan).
-        let start = start % NENV;
+        let start = start.index();
         let (w, b) = (start / 32, start % 32);
         // The rest of the start word.
         let here = self.words[w] & (!0u32 << b);
@@ -150,10 +150,10 @@ mod tests {
             }
             assert_eq!(set.len(), members.iter().filter(|&&m| m).count());
             if step % 50 == 0 {
-                for start in 0..=NENV {
+                for start in EnvIdx::all() {
                     assert_eq!(
                         set.next_from(start).map(EnvIdx::index),
-                        scan(&members, start % NENV)
+                        scan(&members, start.index())
                     );
                 }
             }
@@ -163,15 +163,16 @@ mod tests {
     #[test]
     fn lab4_edges() {
         let mut s = RunSet::new();
-        assert_eq!(s.next_from(0), None);
+        assert_eq!(s.next_from(e(0)), None);
         s.insert(e(NENV - 1));
-        assert_eq!(s.next_from(0), Some(e(NENV - 1)));
-        assert_eq!(s.next_from(NENV), Some(e(NENV - 1)));
+        assert_eq!(s.next_from(e(0)), Some(e(NENV - 1)));
+        // The slot after the last is the first.
+        assert_eq!(s.next_from(e(NENV - 1).after()), Some(e(NENV - 1)));
         s.insert(e(5));
         // Wraps within the start word's own low bits last.
-        assert_eq!(s.next_from(6), Some(e(NENV - 1)));
+        assert_eq!(s.next_from(e(6)), Some(e(NENV - 1)));
         s.remove(e(NENV - 1));
-        assert_eq!(s.next_from(6), Some(e(5)));
+        assert_eq!(s.next_from(e(6)), Some(e(5)));
         assert!(s.contains(e(5)) && !s.contains(e(6)));
         s.insert(e(5));
         assert_eq!(s.len(), 1);

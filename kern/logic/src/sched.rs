@@ -19,7 +19,7 @@
 //! that level); an env at the top level runs within `2 * n` ticks. With one level (no
 //! priorities used), the choice is JOS's.
 
-use jos_inc::env::{NENV, NPRIO};
+use jos_inc::env::NPRIO;
 
 use crate::envid::EnvIdx;
 use crate::runset::RunSet;
@@ -28,7 +28,7 @@ use crate::runset::RunSet;
 pub const AGING_PERIOD: u32 = 8;
 
 const NLEVELS: usize = NPRIO as usize;
-const _: () = assert!(NLEVELS <= 8 && NENV <= u16::MAX as usize);
+const _: () = assert!(NLEVELS <= 8);
 
 /// The env a CPU is running when it chooses, as the choice needs it.
 #[derive(Clone, Copy, Debug)]
@@ -45,7 +45,7 @@ pub struct RunQueues {
     /// Bit p set iff `runq[p]` is non-empty.
     levels: u8,
     /// Per level: where its round robin goes on (the slot after the env it chose last).
-    next: [u16; NLEVELS],
+    next: [EnvIdx; NLEVELS],
     /// The level the next aging turn tries first (then the ones below it, circularly).
     age: u8,
 }
@@ -61,7 +61,7 @@ impl RunQueues {
         RunQueues {
             runq: [const { RunSet::new() }; NLEVELS],
             levels: 0,
-            next: [0; NLEVELS],
+            next: [EnvIdx::FIRST; NLEVELS],
             age: NLEVELS as u8 - 1,
         }
     }
@@ -145,11 +145,11 @@ impl RunQueues {
         // STUB: }
         // STUB: todo!("LAB 4: sched_yield");
         let start = match after {
-            Some(c) => c.index() + 1,
-            None => usize::from(self.next[level]),
+            Some(c) => c.after(),
+            None => self.next[level],
         };
         let i = self.runq[level].next_from(start)?;
-        self.next[level] = (i.index() + 1) as u16;
+        self.next[level] = i.after();
         Some(i)
         // LAB 4: END sched_yield
     }
