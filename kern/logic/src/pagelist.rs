@@ -95,6 +95,9 @@ impl FreeList {
     /// descending order, so they come off the list ascending, in front of what was there
     /// (page_init's bulk of 32,768 pages: a plain loop, not a push per page).
     pub fn push_range_desc(&mut self, pages: &mut [PageInfo], range: core::ops::Range<usize>) {
+        // LAB 2: BEGIN freelist-push-range
+        // HINT: The same list as pushing each page of `range` from the top down (its host test
+        // HINT: compares with exactly that); a loop of `push` is a fine first version.
         // Each record links to the next one up; the top one to the old head.
         let slice = &mut pages[range.clone()];
         if let Some((top, rest)) = slice.split_last_mut() {
@@ -111,6 +114,7 @@ impl FreeList {
             self.head = self.base + range.start as u32 * REC;
             self.len += range.len();
         }
+        // LAB 2: END freelist-push-range
     }
 
     /// Pop the head page; its `pp_link` is cleared (JOS's page_alloc does so, and page_free
