@@ -145,6 +145,16 @@ pub fn cpunum() -> CpuId {
     }
 }
 
+/// The CPU whose live trap frame `_alltraps` (or the system call entry) built at `tf`: the
+/// frame lies just below its kernel stack's top (`env::live_frame`; 16 bytes lower for a trap
+/// from V86 mode), so its address says which CPU this is, in three instructions and with
+/// no check: the entry code only ever runs on a CPU's own kernel stack (TSS esp0).
+#[inline]
+pub fn trap_cpu(tf: *const jos_inc::trap::Trapframe) -> CpuId {
+    let top = KSTACKTOP - core::mem::size_of::<jos_inc::trap::Trapframe>() as u32;
+    CpuId::wrapping((top.wrapping_sub(tf as u32) >> STACK_STRIDE_SHIFT) as usize)
+}
+
 pub fn thiscpu() -> &'static CpuInfo {
     &CPUS[cpunum().index()]
 }

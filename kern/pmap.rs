@@ -1119,9 +1119,14 @@ pub fn tlb_shootdown(cpu: CpuId) {
 }
 
 /// This CPU (`cpu`) entered the kernel from user mode.
+///
+/// A release store is enough (one `mov`, no `xchg`): until it is seen, a CPU shooting down
+/// sends an IPI it did not need (handled whenever this CPU enables interrupts again), and it
+/// is seen before this CPU takes the big lock (a locked `xchg`), so a shooter holding the
+/// lock and waiting for it is never waiting on a store still in this CPU's buffer.
 #[inline(always)]
 pub fn entered_kernel(cpu: CpuId) {
-    crate::cpu::cpu(cpu).in_user.store(false, Ordering::SeqCst);
+    crate::cpu::cpu(cpu).in_user.store(false, Ordering::Release);
 }
 
 /// This CPU (`cpu`) is about to return to user mode: flush if another CPU asked.
