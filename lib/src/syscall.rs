@@ -121,7 +121,20 @@ pub unsafe fn syscall(num: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5: u32) -> 
 }
 
 /// JOS's `check` flag: calls that return 0 on success must never return a positive value.
+/// (Inlined into the wrappers, which are inlined into their callers: the success path is a
+/// test of EAX; the error decoding and the panic are out of line.)
+#[inline(always)]
 fn check(num: u32, ret: i32) -> Result<()> {
+    if ret == 0 {
+        return Ok(());
+    }
+    check_nonzero(num, ret)
+}
+
+/// `check` for a result other than 0: an error, or a positive value (a kernel bug).
+#[cold]
+#[inline(never)]
+fn check_nonzero(num: u32, ret: i32) -> Result<()> {
     if ret > 0 {
         panic!("syscall {} returned {} (> 0)", num, ret);
     }
@@ -139,11 +152,13 @@ pub fn sys_cputs(s: &[u8]) {
 }
 
 /// The next console character, or 0 if none is waiting (does not block).
+#[inline]
 pub fn sys_cgetc() -> i32 {
     syscall0(SYS_CGETC)
 }
 
 /// The caller's environment id.
+#[inline]
 pub fn sys_getenvid() -> EnvId {
     syscall0(SYS_GETENVID)
 }
@@ -154,6 +169,7 @@ pub fn sys_env_destroy(envid: EnvId) -> Result<()> {
 }
 
 /// Give up the CPU.
+#[inline]
 pub fn sys_yield() {
     syscall0(SYS_YIELD);
 }
@@ -163,6 +179,7 @@ pub fn sys_yield() {
 /// # Safety
 /// If `envid` is the caller, whatever was mapped at `va` is replaced by zeros: no Rust
 /// reference may point into that page.
+#[inline]
 pub unsafe fn sys_page_alloc(envid: EnvId, va: u32, perm: Pte) -> Result<()> {
     check(
         SYS_PAGE_ALLOC,
@@ -176,6 +193,7 @@ pub unsafe fn sys_page_alloc(envid: EnvId, va: u32, perm: Pte) -> Result<()> {
 /// If `dstenv` is the caller, the page at `dstva` is replaced: no Rust reference may point
 /// into it unless the new mapping has the same contents (as when only permissions change).
 /// A writable mapping shared with another environment may change under the caller.
+#[inline]
 pub unsafe fn sys_page_map(
     srcenv: EnvId,
     srcva: u32,
@@ -200,6 +218,7 @@ pub unsafe fn sys_page_map(
 /// # Safety
 /// If `envid` is the caller, the page at `dstva` is replaced: no Rust reference may point into
 /// it unless its contents stay the same (as when `srcva == dstva`).
+#[inline]
 pub unsafe fn sys_page_copy(envid: EnvId, srcva: u32, dstva: u32, perm: Pte) -> Result<()> {
     let r = syscall4(SYS_PAGE_COPY, envid as u32, srcva, dstva, perm.bits());
     check(SYS_PAGE_COPY, r)
@@ -209,6 +228,7 @@ pub unsafe fn sys_page_copy(envid: EnvId, srcva: u32, dstva: u32, perm: Pte) -> 
 ///
 /// # Safety
 /// If `envid` is the caller, no Rust reference may point into the page at `va`.
+#[inline]
 pub unsafe fn sys_page_unmap(envid: EnvId, va: u32) -> Result<()> {
     check(SYS_PAGE_UNMAP, syscall2(SYS_PAGE_UNMAP, envid as u32, va))
 }
@@ -237,6 +257,7 @@ pub fn sys_exofork() -> Result<EnvId> {
 }
 
 /// Set `envid`'s status to ENV_RUNNABLE or ENV_NOT_RUNNABLE.
+#[inline]
 pub fn sys_env_set_status(envid: EnvId, status: u32) -> Result<()> {
     check(
         SYS_ENV_SET_STATUS,
@@ -274,6 +295,7 @@ pub unsafe fn sys_env_set_pgfault_upcall(envid: EnvId, func: u32) -> Result<()> 
 
 /// Try once to send `value` (and the page at `srcva`, if below UTOP) to `envid`.
 /// `Err(Error::IpcNotRecv)` if the target is not waiting in `sys_ipc_recv`.
+#[inline]
 pub fn sys_ipc_try_send(envid: EnvId, value: u32, srcva: u32, perm: Pte) -> Result<()> {
     let r = syscall4(SYS_IPC_TRY_SEND, envid as u32, value, srcva, perm.bits());
     from_abi(r).map(|_| ())
@@ -282,6 +304,7 @@ pub fn sys_ipc_try_send(envid: EnvId, value: u32, srcva: u32, perm: Pte) -> Resu
 /// Send `value` (and the page at `srcva`, if below UTOP) to `envid`, blocking until it takes
 /// the message (not in JOS: a lab 4 challenge). Errors as for [`sys_ipc_try_send`], except
 /// that it never fails with "not receiving"; `Err(Error::Inval)` for a send to oneself.
+#[inline]
 pub fn sys_ipc_send(envid: EnvId, value: u32, srcva: u32, perm: Pte) -> Result<()> {
     let r = syscall4(SYS_IPC_SEND, envid as u32, value, srcva, perm.bits());
     check(SYS_IPC_SEND, r)
@@ -293,6 +316,7 @@ pub fn sys_ipc_send(envid: EnvId, value: u32, srcva: u32, perm: Pte) -> Result<(
 /// # Safety
 /// If `dstva` is below UTOP, the page there may be replaced: no Rust reference may point
 /// into it.
+#[inline]
 pub unsafe fn sys_ipc_recv(dstva: u32) -> Result<()> {
     check(SYS_IPC_RECV, syscall1(SYS_IPC_RECV, dstva))
 }
