@@ -140,9 +140,17 @@ pub fn cpunum() -> CpuId {
     let i = (KSTACKTOP.wrapping_sub(1).wrapping_sub(esp) >> STACK_STRIDE_SHIFT) as usize;
     match CpuId::new(i) {
         Some(c) => c,
-        // Only CPUs with APIC ids below NCPU are started (mp_init), as JOS assumes.
-        None => CpuId::wrapping(crate::lapic::cpunum()),
+        None => cpunum_lapic(),
     }
+}
+
+/// `cpunum` off the per-CPU kernel stacks (boot, the APs' start-up stacks): out of line, so
+/// that the common case falls through with no jump.
+#[cold]
+#[inline(never)]
+fn cpunum_lapic() -> CpuId {
+    // Only CPUs with APIC ids below NCPU are started (mp_init), as JOS assumes.
+    CpuId::wrapping(crate::lapic::cpunum())
 }
 
 /// The CPU whose live trap frame `_alltraps` (or the system call entry) built at `tf`: the
