@@ -779,11 +779,7 @@ pub fn syscall_continuing(mut k: Kernel, cur: EnvIdx, tf: &mut Trapframe) -> ! {
 fn page_alloc_self(t: &mut EnvTable, cur: EnvIdx, va: u32, perm: u32) -> Result<i32> {
     let va = check_va(va)?;
     let perm = check_perm(perm)?;
-    let pp = pmap::page_alloc(true).ok_or(Error::NoMem)?;
-    if let Err(err) = pmap::page_insert(t.pgdir(cur), pp, va, perm) {
-        pmap::page_free(pp);
-        return Err(err);
-    }
+    pmap::page_alloc_map(t.pgdir(cur), va, perm)?;
     Ok(0)
 }
 
