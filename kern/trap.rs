@@ -398,7 +398,7 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
 #[unsafe(no_mangle)]
 extern "C" fn syscall_trap(tf: *mut Trapframe) -> ! {
     // CHALLENGE: BEGIN syscall-entry
-    // STUB: trap(tf)
+    // STUB: trap(tf) // the generic path: trap_from_user dispatches system calls
     // SAFETY: clearing the direction flag (as in trap).
     unsafe { core::arch::asm!("cld", options(nomem, nostack)) };
     debug_assert!(read_eflags() & FL_IF == 0);

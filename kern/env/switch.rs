@@ -182,7 +182,7 @@ pub fn env_resume_from(mut k: Kernel, i: EnvIdx, tf: &mut Trapframe, eax: u32) -
     debug_assert!(core::ptr::eq(tf, live_frame(cpu)));
     let e = table(&mut k).env(i);
     e.env_runs = e.env_runs.wrapping_add(1);
-    tf.tf_regs.reg_eax = eax;
+    tf.tf_regs.reg_eax = eax; // (after the record's write: see above)
     k.unlock();
     pmap::leaving_for_user(cpu);
     // SAFETY: `tf` is this CPU's live frame (the entry built it there), complete; the lock is
