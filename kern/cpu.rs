@@ -140,9 +140,27 @@ pub fn cpunum() -> CpuId {
     let i = (KSTACKTOP.wrapping_sub(1).wrapping_sub(esp) >> STACK_STRIDE_SHIFT) as usize;
     match CpuId::new(i) {
         Some(c) => c,
-        // Only CPUs with APIC ids below NCPU are started (mp_init), as JOS assumes.
-        None => CpuId::wrapping(crate::lapic::cpunum()),
+        None => cpunum_lapic(),
     }
+}
+
+/// `cpunum` off the per-CPU kernel stacks (boot, the APs' start-up stacks): out of line, so
+/// that the common case falls through with no jump.
+#[cold]
+#[inline(never)]
+fn cpunum_lapic() -> CpuId {
+    // Only CPUs with APIC ids below NCPU are started (mp_init), as JOS assumes.
+    CpuId::wrapping(crate::lapic::cpunum())
+}
+
+/// The CPU whose live trap frame `_alltraps` (or the system call entry) built at `tf`: the
+/// frame lies just below its kernel stack's top (`env::live_frame`; 16 bytes lower for a trap
+/// from V86 mode), so its address says which CPU this is, in three instructions and with
+/// no check: the entry code only ever runs on a CPU's own kernel stack (TSS esp0).
+#[inline]
+pub fn trap_cpu(tf: *const jos_inc::trap::Trapframe) -> CpuId {
+    let top = KSTACKTOP - core::mem::size_of::<jos_inc::trap::Trapframe>() as u32;
+    CpuId::wrapping((top.wrapping_sub(tf as u32) >> STACK_STRIDE_SHIFT) as usize)
 }
 
 pub fn thiscpu() -> &'static CpuInfo {

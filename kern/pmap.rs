@@ -914,6 +914,40 @@ pub fn page_alloc(zero: bool) -> Option<PageNum> {
     // LAB 2: END page_alloc
 }
 
+// CHALLENGE: BEGIN page_alloc_map
+// STUB: // (sys_page_alloc's work for the system call entry's fast path: a challenge)
+/// `page_alloc(true)` and `page_insert` of the new page at `va` in `pgdir` with `perm`, as
+/// sys_page_alloc makes them (-E_NO_MEM if there is no free page or no page table can be
+/// allocated; nothing changes then), in fewer steps: the page leaves the free list with its
+/// reference already counted (one hold of the allocator's lock, not two), and when nothing
+/// was mapped at `va` the new entry needs no TLB invalidation (a CPU caches no translation
+/// for a non-present entry). Replacing a mapping drops the old page's reference and
+/// invalidates, as page_insert does.
+pub fn page_alloc_map(mut pgdir: PgdirMut, va: UserPage, perm: Pte) -> Result<()> {
+    let pp = {
+        let mut pa = PAGES.lock();
+        let mut free = pa.free;
+        let pp = free.pop(pa.pages()).ok_or(Error::NoMem)?;
+        pa.free = free;
+        pa.pages()[pp.index()].pp_ref = 1;
+        pp
+    };
+    let Some(mut pte) = pgdir_walk(&mut pgdir, va.addr(), true) else {
+        page_decref(pp);
+        return Err(Error::NoMem);
+    };
+    // SAFETY: the page just left the free list: nobody else refers to it.
+    unsafe { crate::fpu::zero_page(page2kva(pp).as_ptr()) }
+    let old = pte.get();
+    pte.set(Entry::new(page2pa(pp), perm | Pte::P));
+    if old.present() {
+        page_decref(pa2page(old.frame()));
+        tlb_invalidate(pgdir.view(), va.addr());
+    }
+    Ok(())
+}
+// CHALLENGE: END page_alloc_map
+
 /// Copy physical page `src` into physical page `dst` (through KERNBASE).
 pub fn copy_page(dst: PageNum, src: PageNum) {
     // SAFETY: two distinct pages of physical memory, mapped at KERNBASE; `dst` is freshly
@@ -1313,9 +1347,14 @@ pub fn tlb_shootdown(cpu: CpuId) {
 }
 
 /// This CPU (`cpu`) entered the kernel from user mode.
+///
+/// A release store is enough (one `mov`, no `xchg`): until it is seen, a CPU shooting down
+/// sends an IPI it did not need (handled whenever this CPU enables interrupts again), and it
+/// is seen before this CPU takes the big lock (a locked `xchg`), so a shooter holding the
+/// lock and waiting for it is never waiting on a store still in this CPU's buffer.
 #[inline(always)]
 pub fn entered_kernel(cpu: CpuId) {
-    crate::cpu::cpu(cpu).in_user.store(false, Ordering::SeqCst);
+    crate::cpu::cpu(cpu).in_user.store(false, Ordering::Release);
 }
 
 /// This CPU (`cpu`) is about to return to user mode: flush if another CPU asked.

@@ -346,6 +346,45 @@ pub unsafe fn lock_kernel_as(cpu: CpuId) -> Kernel {
     }
 }
 
+/// Acquire the big kernel lock on CPU `cpu` at a trap from user mode: `lock_kernel_as` without
+/// the lock-order check, which cannot fail there (a CPU releases every lock before it returns
+/// to user mode: the lock guards are dropped and the token consumed on the way out), so it
+/// is a debug assertion; the held mask is kept as always, for the checks of later acquires.
+///
+/// # Safety
+/// As for `lock_kernel_as`, and the CPU came from user mode (it holds no lock).
+#[inline]
+pub unsafe fn lock_kernel_from_user(cpu: CpuId) -> Kernel {
+    debug_assert!(HELD[cpu.index()].load(Ordering::Relaxed) == 0);
+    let flag = &LOCKED[Order::BigLock as usize].0;
+    if flag.swap(true, Ordering::Acquire) {
+        spin_for(flag);
+    }
+    let held = &HELD[cpu.index()];
+    held.store(
+        held.load(Ordering::Relaxed) | Order::BigLock.bit(),
+        Ordering::Relaxed,
+    );
+    Kernel {
+        cpu,
+        _not_send: PhantomData,
+    }
+}
+
+/// Spin until `flag` can be taken (the contended case, out of the fast path's way).
+#[cold]
+#[inline(never)]
+fn spin_for(flag: &AtomicBool) {
+    loop {
+        while flag.load(Ordering::Relaxed) {
+            core::hint::spin_loop();
+        }
+        if !flag.swap(true, Ordering::Acquire) {
+            return;
+        }
+    }
+}
+
 impl<T> Mutex<T, rank::BigLock> {
     /// The guarded state, for as long as the token is borrowed.
     pub fn get<'a>(&'static self, _k: &'a mut Kernel) -> &'a mut T {

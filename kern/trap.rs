@@ -61,6 +61,25 @@ macro_rules! trap_entry_asm {
             "  pushl $\\num",
             "  jmp _alltraps_ipi",
             ".endm",
+            // The system call vector's own entry (not in JOS): the whole of _alltraps inline
+            // and straight to `syscall_trap`, which neither tests the trap number nor decodes
+            // it (the common trap, one jump and a dispatch fewer).
+            ".macro TRAPHANDLER_SYSCALL num",
+            "  .globl trap_handler_\\num",
+            "  .p2align 2",
+            "trap_handler_\\num:",
+            "  pushl $0",
+            "  pushl $\\num",
+            "  pushl %ds",
+            "  pushl %es",
+            "  pushal",
+            "  movw ${kd}, %ax",
+            "  movw %ax, %ds",
+            "  movw %ax, %es",
+            "  pushl %esp",
+            "  call syscall_trap",
+            "0: jmp 0b",
+            ".endm",
             $( concat!("  TRAPHANDLER_", stringify!($kind), " ", stringify!($num)), )*
             // The common entry: complete the Trapframe (JOS's _alltraps), load the kernel's
             // data segments, and call `handler` with the frame's address. The handlers never
@@ -96,7 +115,7 @@ trap_entry_asm!(
     EC 10, EC 11, EC 12, EC 13, EC 14, NOEC 16, EC 17, NOEC 18, NOEC 19,
     NOEC 32, NOEC 33, NOEC 34, NOEC 35, NOEC 36, NOEC 37, NOEC 38, NOEC 39,
     NOEC 40, NOEC 41, NOEC 42, NOEC 43, NOEC 44, NOEC 45, NOEC 46, NOEC 47,
-    NOEC 48, IPI 49, NOEC 51,
+    SYSCALL 48, IPI 49, NOEC 51,
 );
 
 unsafe extern "C" {
@@ -272,6 +291,8 @@ pub fn print_regs(regs: &PushRegs) {
 /// The TLB shootdown IPI's vector (kernel-internal, not in JOS: see `pmap::tlb_shootdown`).
 pub const T_TLB_SHOOTDOWN: u32 = IRQ_OFFSET + 17;
 const _: () = assert!(T_TLB_SHOOTDOWN == 49 && T_TLB_SHOOTDOWN != T_SYSCALL);
+// The system call vector has its own entry, `TRAPHANDLER_SYSCALL 48` in trap_entry_asm!.
+const _: () = assert!(T_SYSCALL == 48);
 
 /// A trap, decoded once from its number (system calls are tested first, before decoding: the
 /// common case).
@@ -377,6 +398,51 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
         crate::panic::stop_if_other_panicking();
         trap_from_kernel(tf)
     }
+}
+
+/// Called from the system call vector's own entry (`TRAPHANDLER_SYSCALL`) with the trapframe
+/// it built on this CPU's kernel stack: `trap` for `int $0x30`, without the trap number's
+/// tests and dispatch (the vector says what it is).
+#[unsafe(no_mangle)]
+extern "C" fn syscall_trap(tf: *mut Trapframe) -> ! {
+    // CHALLENGE: BEGIN syscall-entry
+    // STUB: trap(tf) // the generic path: trap_from_user dispatches system calls
+    // SAFETY: clearing the direction flag (as in trap).
+    unsafe { core::arch::asm!("cld", options(nomem, nostack)) };
+    debug_assert!(read_eflags() & FL_IF == 0);
+    // SAFETY: `tf` points at the complete Trapframe the entry built on this CPU's stack;
+    // read as raw memory before the lock (as trap() does).
+    let (eflags, cs) = unsafe { ((*tf).tf_eflags, (*tf).tf_cs) };
+    // The CPU from the frame's address (the entry ran on this CPU's kernel stack).
+    let cpu = cpu::trap_cpu(tf);
+    // V86 code may raise the vector too (the gate's DPL is 3): its frame is longer.
+    if eflags & FL_VM != 0 {
+        v86_trap(cpu, tf)
+    }
+    // The kernel makes no system calls: a kernel-mode `int $0x30` is a kernel bug, which
+    // `trap` reports.
+    if cs & 3 == 0 {
+        trap(tf)
+    }
+    pmap::entered_kernel(cpu);
+    // SAFETY: `cpu` is this CPU (its live frame is `tf`), which came from user mode.
+    let mut k = unsafe { spinlock::lock_kernel_from_user(cpu) };
+    // SAFETY: a frame built for a trap from user mode, not V86 mode (tested above).
+    let frame = unsafe { env::LiveFrame::from_trap(tf) };
+    let cur = cpu::cpu(cpu)
+        .env()
+        .expect("system call from user mode without curenv");
+    let state = env::table(&mut k).state(cur);
+    // The common case: live, not suspended (nor blocked: it runs).
+    if state.continues() {
+        syscall::syscall_continuing(k, cur, frame)
+    }
+    // A zombie leaves the CPU, which frees it (as in trap_from_user).
+    if state.dying() {
+        sched::sched_yield(k);
+    }
+    syscall::syscall(k, cur, frame)
+    // CHALLENGE: END syscall-entry
 }
 
 /// The NMI and the TLB shootdown IPI (their own entry, `_alltraps_ipi`): handled without the

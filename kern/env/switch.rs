@@ -59,11 +59,22 @@ pub unsafe fn env_pop_tf(tf: *const Trapframe) -> ! {
 /// misread frame, whose CS slot would otherwise decide the privilege the env resumes with.
 #[inline(always)]
 pub fn enter_user(cpu: CpuId) -> ! {
-    let tf = live_frame_ptr(cpu);
     // SAFETY: the live frame is this CPU's, below its kernel stack top, and holds a complete
     // Trapframe of its env; nothing else refers to it now (the big lock is released and this
-    // CPU is leaving the kernel). The iret goes to ring 3 (CS and SS forced), so this
-    // function leaves the kernel for good.
+    // CPU is leaving the kernel).
+    unsafe { enter_user_from(live_frame_ptr(cpu)) }
+}
+
+/// `enter_user` for a caller that holds the live frame's address already (the system call
+/// entry's `tf`): no need to compute it again from the CPU number.
+///
+/// # Safety
+/// `tf` is this CPU's live frame (`live_frame`), complete, with nothing else referring to
+/// it: the big lock is released and the CPU is leaving the kernel.
+#[inline(always)]
+pub unsafe fn enter_user_from(tf: *mut Trapframe) -> ! {
+    // SAFETY: per the contract; the iret goes to ring 3 (CS and SS forced), so this function
+    // leaves the kernel for good.
     unsafe {
         pop_frame_and_iret!(
             tf,
@@ -150,6 +161,13 @@ impl LiveFrame {
         unsafe { &mut *self.0 }
     }
 
+    /// The frame's address, for the return to user mode once the token is given up
+    /// (`enter_user_from`).
+    #[inline(always)]
+    pub fn as_ptr(self) -> *mut Trapframe {
+        self.0
+    }
+
     /// The env table and the frame together (disjoint memory, both the token's).
     #[inline(always)]
     pub fn with_table(self, k: &mut Kernel) -> (&mut EnvTable, &mut Trapframe) {
@@ -224,6 +242,30 @@ pub fn env_resume(mut k: Kernel, i: EnvIdx) -> ! {
     pmap::leaving_for_user(cpu);
     enter_user(cpu)
     // CHALLENGE: END env_resume
+}
+
+/// `env_resume` for the system call entry, which holds the live frame's address `tf` (the
+/// frame the env trapped with, on this CPU): the return pops it without computing it again,
+/// with `eax` (the call's result) stored into it. (Stored here, after the env's record is
+/// written, so that the record's address computed for the call is still known: the frame
+/// could alias it as far as the compiler knows.)
+#[inline(always)]
+pub fn env_resume_from(mut k: Kernel, i: EnvIdx, frame: LiveFrame, eax: u32) -> ! {
+    // CHALLENGE: BEGIN env_resume_from
+    // STUB: frame.get(&mut k).tf_regs.reg_eax = eax;
+    // STUB: env_resume(k, i)
+    let cpu = k.cpu();
+    debug_assert!(cpu::cpu(cpu).env() == Some(i));
+    debug_assert!(core::ptr::eq(frame.as_ptr(), live_frame_ptr(cpu)));
+    let e = table(&mut k).env(i);
+    e.env_runs = e.env_runs.wrapping_add(1);
+    frame.get(&mut k).tf_regs.reg_eax = eax; // (after the record's write: see above)
+    k.unlock();
+    pmap::leaving_for_user(cpu);
+    // SAFETY: `frame` is this CPU's live frame (the entry built it there), complete; the lock
+    // is released and nothing else refers to the frame.
+    unsafe { enter_user_from(frame.as_ptr()) }
+    // CHALLENGE: END env_resume_from
 }
 
 /// CPU `cpu` switches from its env (if any) to env `i`: registers, address space, FPU state.
