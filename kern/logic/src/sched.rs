@@ -99,6 +99,11 @@ impl RunQueues {
     /// runnable.
     #[inline(always)]
     pub fn pick(&mut self, cur: Option<Current>, aging: bool) -> Option<EnvIdx> {
+        // CHALLENGE: BEGIN priorities-pick
+        // STUB: // JOS's round robin: one level (every env has the default priority), no aging.
+        // STUB: let _ = aging;
+        // STUB: let level = self.top_level()?;
+        // STUB: self.round_robin(level, cur.map(|c| c.slot))
         let top = self.top_level()?;
         // Not in JOS (a lab 4 challenge): priorities, and aging turns for the levels below
         // the highest that wants a CPU (the current env's, if it may go on, counts).
@@ -114,8 +119,11 @@ impl RunQueues {
         }
         let after = cur.filter(|c| c.prio == top).map(|c| c.slot);
         self.round_robin(top, after)
+        // CHALLENGE: END priorities-pick
     }
 
+    // CHALLENGE: BEGIN priorities-aging
+    // STUB: // (the aging turns of the levels below the top)
     /// The level an aging turn goes to, among the non-empty levels in `below` (all below the
     /// top): the first at or below `age`, circularly; the next turn starts below it.
     fn aging_level(&mut self, below: u8) -> usize {
@@ -130,6 +138,7 @@ impl RunQueues {
         };
         level
     }
+    // CHALLENGE: END priorities-aging
 
     /// JOS's round robin within one level: the first runnable env after `after` (the env this
     /// CPU ran, if it is of this level), circularly, else after the env this level chose last.
@@ -186,6 +195,8 @@ mod tests {
         assert_eq!(q.pick(cur(8), false), Some(e(9)));
     }
 
+    // CHALLENGE: BEGIN priorities-tests
+    // STUB: // (the tests of priorities and aging)
     /// The reported starvation: a busy high-priority env preempted at every tick, twelve
     /// envs at priority 0. Each aging turn used to start after the high env's slot, so the
     /// same low env won every time. Now each takes its turn.
@@ -296,4 +307,5 @@ mod tests {
             }
         }
     }
+    // CHALLENGE: END priorities-tests
 }
