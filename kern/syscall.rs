@@ -597,7 +597,7 @@ fn sys_ipc_send(
     env::block_send(t, cur, dst, [value, srcva, perm]);
     // Let the receiver run next, if it can: the sender is waiting for it.
     t.set_handoff(cpu, dst);
-    block(k)
+    give_up_cpu(k)
 }
 // CHALLENGE: END sys_ipc_send
 
@@ -607,7 +607,7 @@ fn sys_ipc_send(
 fn sys_ipc_recv(mut k: Kernel, cur: EnvIdx, dstva: u32) -> (Kernel, Result<i32>) {
     // LAB 4: BEGIN sys_ipc_recv
     // HINT: Check dstva (Inval if below UTOP but not a page the page calls accept), then block
-    // HINT: receiving at dstva (env::block_recv) and give up the CPU (block).
+    // HINT: receiving at dstva (env::block_recv) and give up the CPU (give_up_cpu).
     if dstva < UTOP && check_va(dstva).is_err() {
         return (k, Err(Error::Inval));
     }
@@ -631,14 +631,14 @@ fn sys_ipc_recv(mut k: Kernel, cur: EnvIdx, dstva: u32) -> (Kernel, Result<i32>)
     }
     // CHALLENGE: END sys_ipc_recv-senders
     env::block_recv(t, cur, dstva);
-    block(k)
+    give_up_cpu(k)
     // LAB 4: END sys_ipc_recv
 }
 
 /// The current env has blocked: run the env it just woke with a message, if that can run
 /// (a direct hand-off: no scheduler pass, and the reply is likely to come from there), else
 /// schedule as usual.
-fn block(mut k: Kernel) -> ! {
+fn give_up_cpu(mut k: Kernel) -> ! {
     let cpu = k.cpu();
     match env::table(&mut k).take_handoff(cpu) {
         // (Through the IPC fast path when it applies: env::run_blocked_to.)
@@ -683,7 +683,7 @@ fn sys_ipc_send_recv(
         }
         env::block_send_recv(t, cur, dst, msg, dstva);
         t.set_handoff(cpu, dst);
-        block(k)
+        give_up_cpu(k)
     }
     let sent = check_send_page(t, cur, srcva, perm).and_then(|p| {
         let dst_va = t.env(dst).env_ipc_dstva;
@@ -725,7 +725,7 @@ fn sys_ipc_send_recv(
         }
     }
     env::block_recv(t, cur, dstva);
-    block(k)
+    give_up_cpu(k)
 }
 // CHALLENGE: END sys_ipc_send_recv
 

@@ -39,8 +39,11 @@ unsafe impl Send for EnvTable {}
 #[derive(Clone, Copy)]
 pub(super) struct EnvKern {
     pub(super) state: EnvState,
+    // CHALLENGE: BEGIN sys_ipc_send-msg
+    // STUB: // (a blocked sender's message)
     /// While blocked in sys_ipc_send: the message (value, srcva, perm).
     pub(super) msg: [u32; 3],
+    // CHALLENGE: END sys_ipc_send-msg
     /// Scheduling priority, `0..NPRIO` (higher first).
     pub(super) prio: u8,
     // CHALLENGE: BEGIN exception-upcall-state
@@ -53,7 +56,10 @@ pub(super) struct EnvKern {
 impl EnvKern {
     pub(super) const FREE: EnvKern = EnvKern {
         state: EnvState::FREE,
+        // CHALLENGE: BEGIN sys_ipc_send-msg-none
+        // STUB: // (no message)
         msg: [0; 3],
+        // CHALLENGE: END sys_ipc_send-msg-none
         prio: ENV_PRIO_DEFAULT as u8,
         // CHALLENGE: BEGIN exception-upcall-none
         // STUB: // (no upcall for the other exceptions)

@@ -119,10 +119,15 @@ enum Mode {
     /// Copy-on-write fork: every page copy-on-write (or shared if PTE_SHARE, read-only if
     /// read-only).
     Fork,
+    // CHALLENGE: BEGIN sfork-mode
+    // STUB: // (sfork's)
     /// sfork: every page below the user stack shared with our permissions.
     Sfork,
+    // CHALLENGE: END sfork-mode
 }
 
+// CHALLENGE: BEGIN fork-batch
+// STUB: // (fork's calls collected in one batch)
 /// Calls collected for one `sys_batch` (fork's last steps; sfork's mappings), made when full
 /// and at the end. Small: it lives on the user stack, which is one page.
 struct Batch {
@@ -169,6 +174,7 @@ impl Batch {
         self.len = 0;
     }
 }
+// CHALLENGE: END fork-batch
 
 /// fork and sfork, returning the raw id (child id, 0 in the child, or -E_*) in EAX.
 ///

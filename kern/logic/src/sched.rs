@@ -45,9 +45,13 @@ pub struct RunQueues {
     /// Bit p set iff `runq[p]` is non-empty.
     levels: u8,
     /// Per level: where its round robin goes on (the slot after the env it chose last).
+    // HANDOUT: #[allow(dead_code)] // read by the round robin (lab 4) once written
     next: [u16; NLEVELS],
+    // CHALLENGE: BEGIN priorities-age
+    // STUB: // (where the aging turns go on)
     /// The level the next aging turn tries first (then the ones below it, circularly).
     age: u8,
+    // CHALLENGE: END priorities-age
 }
 
 impl Default for RunQueues {
@@ -62,7 +66,10 @@ impl RunQueues {
             runq: [const { RunSet::new() }; NLEVELS],
             levels: 0,
             next: [0; NLEVELS],
+            // CHALLENGE: BEGIN priorities-age-init
+            // STUB: // (the aging turns start at the top)
             age: NLEVELS as u8 - 1,
+            // CHALLENGE: END priorities-age-init
         }
     }
 
