@@ -733,7 +733,11 @@ fn allow_unused(tree: &mut [(String, Option<Stubbed>)]) -> Result<(), String> {
             let t = lines[i].trim_start();
             let indent = &lines[i][..lines[i].len() - t.len()];
             if t.starts_with("use ") && !s.stubbed.is_empty() {
-                let file_words = if i < tests_at { &code_words } else { &all_words };
+                let file_words = if i < tests_at {
+                    &code_words
+                } else {
+                    &all_words
+                };
                 // The whole statement (rustfmt may spread it over lines).
                 let mut j = i;
                 while j < lines.len() && !lines[j].trim_end().ends_with(';') {
