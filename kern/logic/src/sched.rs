@@ -11,8 +11,9 @@
 //! rotation (highest first), and each level has its own round-robin position, so the envs of
 //! a level take its turns in order.
 //!
-//! The bound (host-tested in `tests::lab4_fairness`; the tests of the round robin are named
-//! `lab4_`: a course handout skips them before lab 4, where `round_robin` is the student's): with a fixed set of runnable envs, an env at
+//! The bound (host-tested in `tests::fairness`, a test of the priorities challenge, absent from
+//! course handouts; the tests of the round robin alone are named `lab4_`: a handout skips them
+//! before lab 4, where `round_robin` is the student's): with a fixed set of runnable envs, an env at
 //! a level below the top runs within `AGING_PERIOD * (NPRIO - 1) * n` timer ticks of any one
 //! CPU, `n` being the number of runnable envs at its level (its level gets one of every
 //! `NPRIO - 1` aging turns at worst, and every aging turn of its level takes the next env of
@@ -208,7 +209,7 @@ mod tests {
     /// envs at priority 0. Each aging turn used to start after the high env's slot, so the
     /// same low env won every time. Now each takes its turn.
     #[test]
-    fn lab4_lowest_level_takes_turns() {
+    fn lowest_level_takes_turns() {
         let mut q = RunQueues::new();
         for i in 1..13 {
             q.insert(e(i), 0);
@@ -247,7 +248,7 @@ mod tests {
     /// takes timer ticks in turn (the preempted env goes back to the run queue), and no env
     /// may wait longer than the bound the module comment states.
     #[test]
-    fn lab4_fairness() {
+    fn fairness() {
         let mut rnd = crate::testrng::below(0x9e37_79b9_u32);
         for round in 0..300 {
             let ncpu = 1 + round % 4;
