@@ -245,8 +245,8 @@ book:
 	@echo "the lab book: $(OBJDIR)/book/index.html"
 
 # Offline builds: every crate the kernel, the user programs, the host tools and the standard
-# library (build-std) need, vendored into vendor/; .cargo/config.toml is told to use it only
-# when vendor/ exists (see vendor/README.txt, written here).
+# library (build-std) need, vendored into vendor/; the [source] lines that make cargo use it
+# are written to vendor.config.toml, to append to .cargo/config.toml.
 vendor:
 	$(V)./.ci/vendor
 

@@ -219,6 +219,7 @@ impl PageTableMut<'_> {
     /// Entries `first..first+n` map consecutive pages from `entry` (a frame address with
     /// its permission bits) on: boot_map_region's inner loop. The arithmetic wraps by design
     /// (a mapping may run to the top of the address space; the frame part is what matters).
+    // HANDOUT: #[allow(dead_code)] // boot_map_region's (lab 2) once written
     fn fill(&mut self, first: usize, n: usize, entry: Entry) {
         assert!(first + n <= NPTENTRIES);
         // SAFETY: entries first..first+n of this table, ours (`&mut self`); four at a time
@@ -348,6 +349,8 @@ impl PageAlloc {
         }
     }
 
+    // CHALLENGE: BEGIN sys_page_dup-table
+    // STUB: // (fork's duppage in the kernel: one page table's part)
     /// dup_range's work in one page table: entries `from..to` of `src`, present and user,
     /// mapped into the same entries of `dst` (which may be `src` itself; see `dup_range` for
     /// the permissions), until `budget` mappings are made. Returns the entry it stopped at
@@ -435,6 +438,7 @@ impl PageAlloc {
         }
         (to, Ok(()))
     }
+    // CHALLENGE: END sys_page_dup-table
 
     /// Return page `pp` (no references) to the free list.
     #[inline(always)]
@@ -656,6 +660,7 @@ fn i386_detect_memory() {
 /// address when `n` is 0. Only the first 4 MiB are mapped at this point.
 fn boot_alloc(n: u32) -> KernVa {
     unsafe extern "C" {
+        // HANDOUT: #[allow(dead_code)] // read by boot_alloc's code (lab 2) once written
         static end: u8;
     }
     // LAB 2: BEGIN boot_alloc
@@ -1097,6 +1102,8 @@ pub fn page_remove(pgdir: &mut PgdirMut, va: UserPage) {
     remove(pgdir.reborrow(), va.addr())
 }
 
+// CHALLENGE: BEGIN sys_page_dup-range
+// STUB: // (fork's duppage in the kernel, over a range of pages)
 /// The most a [`dup_range`] call does before it stops and says where to go on: mappings, and
 /// page tables of the source it looks into. Each keeps one system call's hold of the big lock
 /// bounded (about 30 instructions per mapping and 500 per table scanned: some 40,000 at most,
@@ -1201,6 +1208,7 @@ pub fn dup_range(mut src: PgdirMut, mut dst: Option<PgdirMut>, from: usize, to: 
     }
     Dup { next: pn, result }
 }
+// CHALLENGE: END sys_page_dup-range
 
 /// Unmap every present entry of user page table `table` (dropping each page's reference),
 /// holding the allocator's lock once for the table rather than once per page (env_free).

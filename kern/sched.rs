@@ -47,9 +47,12 @@ fn schedule(mut k: Kernel, timer: bool) -> ! {
     }
 }
 
+// CHALLENGE: BEGIN priorities-ticks
+// STUB: // (each CPU's timer ticks, counting to the aging turns of priorities)
 /// Per CPU: its timer ticks, counting to the aging turns. Only that CPU touches its own
 /// counter (with the big lock held), so relaxed loads and stores suffice.
 static TICKS: [AtomicU32; NCPU] = [const { AtomicU32::new(0) }; NCPU];
+// CHALLENGE: END priorities-ticks
 
 /// The env CPU `cpu` should run next, given that `cur` (its env, if any) may or may not go
 /// on; None to keep `cur` (or nothing to run). The policy is `kern_logic::sched`: JOS's round
@@ -57,6 +60,8 @@ static TICKS: [AtomicU32; NCPU] = [const { AtomicU32::new(0) }; NCPU];
 /// CPU (`timer`) an aging turn for a lower level, each level with its own round-robin position.
 #[inline(always)]
 fn pick(t: &mut EnvTable, cpu: CpuId, cur: Option<EnvIdx>, timer: bool) -> Option<EnvIdx> {
+    // CHALLENGE: BEGIN priorities-aging-turn
+    // STUB: let (_, aging) = (timer, false);
     let mut aging = false;
     if timer {
         let ticks = &TICKS[cpu.index()];
@@ -64,6 +69,7 @@ fn pick(t: &mut EnvTable, cpu: CpuId, cur: Option<EnvIdx>, timer: bool) -> Optio
         ticks.store(n, Ordering::Relaxed);
         aging = n.is_multiple_of(AGING_PERIOD);
     }
+    // CHALLENGE: END priorities-aging-turn
     let cur = cur.map(|c| Current {
         slot: c,
         prio: t.prio(c) as usize,

@@ -165,13 +165,12 @@ fn sys_env_set_pgfault_upcall(
     // LAB 4: END sys_env_set_pgfault_upcall
 }
 
+// CHALLENGE: BEGIN priorities
+// STUB: // (a system call that sets an env's scheduling priority)
 /// Set `envid`'s scheduling priority (not in JOS: a lab 4 challenge). The caller may change
 /// itself or its children (JOS's permission rule) and only to a priority at most its own, so
 /// nobody rises above the env that made it: -E_INVAL otherwise.
 fn sys_env_set_priority(t: &mut EnvTable, cpu: CpuId, envid: EnvId, prio: u32) -> Result<i32> {
-    // CHALLENGE: BEGIN priorities
-    // STUB: let _ = (t, cpu, envid, prio);
-    // STUB: Err(Error::Inval)
     let e = live_env(t, cpu, envid, true)?;
     let cur = crate::cpu::cpu(cpu).env().ok_or(Error::BadEnv)?;
     if prio >= NPRIO || prio > t.prio(cur) {
@@ -179,9 +178,11 @@ fn sys_env_set_priority(t: &mut EnvTable, cpu: CpuId, envid: EnvId, prio: u32) -
     }
     t.set_prio(e, prio);
     Ok(0)
-    // CHALLENGE: END priorities
 }
+// CHALLENGE: END priorities
 
+// CHALLENGE: BEGIN exception-upcall
+// STUB: // (a system call that sets an env's upcall for the other exceptions)
 /// Set the upcall for `envid`'s exceptions other than page faults (not in JOS: a lab 4
 /// challenge; `trap::USER_EXCEPTIONS`). 0 restores JOS's behaviour (the env is destroyed).
 fn sys_env_set_exception_upcall(
@@ -190,12 +191,9 @@ fn sys_env_set_exception_upcall(
     envid: EnvId,
     func: u32,
 ) -> Result<i32> {
-    // CHALLENGE: BEGIN exception-upcall
-    // STUB: let _ = (t, cpu, envid, func);
-    // STUB: Err(Error::Inval)
     set_upcall(t, cpu, envid, |t, e| t.set_exc_upcall(e, func))
-    // CHALLENGE: END exception-upcall
 }
+// CHALLENGE: END exception-upcall
 
 /// A user virtual address the page calls accept: below UTOP, page-aligned, not below UMAPMIN
 /// (not JOS's rule: see `UserPage`).
@@ -248,6 +246,8 @@ fn sys_page_alloc(t: &mut EnvTable, cpu: CpuId, envid: EnvId, va: u32, perm: u32
     // LAB 4: END sys_page_alloc
 }
 
+// CHALLENGE: BEGIN sys_page_copy
+// STUB: // (a system call that replaces a page by a private copy of itself)
 /// Map at `dstva` in `envid`'s address space a new page holding a copy of the page now mapped
 /// at `srcva` there, with `perm` (checked as for sys_page_alloc). Not in JOS: its COW handler
 /// allocates a zeroed page at PFTEMP, copies, maps it over the faulting page and unmaps
@@ -259,9 +259,6 @@ fn sys_page_copy(
     cpu: CpuId,
     [envid, srcva, dstva, perm]: [u32; 4],
 ) -> Result<i32> {
-    // CHALLENGE: BEGIN sys_page_copy
-    // STUB: let _ = (t, cpu, envid, srcva, dstva, perm);
-    // STUB: Err(Error::Inval)
     let e = live_env(t, cpu, envid_arg(envid), true)?;
     let srcva = check_va(srcva)?;
     let dstva = check_va(dstva)?;
@@ -269,11 +266,11 @@ fn sys_page_copy(
     copy_into((t.pgdir(e), srcva), (&mut t.pgdir_mut(e), dstva), perm)?;
     shootdown(t, cpu, e);
     Ok(0)
-    // CHALLENGE: END sys_page_copy
 }
+// CHALLENGE: END sys_page_copy
 
 // CHALLENGE: BEGIN copy_into
-// STUB: // (the page copy sys_page_copy and sys_page_map_copy share: the challenges')
+// STUB: // (what the page-copying system calls share)
 /// Map at `dstva` in `dst` a new page holding a copy of the page mapped at `srcva` in `src`
 /// (arguments checked by the caller, who shoots down the destination's TLB entries):
 /// sys_page_copy (one address space) and sys_page_map_copy. -E_INVAL if nothing is mapped at
@@ -352,6 +349,8 @@ fn source_page(src: PageTable, srcva: UserPage, perm: Pte) -> Result<pmap::PageN
 }
 // LAB 4: END page_map_checked
 
+// CHALLENGE: BEGIN sys_page_map_copy
+// STUB: // (system calls that make fork's page copies and mappings in fewer traps)
 /// Map at `dstva` in `dstenvid` a private copy of the page at `srcva` in `srcenvid`, with
 /// `perm` (not in JOS: `SYS_PAGE_MAP_COPY`). The envs and addresses are checked as for
 /// sys_page_map and `perm` as for sys_page_alloc; the source must be mapped and user-readable
@@ -363,9 +362,6 @@ fn sys_page_map_copy(
     cpu: CpuId,
     (srcenvid, srcva, dstenvid, dstva, perm): (u32, u32, u32, u32, u32),
 ) -> Result<i32> {
-    // CHALLENGE: BEGIN sys_page_map_copy
-    // STUB: let _ = (t, cpu, srcenvid, srcva, dstenvid, dstva, perm);
-    // STUB: Err(Error::Inval)
     let src = live_env(t, cpu, envid_arg(srcenvid), true)?;
     let dst = live_env(t, cpu, envid_arg(dstenvid), true)?;
     let srcva = check_va(srcva)?;
@@ -374,7 +370,6 @@ fn sys_page_map_copy(
     copy_into((t.pgdir(src), srcva), (&mut t.pgdir_mut(dst), dstva), perm)?;
     shootdown(t, cpu, dst);
     Ok(0)
-    // CHALLENGE: END sys_page_map_copy
 }
 
 /// fork's duppage over the caller's pages in `[va, end)` into its child `envid` (not in JOS:
@@ -403,13 +398,13 @@ fn sys_page_dup(
     d.result?;
     Ok(if d.next == to { 0 } else { d.next as i32 })
 }
+// CHALLENGE: END sys_page_map_copy
 
+// CHALLENGE: BEGIN batch_call
+// STUB: // (a system call that makes many calls in one trap)
 /// A batched call (`sys_batch`): the same functions, checks and results as the dispatcher's
 /// for the calls `batchable` admits; -E_INVAL for any other number.
 fn batch_call(t: &mut EnvTable, cpu: CpuId, cur: EnvIdx, c: BatchCall) -> Result<i32> {
-    // CHALLENGE: BEGIN batch_call
-    // STUB: let _ = (t, cpu, cur, c);
-    // STUB: Err(Error::Inval)
     // The ABI's list (inc::syscall::batchable) decides; the match below makes exactly those.
     if !batchable(c.num) {
         return Err(Error::Inval);
@@ -432,7 +427,6 @@ fn batch_call(t: &mut EnvTable, cpu: CpuId, cur: EnvIdx, c: BatchCall) -> Result
         // (batchable() admits only the numbers above.)
         _ => Err(Error::Inval),
     }
-    // CHALLENGE: END batch_call
 }
 
 /// How a batch ended: how many calls took effect, and the error of the one that failed.
@@ -490,6 +484,7 @@ fn sys_batch(t: &mut EnvTable, cpu: CpuId, cur: EnvIdx, calls: u32, n: u32) -> R
         error: None,
     })
 }
+// CHALLENGE: END batch_call
 
 /// Unmap the page of memory at 'va' in the address space of 'envid'. If no page is mapped,
 /// the function silently succeeds.
@@ -577,6 +572,8 @@ fn sys_ipc_try_send(
     // LAB 4: END sys_ipc_try_send
 }
 
+// CHALLENGE: BEGIN sys_ipc_send
+// STUB: // (a send that blocks until the receiver takes the message)
 /// Send as sys_ipc_try_send does, but if the target is not receiving yet, block until it is
 /// (a JOS lab 4 challenge: JOS's ipc_send polls with try_send and sys_yield). Senders to one
 /// receiver are served first come first served. The page is checked now and again when the
@@ -587,10 +584,6 @@ fn sys_ipc_send(
     cur: EnvIdx,
     [envid, value, srcva, perm]: [u32; 4],
 ) -> (Kernel, Result<i32>) {
-    // CHALLENGE: BEGIN sys_ipc_send
-    // HINT: As try_send if the target receives; else queue (env::block_send), hand off, block.
-    // STUB: let _ = (cur, envid, value, srcva, perm);
-    // STUB: (k, Err(Error::Inval))
     let cpu = k.cpu();
     let t = env::table(&mut k);
     let dst = match live_env(t, cpu, envid_arg(envid), false) {
@@ -614,27 +607,26 @@ fn sys_ipc_send(
     env::block_send(t, cur, dst, [value, srcva, perm]);
     // Let the receiver run next, if it can: the sender is waiting for it.
     t.set_handoff(cpu, dst);
-    block(k)
-    // CHALLENGE: END sys_ipc_send
+    give_up_cpu(k)
 }
+// CHALLENGE: END sys_ipc_send
 
 /// Block until a value is ready. Record that you want to receive using the env_ipc_recving
 /// and env_ipc_dstva fields, mark yourself not runnable, and give up the CPU. If dstva is
 /// < UTOP, then you are willing to receive a page of data.
-///
-/// A sender already blocked in sys_ipc_send on us is served at once: the message (and page)
-/// is taken, the sender is woken, and we return 0 without blocking. A queued sender whose page
-/// is no longer sendable gets its error and the next one is tried.
 fn sys_ipc_recv(mut k: Kernel, cur: EnvIdx, dstva: u32) -> (Kernel, Result<i32>) {
     // LAB 4: BEGIN sys_ipc_recv
-    // HINT: Take a queued sender's message if there is one (env::take_sender, finish_send); else
-    // HINT: block receiving at dstva (env::block_recv, block).
+    // HINT: Check dstva (Inval if below UTOP but not a page the page calls accept), then block
+    // HINT: receiving at dstva (env::block_recv) and give up the CPU (give_up_cpu).
     if dstva < UTOP && check_va(dstva).is_err() {
         return (k, Err(Error::Inval));
     }
     let t = env::table(&mut k);
     // CHALLENGE: BEGIN sys_ipc_recv-senders
-    // STUB: // (no sender ever waits: the blocking send is a challenge)
+    // STUB: // (no sender ever waits here: the blocking send is a challenge)
+    // A sender already blocked in sys_ipc_send on us is served at once: the message (and
+    // page) is taken, the sender is woken, and we return 0 without blocking. A queued sender
+    // whose page is no longer sendable gets its error and the next one is tried.
     while let Some((s, [value, srcva, perm])) = env::take_sender(t, cur) {
         let r = check_send_page(t, s, srcva, perm).and_then(|p| transfer_page(t, s, p, cur, dstva));
         match r {
@@ -649,14 +641,14 @@ fn sys_ipc_recv(mut k: Kernel, cur: EnvIdx, dstva: u32) -> (Kernel, Result<i32>)
     }
     // CHALLENGE: END sys_ipc_recv-senders
     env::block_recv(t, cur, dstva);
-    block(k)
+    give_up_cpu(k)
     // LAB 4: END sys_ipc_recv
 }
 
 /// The current env has blocked: run the env it just woke with a message, if that can run
 /// (a direct hand-off: no scheduler pass, and the reply is likely to come from there), else
 /// schedule as usual.
-fn block(mut k: Kernel) -> ! {
+fn give_up_cpu(mut k: Kernel) -> ! {
     let cpu = k.cpu();
     match env::table(&mut k).take_handoff(cpu) {
         // (Through the IPC fast path when it applies: env::run_blocked_to.)
@@ -665,6 +657,8 @@ fn block(mut k: Kernel) -> ! {
     }
 }
 
+// CHALLENGE: BEGIN sys_ipc_send_recv
+// STUB: // (a send and a receive in one call)
 /// Send to `envid` and receive, in one call (not in JOS: `SYS_IPC_SEND_RECV`, Liedtke's
 /// combined send and receive for a caller that expects a reply). The send is sys_ipc_send's,
 /// with its checks and errors (nothing is done then): if the receiver is not waiting yet we
@@ -680,9 +674,6 @@ fn sys_ipc_send_recv(
     frame: env::LiveFrame,
     [envid, value, srcva, perm, dstva]: [u32; 5],
 ) -> (Kernel, Result<i32>) {
-    // CHALLENGE: BEGIN sys_ipc_send_recv
-    // STUB: let _ = (cur, frame, envid, value, srcva, perm, dstva);
-    // STUB: (k, Err(Error::Inval))
     if dstva < UTOP && check_va(dstva).is_err() {
         return (k, Err(Error::Inval));
     }
@@ -703,7 +694,7 @@ fn sys_ipc_send_recv(
         }
         env::block_send_recv(t, cur, dst, msg, dstva);
         t.set_handoff(cpu, dst);
-        block(k)
+        give_up_cpu(k)
     }
     let sent = check_send_page(t, cur, srcva, perm).and_then(|p| {
         let dst_va = t.env(dst).env_ipc_dstva;
@@ -745,9 +736,9 @@ fn sys_ipc_send_recv(
         }
     }
     env::block_recv(t, cur, dstva);
-    block(k)
-    // CHALLENGE: END sys_ipc_send_recv
+    give_up_cpu(k)
 }
+// CHALLENGE: END sys_ipc_send_recv
 
 /// The first `N` arguments of the system call the env on `k`'s CPU made (edx, ecx, ebx, edi,
 /// esi, in the ABI's order), from its live frame.
@@ -847,18 +838,26 @@ pub fn syscall(mut k: Kernel, cur: EnvIdx, frame: env::LiveFrame) -> ! {
             (k, r) = sys_ipc_recv(k, cur, dstva);
             r
         }
+        // CHALLENGE: BEGIN sys_ipc_send-call
+        // STUB: // (the blocking send's system call)
         SYS_IPC_SEND => {
             let r;
             let a = args(frame, &mut k);
             (k, r) = sys_ipc_send(k, cur, a);
             r
         }
+        // CHALLENGE: END sys_ipc_send-call
+        // CHALLENGE: BEGIN sys_ipc_send_recv-call
+        // STUB: // (the combined send and receive's system call)
         SYS_IPC_SEND_RECV => {
             let r;
             let a = args(frame, &mut k);
             (k, r) = sys_ipc_send_recv(k, cur, frame, a);
             r
         }
+        // CHALLENGE: END sys_ipc_send_recv-call
+        // CHALLENGE: BEGIN batch-call
+        // STUB: // (the batch's system call)
         SYS_BATCH => {
             let [calls, n] = args(frame, &mut k);
             let t = env::table(&mut k);
@@ -872,6 +871,7 @@ pub fn syscall(mut k: Kernel, cur: EnvIdx, frame: env::LiveFrame) -> ! {
                 Err(e) => Err(e),
             }
         }
+        // CHALLENGE: END batch-call
         num => {
             let (t, tf) = frame.with_table(&mut k);
             let r = &tf.tf_regs;
@@ -890,13 +890,25 @@ pub fn syscall(mut k: Kernel, cur: EnvIdx, frame: env::LiveFrame) -> ! {
                     sys_env_set_pgfault_upcall(t, cpu, envid_arg(a1()), a2())
                 }
                 SYS_IPC_TRY_SEND => sys_ipc_try_send(t, cpu, cur, [a1(), a2(), a3(), a4()]),
+                // CHALLENGE: BEGIN sys_page_copy-call
+                // STUB: // (the page copy's system call)
                 SYS_PAGE_COPY => sys_page_copy(t, cpu, [a1(), a2(), a3(), a4()]),
+                // CHALLENGE: END sys_page_copy-call
+                // CHALLENGE: BEGIN priorities-call
+                // STUB: // (the priority's system call)
                 SYS_ENV_SET_PRIORITY => sys_env_set_priority(t, cpu, envid_arg(a1()), a2()),
+                // CHALLENGE: END priorities-call
+                // CHALLENGE: BEGIN exception-upcall-call
+                // STUB: // (the exception upcall's system call)
                 SYS_ENV_SET_EXCEPTION_UPCALL => {
                     sys_env_set_exception_upcall(t, cpu, envid_arg(a1()), a2())
                 }
+                // CHALLENGE: END exception-upcall-call
+                // CHALLENGE: BEGIN sys_page_map_copy-call
+                // STUB: // (the system calls of fork's page copies and mappings)
                 SYS_PAGE_DUP => sys_page_dup(t, cpu, cur, [a1(), a2(), a3()]),
                 SYS_PAGE_MAP_COPY => sys_page_map_copy(t, cpu, (a1(), a2(), a3(), a4(), a5())),
+                // CHALLENGE: END sys_page_map_copy-call
                 _ => Err(Error::Inval),
             }
         }

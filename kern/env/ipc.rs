@@ -31,6 +31,8 @@ impl EnvTable {
     }
 }
 
+// CHALLENGE: BEGIN sys_ipc_send-queue
+// STUB: // (the queues of senders blocked on a receiver: the blocking send's)
 /// Env `i`, running on `cpu`, blocks in sys_ipc_send until receiver `r` takes the message.
 pub fn block_send(t: &mut EnvTable, i: EnvIdx, r: EnvIdx, msg: [u32; 3]) {
     t.must_ipc(i, Event::SendWait);
@@ -64,6 +66,7 @@ pub fn block_send_recv(t: &mut EnvTable, i: EnvIdx, r: EnvIdx, msg: [u32; 3], ds
     block_send(t, i, r, msg);
     t.env(i).env_ipc_dstva = dstva;
 }
+// CHALLENGE: END sys_ipc_send-queue
 
 /// Env `i` blocks in sys_ipc_recv, to have a page mapped at `dstva` if below UTOP.
 pub fn block_recv(t: &mut EnvTable, i: EnvIdx, dstva: u32) {
@@ -97,11 +100,14 @@ pub fn set_message(t: &mut EnvTable, i: EnvIdx, from: EnvId, value: u32, perm: i
 /// for every receiver).
 #[inline]
 fn message_regs(regs: &mut jos_inc::trap::PushRegs, from: EnvId, value: u32, perm: i32) {
+    // CHALLENGE: BEGIN sys_ipc_send_recv-regs
+    // STUB: let _ = (from, value, perm);
     if regs.reg_eax == jos_inc::syscall::SYS_IPC_SEND_RECV {
         regs.reg_edx = value;
         regs.reg_ecx = from.abi() as u32;
         regs.reg_ebx = perm as u32;
     }
+    // CHALLENGE: END sys_ipc_send_recv-regs
     regs.reg_eax = 0;
 }
 
@@ -205,11 +211,14 @@ impl EnvTable {
         !self.runq.is_empty()
     }
 
+    // CHALLENGE: BEGIN sys_ipc_send-queued
+    // STUB: // (whether senders wait on an env: the blocking send's)
     /// Whether senders are queued on env `i` (blocked in sys_ipc_send until it receives).
     #[inline]
     pub fn has_senders(&self, i: EnvIdx) -> bool {
         self.links.has_senders(i)
     }
+    // CHALLENGE: END sys_ipc_send-queued
 }
 
 /// The current env of `k`'s CPU has blocked (in a receive or a send) after waking env `to`:
@@ -225,6 +234,8 @@ pub fn run_blocked_to(mut k: Kernel, to: EnvIdx) -> ! {
     env_run(k, to)
 }
 
+// CHALLENGE: BEGIN sys_ipc_send_recv-switch
+// STUB: // (the combined send and receive's switch)
 /// sys_ipc_send_recv's second half, the fast path proper: env `cur`, running on `k`'s CPU,
 /// has sent a message (from `from`, `value`, page permissions `perm`) to env `to`, blocked
 /// receiving, and now blocks receiving at `dstva`; `to` takes the CPU at once if it can
@@ -256,3 +267,4 @@ pub fn send_recv_switch(
         None => crate::sched::sched_yield(k),
     }
 }
+// CHALLENGE: END sys_ipc_send_recv-switch

@@ -38,20 +38,32 @@ unsafe impl Send for EnvTable {}
 #[derive(Clone, Copy)]
 pub(super) struct EnvKern {
     pub(super) state: EnvState,
+    // CHALLENGE: BEGIN sys_ipc_send-msg
+    // STUB: // (a blocked sender's message)
     /// While blocked in sys_ipc_send: the message (value, srcva, perm).
     pub(super) msg: [u32; 3],
+    // CHALLENGE: END sys_ipc_send-msg
     /// Scheduling priority, `0..NPRIO` (higher first).
     pub(super) prio: u8,
+    // CHALLENGE: BEGIN exception-upcall-state
+    // STUB: // (the upcall for the other exceptions)
     /// The user exception upcall (0: none; JOS's behaviour, the env is destroyed).
     pub(super) exc_upcall: u32,
+    // CHALLENGE: END exception-upcall-state
 }
 
 impl EnvKern {
     pub(super) const FREE: EnvKern = EnvKern {
         state: EnvState::FREE,
+        // CHALLENGE: BEGIN sys_ipc_send-msg-none
+        // STUB: // (no message)
         msg: [0; 3],
+        // CHALLENGE: END sys_ipc_send-msg-none
         prio: ENV_PRIO_DEFAULT as u8,
+        // CHALLENGE: BEGIN exception-upcall-none
+        // STUB: // (no upcall for the other exceptions)
         exc_upcall: 0,
+        // CHALLENGE: END exception-upcall-none
     };
 }
 
@@ -220,6 +232,8 @@ impl EnvTable {
         u32::from(self.kern[i].prio)
     }
 
+    // CHALLENGE: BEGIN exception-upcall-access
+    // STUB: // (reading and setting an env's upcall for the other exceptions)
     /// Env `i`'s user exception upcall (0: none).
     pub fn exc_upcall(&self, i: EnvIdx) -> u32 {
         self.kern[i].exc_upcall
@@ -228,6 +242,7 @@ impl EnvTable {
     pub fn set_exc_upcall(&mut self, i: EnvIdx, func: u32) {
         self.kern[i].exc_upcall = func;
     }
+    // CHALLENGE: END exception-upcall-access
 
     /// Set env `i`'s priority (checked by the caller).
     pub fn set_prio(&mut self, i: EnvIdx, p: u32) {
@@ -514,7 +529,11 @@ impl Reap for Reaper<'_> {
     }
 
     fn fail_send(&mut self, s: EnvIdx) {
+        // CHALLENGE: BEGIN sys_ipc_send-reap
+        // STUB: // No sender ever waits (the blocking send is a challenge): nothing to fail.
+        // STUB: let _ = s;
         finish_send(self.t, s, Err(Error::BadEnv));
+        // CHALLENGE: END sys_ipc_send-reap
     }
 
     fn release(&mut self, x: EnvIdx) {
@@ -583,7 +602,7 @@ pub fn set_status(t: &mut EnvTable, cpu: CpuId, i: EnvIdx, runnable: bool) -> Re
 pub fn exofork(t: &mut EnvTable, frame: &Trapframe, cpu: CpuId) -> Result<EnvId> {
     // LAB 4: BEGIN exofork
     // HINT: A suspended child (env_alloc) with the parent's registers (`frame`) but eax 0,
-    // HINT: the parent's FPU state (fpu::snapshot) and its exception upcall.
+    // HINT: the parent's FPU state (fpu::snapshot).
     let child = env_alloc(t, cpu, true)?;
     let e = t.env(child);
     e.env_tf = *frame;
@@ -592,10 +611,13 @@ pub fn exofork(t: &mut EnvTable, frame: &Trapframe, cpu: CpuId) -> Result<EnvId>
     let id = t.id(child);
     // The FPU holds the parent's state (it runs here).
     fpu::snapshot(t.fpu_area(child));
+    // CHALLENGE: BEGIN exception-upcall-fork
+    // STUB: // (what else a child inherits, as it inherits the registers)
     // Kernel-only per-env state a child inherits, as it inherits the registers.
     if let Some(p) = cpu::cpu(cpu).env() {
         t.kern[child].exc_upcall = t.kern[p].exc_upcall;
     }
+    // CHALLENGE: END exception-upcall-fork
     Ok(id)
     // LAB 4: END exofork
 }

@@ -451,6 +451,9 @@ struct Item {
     start: usize,
     end: usize,
     root: bool,
+    /// Indented: a method or an associated item, which `.name(` may call (a free function
+    /// is never called so: `cpu.set_status(..)` is no use of a free `set_status`).
+    method: bool,
 }
 
 /// The items of Rust source `lines` (line-based, as rustfmt lays them out).
@@ -460,7 +463,8 @@ fn items(lines: &[&str], library: bool) -> Vec<Item> {
     while i < lines.len() {
         let t = lines[i].trim_start();
         let indent = lines[i].len() - t.len();
-        let public = t.starts_with("pub ") || t.starts_with("pub(crate) ");
+        // Exported: `pub` (a `pub(crate)` item is used only if its crate uses it).
+        let public = t.starts_with("pub ");
         let head = t
             .trim_start_matches("pub(crate) ")
             .trim_start_matches("pub ")
@@ -523,6 +527,7 @@ fn items(lines: &[&str], library: bool) -> Vec<Item> {
             start: i,
             end,
             root,
+            method: indent > 0,
         });
         i = if kind == "fn" { i + 1 } else { end + 1 };
     }
@@ -569,7 +574,7 @@ fn crate_of(f: &str) -> &str {
 }
 
 fn used_in_crate(files: &[(String, String)]) -> HashSet<String> {
-    let mut bodies: Vec<(String, HashSet<String>)> = Vec::new();
+    let mut bodies: Vec<(String, bool, HashSet<String>)> = Vec::new();
     let mut used: HashSet<String> = HashSet::new();
     for (f, text) in files {
         let library =
@@ -583,13 +588,10 @@ fn used_in_crate(files: &[(String, String)]) -> HashSet<String> {
                 continue;
             }
             inside[it.start..=it.end].fill(true);
-            let words: HashSet<String> = words(&lines[it.start + 1..=it.end].join("\n"))
-                .into_keys()
-                .map(String::from)
-                .collect();
+            let words: HashSet<String> = refs(&lines[it.start + 1..=it.end].join("\n"));
             let mut w = words;
             // The first line's words other than its own name (a const's type and value).
-            for x in words_of(lines[it.start]) {
+            for x in refs(lines[it.start]) {
                 if x != it.name {
                     w.insert(x);
                 }
@@ -597,20 +599,20 @@ fn used_in_crate(files: &[(String, String)]) -> HashSet<String> {
             if it.root {
                 used.insert(it.name.clone());
             }
-            bodies.push((it.name.clone(), w));
+            bodies.push((it.name.clone(), it.method, w));
         }
         for (k, l) in lines.iter().enumerate() {
             let t = l.trim_start();
             let decl = ["use ", "pub use ", "mod ", "pub mod ", "pub(crate) mod "];
             if !inside[k] && !decl.iter().any(|d| t.starts_with(d)) {
-                used.extend(words_of(l));
+                used.extend(refs(l));
             }
         }
     }
     loop {
         let before = used.len();
-        for (name, w) in &bodies {
-            if used.contains(name) {
+        for (name, method, w) in &bodies {
+            if is_used(&used, name, *method) {
                 let add: Vec<String> = w.iter().filter(|x| !used.contains(*x)).cloned().collect();
                 used.extend(add);
             }
@@ -621,8 +623,60 @@ fn used_in_crate(files: &[(String, String)]) -> HashSet<String> {
     }
 }
 
-fn words_of(line: &str) -> Vec<String> {
-    words(line).into_keys().map(String::from).collect()
+/// Whether an item `name` (a method if `method`) is used, by the names [`refs`] found.
+fn is_used(used: &HashSet<String>, name: &str, method: bool) -> bool {
+    used.contains(name) || (method && used.contains(&format!(".{name}")))
+}
+
+/// The names a text's code may refer to an item by, for [`used_names`]: its identifiers,
+/// without comments, string literals (an assembler directive `.set` is no use of a `set`)
+/// and field accesses (`self.handoff[..]` is no use of a method `handoff`: a method call is
+/// followed by `(`); a method call `.name(` is `.name`, a use of methods only.
+fn refs(text: &str) -> HashSet<String> {
+    let mut out = HashSet::new();
+    for line in text.lines() {
+        // Strings out first (a `//` inside one is no comment), then the comment.
+        let mut code = String::with_capacity(line.len());
+        let mut in_str = false;
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            match (in_str, c) {
+                (true, '\\') => {
+                    chars.next();
+                }
+                (_, '"') => {
+                    in_str = !in_str;
+                    code.push(' ');
+                }
+                (true, _) => {}
+                (false, _) => code.push(c),
+            }
+        }
+        let code = code.split("//").next().unwrap_or("");
+        let b = code.as_bytes();
+        let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+        let mut i = 0;
+        while i < b.len() {
+            if !ident(b[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < b.len() && ident(b[i]) {
+                i += 1;
+            }
+            // (`.name(` and `.name::<T>(` are calls.)
+            let call = b.get(i) == Some(&b'(') || code[i..].starts_with("::");
+            match (start > 0 && b[start - 1] == b'.', call) {
+                // A method call: only a method may be what it calls.
+                (true, true) => out.insert(format!(".{}", &code[start..i])),
+                // A field.
+                (true, false) => false,
+                _ => out.insert(code[start..i].to_string()),
+            };
+        }
+    }
+    out
 }
 
 /// What the stubs leave unused, allowed where it is: a `use` whose names only the removed
@@ -651,13 +705,25 @@ fn allow_unused(tree: &mut [(String, Option<Stubbed>)]) -> Result<(), String> {
         };
         let library =
             f.starts_with("lib/") || f.starts_with("kern/logic/") || f.starts_with("inc/");
-        let file_words = words(&s.text);
         let lines: Vec<&str> = s.text.lines().collect();
+        // An import outside the tests must be used outside them (`mod tests` is compiled in
+        // test builds only): from `#[cfg(test)]` on, the names are the tests'.
+        let tests_at = lines
+            .iter()
+            .position(|l| l.trim() == "#[cfg(test)]")
+            .unwrap_or(lines.len());
+        let all_words = words(&s.text);
+        let code = lines[..tests_at].join("\n");
+        let code_words = words(&code);
         let dead: HashSet<usize> = items(&lines, library)
             .into_iter()
             .filter(|it| {
                 let key = (crate_of(f).to_string(), it.name.clone());
-                !it.root && !live_here.contains(&key) && live_there.contains(&key)
+                let live = |set: &HashSet<(String, String)>| {
+                    set.contains(&key)
+                        || (it.method && set.contains(&(key.0.clone(), format!(".{}", key.1))))
+                };
+                !it.root && !live(&live_here) && live(&live_there)
             })
             .map(|it| it.start)
             .collect();
@@ -667,6 +733,11 @@ fn allow_unused(tree: &mut [(String, Option<Stubbed>)]) -> Result<(), String> {
             let t = lines[i].trim_start();
             let indent = &lines[i][..lines[i].len() - t.len()];
             if t.starts_with("use ") && !s.stubbed.is_empty() {
+                let file_words = if i < tests_at {
+                    &code_words
+                } else {
+                    &all_words
+                };
                 // The whole statement (rustfmt may spread it over lines).
                 let mut j = i;
                 while j < lines.len() && !lines[j].trim_end().ends_with(';') {
@@ -835,10 +906,20 @@ fn similar(o: &LabOpts) -> Result<(), String> {
             }
         }
     }
+    let over: Vec<_> = found.iter().filter(|s| s.leak()).collect();
+    let known = over
+        .iter()
+        .filter(|s| {
+            KNOWN_SIMILAR
+                .iter()
+                .any(|(f, r, _)| *f == s.function && *r == s.region)
+        })
+        .count();
     println!(
-        "kit similar: lab {} handout: {} leaks over the thresholds (containment >= {}, run >= {})",
+        "kit similar: lab {} handout: {} leaks over the thresholds (containment >= {}, run >= {}); \
+         {known} known pairs, not leaks (JOS gives the same code)",
         o.lab,
-        found.iter().filter(|s| s.leak()).count(),
+        over.len() - known,
         kit::similar::CONTAINMENT,
         kit::similar::RUN
     );

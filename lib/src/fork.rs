@@ -35,8 +35,8 @@ use jos_inc::syscall::{
 fn cow_pgfault(utf: &mut UTrapframe) {
     // LAB 4: BEGIN pgfault
     // HINT: Only a write (Fec::WR) to a copy-on-write page (Pte::COW, via uvpt) is ours, else
-    // HINT: panic; give the page a private writable copy (sys_page_copy, or PFTEMP and three calls
-    // HINT: as JOS).
+    // HINT: panic; give the page a private writable copy (a new page at PFTEMP, the copy, the
+    // HINT: remap).
     let addr = utf.utf_fault_va;
     let err = Fec::from_bits_retain(utf.utf_err);
     let pte = Pte::from_bits_retain(uvpt(pgnum(addr)));
@@ -119,10 +119,15 @@ enum Mode {
     /// Copy-on-write fork: every page copy-on-write (or shared if PTE_SHARE, read-only if
     /// read-only).
     Fork,
+    // CHALLENGE: BEGIN sfork-mode
+    // STUB: // (sfork's)
     /// sfork: every page below the user stack shared with our permissions.
     Sfork,
+    // CHALLENGE: END sfork-mode
 }
 
+// CHALLENGE: BEGIN fork-batch
+// STUB: // (fork's calls collected in one batch)
 /// Calls collected for one `sys_batch` (fork's last steps; sfork's mappings), made when full
 /// and at the end. Small: it lives on the user stack, which is one page.
 struct Batch {
@@ -169,6 +174,7 @@ impl Batch {
         self.len = 0;
     }
 }
+// CHALLENGE: END fork-batch
 
 /// fork and sfork, returning the raw id (child id, 0 in the child, or -E_*) in EAX.
 ///
@@ -181,8 +187,8 @@ impl Batch {
 fn fork_raw(mode: Mode) -> i32 {
     // LAB 4: BEGIN fork
     // HINT: Install the handler, sys_exofork (the child fixes thisenv and returns 0), duppage every
-    // HINT: present user page below USTACKTOP (uvpd/uvpt; or sys_page_dup, the kernel's walk), then
-    // HINT: give the child an exception stack, the upcall, and RUNNABLE (a Batch: one trap).
+    // HINT: present user page below USTACKTOP (walking uvpd/uvpt), then give the child an
+    // HINT: exception stack, the upcall, and RUNNABLE.
     set_pgfault_handler(cow_pgfault);
     let envid = match sys_exofork() {
         Ok(0) => {
@@ -194,6 +200,33 @@ fn fork_raw(mode: Mode) -> i32 {
         Ok(id) => id,
         Err(e) => return -e.code(),
     };
+    // CHALLENGE: BEGIN fork-fewer-traps
+    // STUB: // JOS's way: duppage every present user page below USTACKTOP (the walk of uvpd and
+    // STUB: // uvpt), then the child's exception stack, our upcall, and RUNNABLE, a call each.
+    // STUB: let _ = mode;
+    // STUB: let ndirs = pgnum(USTACKTOP - 1) / NPTENTRIES + 1;
+    // STUB: uvpd_table().for_each_present(ndirs, |pdx, pde| {
+    // STUB:     let Some(table) = uvpt_table_of(pdx, pde) else {
+    // STUB:         return;
+    // STUB:     };
+    // STUB:     let first = pdx * NPTENTRIES;
+    // STUB:     table.for_each_present(NPTENTRIES.min(pgnum(USTACKTOP) - first), |i, pte| {
+    // STUB:         let pte = Pte::from_bits_retain(pte);
+    // STUB:         if pte.contains(Pte::U)
+    // STUB:             && let Err(e) = duppage(envid, first + i, pte)
+    // STUB:         {
+    // STUB:             panic!("fork: duppage: {}", e);
+    // STUB:         }
+    // STUB:     });
+    // STUB: });
+    // STUB: // SAFETY: the child's own exception stack and upcall; it is not running yet.
+    // STUB: let r = unsafe {
+    // STUB:     crate::syscall::sys_page_alloc(envid, UXSTACKTOP - PGSIZE, Pte::P | Pte::U | Pte::W)
+    // STUB:         .and_then(|()| crate::syscall::sys_env_set_pgfault_upcall(envid, pgfault_upcall()))
+    // STUB: };
+    // STUB: if let Err(e) = r.and_then(|()| crate::syscall::sys_env_set_status(envid, ENV_RUNNABLE)) {
+    // STUB:     panic!("fork: {}", e);
+    // STUB: }
     let who = match mode {
         Mode::Fork => "fork",
         Mode::Sfork => "sfork",
@@ -250,6 +283,7 @@ fn fork_raw(mode: Mode) -> i32 {
     );
     batch.push(SYS_ENV_SET_STATUS, [envid as u32, ENV_RUNNABLE, 0, 0, 0]);
     batch.run();
+    // CHALLENGE: END fork-fewer-traps
     envid
     // LAB 4: END fork
 }

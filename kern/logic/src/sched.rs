@@ -11,8 +11,9 @@
 //! rotation (highest first), and each level has its own round-robin position, so the envs of
 //! a level take its turns in order.
 //!
-//! The bound (host-tested in `tests::lab4_fairness`; the tests of the round robin are named
-//! `lab4_`: a course handout skips them before lab 4, where `round_robin` is the student's): with a fixed set of runnable envs, an env at
+//! The bound (host-tested in `tests::fairness`, a test of the priorities challenge, absent from
+//! course handouts; the tests of the round robin alone are named `lab4_`: a handout skips them
+//! before lab 4, where `round_robin` is the student's): with a fixed set of runnable envs, an env at
 //! a level below the top runs within `AGING_PERIOD * (NPRIO - 1) * n` timer ticks of any one
 //! CPU, `n` being the number of runnable envs at its level (its level gets one of every
 //! `NPRIO - 1` aging turns at worst, and every aging turn of its level takes the next env of
@@ -45,9 +46,13 @@ pub struct RunQueues {
     /// Bit p set iff `runq[p]` is non-empty.
     levels: u8,
     /// Per level: where its round robin goes on (the slot after the env it chose last).
+    // HANDOUT: #[allow(dead_code)] // read by the round robin (lab 4) once written
     next: [EnvIdx; NLEVELS],
+    // CHALLENGE: BEGIN priorities-age
+    // STUB: // (where the aging turns go on)
     /// The level the next aging turn tries first (then the ones below it, circularly).
     age: u8,
+    // CHALLENGE: END priorities-age
 }
 
 impl Default for RunQueues {
@@ -62,7 +67,10 @@ impl RunQueues {
             runq: [const { RunSet::new() }; NLEVELS],
             levels: 0,
             next: [EnvIdx::FIRST; NLEVELS],
+            // CHALLENGE: BEGIN priorities-age-init
+            // STUB: // (the aging turns start at the top)
             age: NLEVELS as u8 - 1,
+            // CHALLENGE: END priorities-age-init
         }
     }
 
@@ -99,6 +107,11 @@ impl RunQueues {
     /// runnable.
     #[inline(always)]
     pub fn pick(&mut self, cur: Option<Current>, aging: bool) -> Option<EnvIdx> {
+        // CHALLENGE: BEGIN priorities-pick
+        // STUB: // JOS's round robin: one level (every env has the default priority), no aging.
+        // STUB: let _ = aging;
+        // STUB: let level = self.top_level()?;
+        // STUB: self.round_robin(level, cur.map(|c| c.slot))
         let top = self.top_level()?;
         // Not in JOS (a lab 4 challenge): priorities, and aging turns for the levels below
         // the highest that wants a CPU (the current env's, if it may go on, counts).
@@ -114,8 +127,11 @@ impl RunQueues {
         }
         let after = cur.filter(|c| c.prio == top).map(|c| c.slot);
         self.round_robin(top, after)
+        // CHALLENGE: END priorities-pick
     }
 
+    // CHALLENGE: BEGIN priorities-aging
+    // STUB: // (the aging turns of the levels below the top)
     /// The level an aging turn goes to, among the non-empty levels in `below` (all below the
     /// top): the first at or below `age`, circularly; the next turn starts below it.
     fn aging_level(&mut self, below: u8) -> usize {
@@ -130,6 +146,7 @@ impl RunQueues {
         };
         level
     }
+    // CHALLENGE: END priorities-aging
 
     /// JOS's round robin within one level: the first runnable env after `after` (the env this
     /// CPU ran, if it is of this level), circularly, else after the env this level chose last.
@@ -186,11 +203,13 @@ mod tests {
         assert_eq!(q.pick(cur(8), false), Some(e(9)));
     }
 
+    // CHALLENGE: BEGIN priorities-tests
+    // STUB: // (the tests of priorities and aging)
     /// The reported starvation: a busy high-priority env preempted at every tick, twelve
     /// envs at priority 0. Each aging turn used to start after the high env's slot, so the
     /// same low env won every time. Now each takes its turn.
     #[test]
-    fn lab4_lowest_level_takes_turns() {
+    fn lowest_level_takes_turns() {
         let mut q = RunQueues::new();
         for i in 1..13 {
             q.insert(e(i), 0);
@@ -229,7 +248,7 @@ mod tests {
     /// takes timer ticks in turn (the preempted env goes back to the run queue), and no env
     /// may wait longer than the bound the module comment states.
     #[test]
-    fn lab4_fairness() {
+    fn fairness() {
         let mut rnd = crate::testrng::below(0x9e37_79b9_u32);
         for round in 0..300 {
             let ncpu = 1 + round % 4;
@@ -296,4 +315,5 @@ mod tests {
             }
         }
     }
+    // CHALLENGE: END priorities-tests
 }
