@@ -36,6 +36,18 @@ macro_rules! trap_entry_asm {
         const NTRAPVEC: usize = [$($num),*].len();
         core::arch::global_asm!(
             ".text",
+            // The rest of the Trapframe (JOS's _alltraps up to its call): the data segments
+            // and the general registers, the kernel's data segments loaded, and the frame's
+            // address pushed as the handler's argument.
+            ".macro COMPLETE_FRAME",
+            "  pushl %ds",
+            "  pushl %es",
+            "  pushal",
+            "  movw ${kd}, %ax",
+            "  movw %ax, %ds",
+            "  movw %ax, %es",
+            "  pushl %esp",
+            ".endm",
             ".macro TRAPHANDLER_EC num",
             "  .globl trap_handler_\\num",
             "  .p2align 2",
@@ -70,13 +82,7 @@ macro_rules! trap_entry_asm {
             "trap_handler_\\num:",
             "  pushl $0",
             "  pushl $\\num",
-            "  pushl %ds",
-            "  pushl %es",
-            "  pushal",
-            "  movw ${kd}, %ax",
-            "  movw %ax, %ds",
-            "  movw %ax, %es",
-            "  pushl %esp",
+            "  COMPLETE_FRAME",
             "  call syscall_trap",
             "0: jmp 0b",
             ".endm",
@@ -86,13 +92,7 @@ macro_rules! trap_entry_asm {
             // return (they leave through env_pop_tf / enter_user).
             ".macro ALLTRAPS name, handler",
             "\\name:",
-            "  pushl %ds",
-            "  pushl %es",
-            "  pushal",
-            "  movw ${kd}, %ax",
-            "  movw %ax, %ds",
-            "  movw %ax, %es",
-            "  pushl %esp",
+            "  COMPLETE_FRAME",
             "  call \\handler",
             "0: jmp 0b",
             ".endm",

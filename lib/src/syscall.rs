@@ -17,39 +17,19 @@ use jos_inc::mmu::Pte;
 use jos_inc::syscall::*;
 use jos_inc::trap::T_SYSCALL;
 
-/// A system call with up to four arguments. ESI is not touched: LLVM reserves it on i386
-/// (base pointer), so it cannot be an operand.
-#[inline(always)]
-fn syscall4(num: u32, a1: u32, a2: u32, a3: u32, a4: u32) -> i32 {
-    let ret: i32;
-    // SAFETY: the trap itself only clobbers EAX (the kernel restores the rest from the trap
-    // frame). What the call does to our address space is each wrapper's concern: the ones
-    // that can hurt the caller are `unsafe fn`s whose callers vouch for them.
-    unsafe {
-        asm!(
-            "int ${t}",
-            t = const T_SYSCALL,
-            inlateout("eax") num => ret,
-            in("edx") a1,
-            in("ecx") a2,
-            in("ebx") a3,
-            in("edi") a4,
-            options(att_syntax),
-        );
-    }
-    ret
-}
-
-/// System calls with fewer arguments: `syscall4`'s trap with only the registers the call
-/// reads loaded (the kernel reads each call's own arguments and no others), so a call with
-/// none costs the trap alone rather than four more register loads.
+/// The system calls of up to four arguments: the trap with only the registers the call reads
+/// loaded (the kernel reads each call's own arguments and no others), so a call with none
+/// costs the trap alone rather than four more register loads.
 macro_rules! short_syscall {
     ($(#[$m:meta])* $name:ident ($($arg:ident: $reg:tt),*)) => {
         $(#[$m])*
         #[inline(always)]
         fn $name(num: u32, $($arg: u32),*) -> i32 {
             let ret: i32;
-            // SAFETY: as for `syscall4`.
+            // SAFETY: the trap itself only clobbers EAX (the kernel restores the rest from
+            // the trap frame). What the call does to our address space is each wrapper's
+            // concern: the ones that can hurt the caller are `unsafe fn`s whose callers vouch
+            // for them.
             unsafe {
                 asm!(
                     "int ${t}",
@@ -80,6 +60,11 @@ short_syscall!(
     /// A system call with three arguments.
     syscall3(a1: "edx", a2: "ecx", a3: "ebx")
 );
+short_syscall!(
+    /// A system call with four arguments. ESI is not touched: LLVM reserves it on i386
+    /// (base pointer), so it cannot be an operand (see `syscall5`).
+    syscall4(a1: "edx", a2: "ecx", a3: "ebx", a4: "edi")
+);
 
 /// A system call with five arguments. ESI (argument 5) cannot be an asm operand, and with
 /// EAX, EDX, ECX, EBX and EDI taken no register is left to carry it: so EAX brings the
@@ -88,7 +73,7 @@ short_syscall!(
 fn syscall5(num: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5: u32) -> i32 {
     let num_a5 = [num, a5];
     let ret: i32;
-    // SAFETY: as for `syscall4`; `num_a5` lives across the asm, and ESI is restored before
+    // SAFETY: as for `short_syscall`'s; `num_a5` lives across the asm, and ESI is restored before
     // the block ends, as LLVM requires of a reserved register.
     unsafe {
         asm!(
