@@ -134,7 +134,7 @@ fn sys_env_set_status(t: &mut EnvTable, cpu: CpuId, envid: EnvId, status: u32) -
         _ => return Err(Error::Inval),
     };
     let e = live_env(t, cpu, envid, true)?;
-    env::set_status(t, cpu, e, runnable)?;
+    env::set_status(t, e, runnable)?;
     Ok(0)
     // LAB 4: END sys_env_set_status
 }
@@ -307,7 +307,8 @@ fn sys_page_map(
 ) -> Result<i32> {
     // LAB 4: BEGIN sys_page_map
     // HINT: Check both envs, both addresses and perm; map the source page (page_map_checked: no
-    // HINT: writable mapping of a read-only page); shootdown.
+    // HINT: writable mapping of a read-only page); then the TLBs: which address space changed,
+    // HINT: and which other CPUs may run it (`shootdown`'s doc)?
     let src = live_env(t, cpu, envid_arg(srcenvid), true)?;
     let dst = live_env(t, cpu, envid_arg(dstenvid), true)?;
     let srcva = check_va(srcva)?;

@@ -583,17 +583,11 @@ pub fn env_destroy(t: &mut EnvTable, cpu: CpuId, i: EnvIdx) -> Result<Destroyed>
 /// sys_env_set_status: suspend (NOT_RUNNABLE) or resume (RUNNABLE) env `i`. A running env
 /// keeps running until its CPU next enters the kernel; a receiver stays blocked in its
 /// receive. -E_BAD_ENV for a dying env.
-pub fn set_status(t: &mut EnvTable, cpu: CpuId, i: EnvIdx, runnable: bool) -> Result<()> {
-    // LAB 4: BEGIN set_status
-    // HINT: Apply the SetStatus event (a refusal is BadEnv); free the env if that finished it.
-    let s = t
-        .apply(i, Event::SetStatus { runnable })
+pub fn set_status(t: &mut EnvTable, i: EnvIdx, runnable: bool) -> Result<()> {
+    // The lifecycle decides (a dying or free env refuses); the run set follows its state.
+    t.apply(i, Event::SetStatus { runnable })
         .map_err(|_| Error::BadEnv)?;
-    if s.life() == Life::Free {
-        env_free(t, cpu, i);
-    }
     Ok(())
-    // LAB 4: END set_status
 }
 
 /// sys_exofork's child of the env running on `cpu`, whose registers are `frame` (its live

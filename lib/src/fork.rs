@@ -1,18 +1,16 @@
 //! Copy-on-write fork (JOS's lib/fork.c), and sfork.
 //!
 //! The parent creates an empty child with `sys_exofork`, then maps every user page below
-//! USTACKTOP into it: writable (or already copy-on-write) pages as PTE_COW in both, parent
-//! last; read-only pages read-only; PTE_SHARE pages as they are. The child gets a fresh
-//! exception stack and the parent's upcall, and only then becomes runnable. The first write
-//! to a COW page faults into [`cow_pgfault`], which gives the writer its own copy (with
-//! `sys_page_copy`, one call where JOS makes three).
+//! USTACKTOP into it (`duppage`): writable (or already copy-on-write) pages as PTE_COW in
+//! both, parent last; read-only pages read-only; PTE_SHARE pages as they are. The child gets
+//! a fresh exception stack and the parent's upcall, and only then becomes runnable. The first
+//! write to a COW page faults into [`cow_pgfault`], which gives the writer its own copy: a
+//! new page at PFTEMP, the copy, the remap (lab 4's exercise, three system calls as in JOS).
 //!
-//! Fewer traps than JOS (a JOS lab 4 challenge): the kernel makes duppage's mappings for a
-//! whole range in one call (`sys_page_dup`, each mapping the one duppage would make and
-//! checked as such), and the last steps go in one `sys_batch`. The stack page the parent runs
-//! on is not made copy-on-write but copied into the child (`sys_page_map_copy`): both would
-//! write it at once, and one copy costs less than a fault in each. A fork of a 70-page program
-//! is 3 traps (JOS: 2 per writable page, about 150).
+//! The reference tree's fork makes fewer traps (the lab book's challenges: one call for the
+//! copy, one for a whole range of duppage's mappings, a batch for the last steps, the stack
+//! page copied rather than faulted on); that code is challenge code, and the exercise is the
+//! fork described above.
 
 use jos_inc::env::{ENV_RUNNABLE, EnvId};
 use jos_inc::error::{Result, from_abi};
@@ -80,9 +78,12 @@ fn cow_pgfault(utf: &mut UTrapframe) {
 }
 
 /// Map our page number `pn`, whose PTE is `pte`, into `envid` at the same address (JOS's
-/// `duppage`). fork itself has the kernel do this for a whole range (`sys_page_dup`, which
-/// makes exactly these mappings); this is the one-page version, for the course's lab 4.
-#[allow(dead_code, reason = "the lab 4 exercise; fork uses sys_page_dup")]
+/// `duppage`): lab 4's fork calls it for every present page. (The reference's fork has the
+/// kernel make these mappings for a whole range: a challenge.)
+#[allow(
+    dead_code,
+    reason = "the lab 4 exercise; the reference's fork uses a challenge's call"
+)]
 fn duppage(envid: EnvId, pn: usize, pte: Pte) -> Result<()> {
     // LAB 4: BEGIN duppage
     // HINT: Map page pn into the child at the same address: shared pages as they are, writable or
@@ -180,8 +181,8 @@ impl Batch {
 ///
 /// Not inlined, and kept to plain integers, so that the child's path after `sys_exofork`
 /// touches nothing but registers and this frame's saved registers and return address: the
-/// child resumes on a copy of the stack taken later (its copy of the stack page is made by
-/// the last batch), and every other slot of this frame may hold the parent's later values by
+/// child resumes on a copy of the stack taken later (copy-on-write, or copied for it), and
+/// every other slot of this frame may hold the parent's later values by
 /// then.
 #[inline(never)]
 fn fork_raw(mode: Mode) -> i32 {
