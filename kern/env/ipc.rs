@@ -5,7 +5,7 @@
 use jos_inc::error::Result;
 use jos_inc::trap::Trapframe;
 use kern_logic::envid::{EnvId, EnvIdx};
-use kern_logic::lifecycle::{self, Event, Life};
+use kern_logic::lifecycle::{self, EnvState, Event, Life, Shortcut};
 use kern_logic::links::Link;
 
 use crate::cpu::{self, CpuId};
@@ -70,7 +70,11 @@ pub fn block_send_recv(t: &mut EnvTable, i: EnvIdx, r: EnvIdx, msg: [u32; 3], ds
 
 /// Env `i` blocks in sys_ipc_recv, to have a page mapped at `dstva` if below UTOP.
 pub fn block_recv(t: &mut EnvTable, i: EnvIdx, dstva: u32) {
-    t.must_ipc(i, Event::Recv);
+    // (The shortcut's case names the CPU: the one running `i`, as the caller's env is.)
+    match t.state(i).cpu() {
+        Some(cpu) => t.must_short(i, Shortcut::recv(cpu)),
+        None => t.must_ipc(i, Event::Recv),
+    };
     t.env(i).env_ipc_dstva = dstva;
 }
 
@@ -80,7 +84,7 @@ pub fn deliver(t: &mut EnvTable, cpu: CpuId, i: EnvIdx, from: EnvId, value: u32,
     set_message(t, i, from, value, perm);
     // The receiver is off every CPU (receivers are), so its registers are in env_tf.
     message_regs(&mut t.env(i).env_tf.tf_regs, from, value, perm);
-    t.must_ipc(i, Event::Deliver);
+    t.must_short(i, Shortcut::deliver());
     t.handoff[cpu.index()] = Link::to(i);
 }
 
@@ -147,25 +151,32 @@ impl EnvTable {
         fused: bool,
     ) -> bool {
         let (c0, t0) = (self.kern[cur].state, self.kern[to].state);
-        let (c1, t1) = if fused {
+        // The common cases through lifecycle shortcuts (a mask and compare each); the shape
+        // holds by their cases: `cur` from running (active) to blocked off the CPU (live,
+        // not runnable), `to` runnable (after Deliver, if fused) to running.
+        let (sc_cur, sc_to) = if fused {
             (
-                lifecycle::step(c0, Event::Recv),
-                lifecycle::step(t0, Event::Deliver),
+                Shortcut::recv_deschedule(cpu),
+                Shortcut::deliver_dispatch(cpu),
+            )
+        } else if c0.recving() {
+            (
+                Shortcut::deschedule_blocked(cpu, true),
+                Shortcut::dispatch(cpu),
             )
         } else {
-            (Ok(c0), Ok(t0))
+            (
+                Shortcut::deschedule_blocked(cpu, false),
+                Shortcut::dispatch(cpu),
+            )
         };
-        let (Ok(c1), Ok(t1)) = (c1, t1) else {
-            return false;
+        let (c2, t2) = match (sc_cur.take(c0), sc_to.take(t0)) {
+            (Some(c2), Some(t2)) => (c2, t2),
+            _ => match Self::handoff_steps(c0, t0, cpu, fused) {
+                Some(states) => states,
+                None => return false,
+            },
         };
-        let c2 = lifecycle::step(c1, Event::Deschedule);
-        let t2 = lifecycle::step(t1, Event::Dispatch { cpu });
-        let (Ok(c2), Ok(t2)) = (c2, t2) else {
-            return false;
-        };
-        if c2.life() != Life::Live || c2.runnable() || !t1.runnable() || !c0.active() {
-            return false;
-        }
         // No inversion by hand-off (as take_handoff): `to` runs now only if nothing runnable
         // has a higher priority.
         if self
@@ -203,6 +214,28 @@ impl EnvTable {
         // SAFETY: to's area holds its state (saved when it last left a CPU).
         unsafe { fpu::restore(self.fpu_area(to)) };
         true
+    }
+
+    /// `handoff`'s steps by `lifecycle::step`, for the states no shortcut covers: `cur`'s
+    /// and `to`'s new states if the steps take them to the shape `handoff` needs.
+    fn handoff_steps(
+        c0: EnvState,
+        t0: EnvState,
+        cpu: CpuId,
+        fused: bool,
+    ) -> Option<(EnvState, EnvState)> {
+        let (c1, t1) = if fused {
+            (
+                lifecycle::step(c0, Event::Recv).ok()?,
+                lifecycle::step(t0, Event::Deliver).ok()?,
+            )
+        } else {
+            (c0, t0)
+        };
+        let c2 = lifecycle::step(c1, Event::Deschedule).ok()?;
+        let t2 = lifecycle::step(t1, Event::Dispatch { cpu }).ok()?;
+        (c2.life() == Life::Live && !c2.runnable() && t1.runnable() && c0.active())
+            .then_some((c2, t2))
     }
 
     /// Whether any env is runnable (in the run set, at any priority).

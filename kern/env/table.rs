@@ -12,7 +12,7 @@ use jos_inc::memlayout::*;
 use jos_inc::mmu::*;
 use jos_inc::trap::Trapframe;
 use kern_logic::envid::{EnvId, EnvIdx, next_envid};
-use kern_logic::lifecycle::{self, EnvState, Event, Life, Refusal};
+use kern_logic::lifecycle::{self, EnvState, Event, Life, Refusal, Shortcut};
 use kern_logic::links::{self, Link, Links, Reap};
 use kern_logic::sched::{Current, RunQueues};
 
@@ -256,10 +256,12 @@ impl EnvTable {
         }
     }
 
+    #[inline]
     pub(super) fn runq_insert(&mut self, i: EnvIdx) {
         self.runq.insert(i, usize::from(self.kern[i].prio));
     }
 
+    #[inline]
     pub(super) fn runq_remove(&mut self, i: EnvIdx) {
         self.runq.remove(i, usize::from(self.kern[i].prio));
     }
@@ -283,24 +285,54 @@ impl EnvTable {
     /// set, the active count, JOS's `env_status` and `env_ipc_recving` in envs[].
     #[inline(always)]
     pub(super) fn publish(&mut self, i: EnvIdx, old: EnvState, new: EnvState) {
+        self.publish_like(i, new, old, new);
+    }
+
+    /// Record env `i`'s new state `new` and publish it as for a step from `like_old` to
+    /// `like_new`, which publish what the real old and new states do (a lifecycle
+    /// `Shortcut`'s `from` and `to`: constants, so the tests below fold away).
+    #[inline(always)]
+    fn publish_like(&mut self, i: EnvIdx, new: EnvState, like_old: EnvState, like_new: EnvState) {
         self.kern[i].state = new;
-        if old.runnable() != new.runnable() {
-            if new.runnable() {
+        if like_old.runnable() != like_new.runnable() {
+            if like_new.runnable() {
                 self.runq_insert(i);
             } else {
                 self.runq_remove(i);
             }
         }
-        if old.active() != new.active() {
-            if new.active() {
+        if like_old.active() != like_new.active() {
+            if like_new.active() {
                 self.nactive += 1;
             } else {
                 self.nactive -= 1;
             }
         }
         let e = self.env(i);
-        e.env_status = new.status().into();
-        e.env_ipc_recving = new.recving();
+        e.env_status = like_new.status().into();
+        e.env_ipc_recving = like_new.recving();
+    }
+
+    /// `must_ipc` of the shortcut's events, through the shortcut when env `i`'s state is in
+    /// its case (a mask and compare, and the bookkeeping of two constant states: the IPC
+    /// fast path's steps).
+    #[inline(always)]
+    #[track_caller]
+    pub(super) fn must_short(&mut self, i: EnvIdx, sc: Shortcut) -> EnvState {
+        let old = self.kern[i].state;
+        match sc.take(old) {
+            Some(new) => {
+                self.publish_like(i, new, sc.from, sc.to);
+                new
+            }
+            None => {
+                let mut s = old;
+                for ev in sc.events.into_iter().flatten() {
+                    s = self.must_ipc(i, ev);
+                }
+                s
+            }
+        }
     }
 
     /// Apply an event the kernel's own invariants guarantee to be legal.

@@ -382,6 +382,122 @@ pub fn step(s: EnvState, event: Event) -> Result<EnvState, Refusal> {
     Ok(n)
 }
 
+/// The IPC fast path's steps as a mask and compare (not in JOS). `step` decides by a match on
+/// the state's fields, a few dozen instructions however the event is known; one IPC hop
+/// takes four steps. A shortcut covers one common case: for every state `s` with
+/// `s & mask == when`, taking `events` in order is `s` with the bits of `flip` toggled, and
+/// `s` and that result publish exactly what `from` and `to` do (run-set membership, the
+/// active count, JOS's `env_status` and `env_ipc_recving`), so a caller can publish `from` ->
+/// `to`, two constants, and the bookkeeping folds away. The tests check this for every
+/// 16-bit state and every CPU. Any other state takes `step`.
+#[derive(Clone, Copy, Debug)]
+pub struct Shortcut {
+    /// The events, in order (the second may be absent).
+    pub events: [Option<Event>; 2],
+    mask: u16,
+    when: u16,
+    flip: u16,
+    /// A state of the case, and what the events make of it: what the kernel publishes.
+    pub from: EnvState,
+    pub to: EnvState,
+}
+
+/// The CPU field's value for `cpu` (running on it).
+#[inline(always)]
+const fn on_cpu(cpu: CpuId) -> u16 {
+    ((cpu.index() + 1) as u16) << CPU.start
+}
+
+/// `v` with CPU 0 in the CPU field if any CPU is there.
+#[inline(always)]
+const fn canonical(v: u16) -> u16 {
+    if v & field(CPU) != 0 {
+        (v & !field(CPU)) | on_cpu(CpuId::FIRST)
+    } else {
+        v
+    }
+}
+
+impl Shortcut {
+    /// The new state, if `s` is in the shortcut's case.
+    #[inline(always)]
+    pub fn take(&self, s: EnvState) -> Option<EnvState> {
+        (s.0 & self.mask == self.when).then_some(EnvState(s.0 ^ self.flip))
+    }
+
+    /// A shortcut whose case is the live states with exactly the bits `held` (of suspended,
+    /// recving, sending) and the CPU field `cpu` (any orphan bit); the events toggle `flip`.
+    /// `from` and `to` are the case's non-orphan state and its result, with the CPU field of
+    /// CPU 0 where one is set (what is published depends only on whether one is).
+    #[inline(always)]
+    const fn new(events: [Option<Event>; 2], held: u16, cpu: u16, flip: u16) -> Shortcut {
+        let when = LIVE | held | cpu;
+        Shortcut {
+            events,
+            mask: RUN_MASK,
+            when,
+            flip,
+            from: EnvState(canonical(when)),
+            to: EnvState(canonical(when ^ flip)),
+        }
+    }
+
+    /// Deliver to an env blocked receiving, off every CPU and not suspended: it becomes
+    /// runnable.
+    #[inline(always)]
+    pub const fn deliver() -> Shortcut {
+        Self::new([Some(Event::Deliver), None], bit(RECVING), 0, bit(RECVING))
+    }
+
+    /// The env running on `cpu`, not held, blocks receiving (still on `cpu`).
+    #[inline(always)]
+    pub const fn recv(cpu: CpuId) -> Shortcut {
+        Self::new([Some(Event::Recv), None], 0, on_cpu(cpu), bit(RECVING))
+    }
+
+    /// The env on `cpu`, blocked receiving (`recving`) or sending, lets go of the CPU.
+    #[inline(always)]
+    pub const fn deschedule_blocked(cpu: CpuId, recving: bool) -> Shortcut {
+        let held = if recving { bit(RECVING) } else { bit(SENDING) };
+        Self::new(
+            [Some(Event::Deschedule), None],
+            held,
+            on_cpu(cpu),
+            on_cpu(cpu),
+        )
+    }
+
+    /// The env running on `cpu`, not held, blocks receiving and lets go of the CPU
+    /// (`sys_ipc_send_recv`'s Recv then Deschedule).
+    #[inline(always)]
+    pub const fn recv_deschedule(cpu: CpuId) -> Shortcut {
+        Self::new(
+            [Some(Event::Recv), Some(Event::Deschedule)],
+            0,
+            on_cpu(cpu),
+            bit(RECVING) | on_cpu(cpu),
+        )
+    }
+
+    /// A runnable env starts running on `cpu`.
+    #[inline(always)]
+    pub const fn dispatch(cpu: CpuId) -> Shortcut {
+        Self::new([Some(Event::Dispatch { cpu }), None], 0, 0, on_cpu(cpu))
+    }
+
+    /// An env blocked receiving, off every CPU and not suspended, gets its message and
+    /// starts running on `cpu` (Deliver then Dispatch).
+    #[inline(always)]
+    pub const fn deliver_dispatch(cpu: CpuId) -> Shortcut {
+        Self::new(
+            [Some(Event::Deliver), Some(Event::Dispatch { cpu })],
+            bit(RECVING),
+            0,
+            bit(RECVING) | on_cpu(cpu),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -783,5 +899,43 @@ mod tests {
         s = step(s, Event::Dispatch { cpu: THIS }).unwrap();
         assert_eq!(s.status(), EnvStatus::Running);
         assert!(!s.runnable() && s.active() && s.continues());
+    }
+
+    /// Every shortcut, for every 16-bit state in its case and every CPU, is what `step` does,
+    /// and publishes what its `from` and `to` say; and its case is not empty.
+    #[test]
+    fn shortcuts_are_steps() {
+        let published = |s: EnvState| (s.runnable(), s.active(), s.status(), s.recving());
+        for c in 0..crate::cpuid::NCPU {
+            let cpu = CpuId::new(c).unwrap();
+            for sc in [
+                Shortcut::deliver(),
+                Shortcut::recv(cpu),
+                Shortcut::deschedule_blocked(cpu, true),
+                Shortcut::deschedule_blocked(cpu, false),
+                Shortcut::recv_deschedule(cpu),
+                Shortcut::dispatch(cpu),
+                Shortcut::deliver_dispatch(cpu),
+            ] {
+                let mut taken = 0;
+                for v in 0..=u16::MAX {
+                    let s = EnvState(v);
+                    let Some(n) = sc.take(s) else { continue };
+                    taken += 1;
+                    let mut want = Ok(s);
+                    for e in sc.events.into_iter().flatten() {
+                        want = want.and_then(|x| step(x, e));
+                    }
+                    assert_eq!(want, Ok(n), "{sc:?} on {s:?}");
+                    assert_eq!(published(s), published(sc.from), "{sc:?} from {s:?}");
+                    assert_eq!(published(n), published(sc.to), "{sc:?} to {n:?}");
+                }
+                // Both orphan bits, and bits 6 and 7 (which no state uses): 2^3 states.
+                assert_eq!(taken, 8, "{sc:?}");
+                if c == 0 {
+                    assert_eq!(sc.take(sc.from), Some(sc.to), "{sc:?}");
+                }
+            }
+        }
     }
 }

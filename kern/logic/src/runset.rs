@@ -19,9 +19,9 @@ const _: () = assert!(WORDS <= 32 && NENV.is_multiple_of(32));
 #[derive(Clone, Debug)]
 pub struct RunSet {
     words: [u32; WORDS],
-    /// Bit w is set iff `words[w]` is non-zero.
+    /// Bit w is set iff `words[w]` is non-zero. (No count: `is_empty` is this word's test,
+    /// and insert and remove stay a few instructions, with no overflow check.)
     summary: u32,
-    len: usize,
 }
 
 impl Default for RunSet {
@@ -35,16 +35,17 @@ impl RunSet {
         RunSet {
             words: [0; WORDS],
             summary: 0,
-            len: 0,
         }
     }
 
+    /// The number of members (a count of bits: for tests and reports, not hot paths).
     pub fn len(&self) -> usize {
-        self.len
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.summary == 0
     }
 
     pub fn contains(&self, i: EnvIdx) -> bool {
@@ -53,26 +54,22 @@ impl RunSet {
     }
 
     /// Add slot `i` (no effect if present).
+    #[inline]
     pub fn insert(&mut self, i: EnvIdx) {
         let i = i.index();
         let (w, b) = (i / 32, 1u32 << (i % 32));
-        if self.words[w] & b == 0 {
-            self.words[w] |= b;
-            self.summary |= 1 << w;
-            self.len += 1;
-        }
+        self.words[w] |= b;
+        self.summary |= 1 << w;
     }
 
     /// Remove slot `i` (no effect if absent).
+    #[inline]
     pub fn remove(&mut self, i: EnvIdx) {
         let i = i.index();
         let (w, b) = (i / 32, 1u32 << (i % 32));
-        if self.words[w] & b != 0 {
-            self.words[w] &= !b;
-            if self.words[w] == 0 {
-                self.summary &= !(1 << w);
-            }
-            self.len -= 1;
+        self.words[w] &= !b;
+        if self.words[w] == 0 {
+            self.summary &= !(1 << w);
         }
     }
 
