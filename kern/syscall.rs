@@ -650,6 +650,7 @@ fn sys_ipc_recv(mut k: Kernel, cur: EnvIdx, dstva: u32) -> (Kernel, Result<i32>)
 /// The current env has blocked: run the env it just woke with a message, if that can run
 /// (a direct hand-off: no scheduler pass, and the reply is likely to come from there), else
 /// schedule as usual.
+#[inline(always)]
 fn give_up_cpu(mut k: Kernel) -> ! {
     let cpu = k.cpu();
     match env::table(&mut k).take_handoff(cpu) {

@@ -23,6 +23,7 @@ impl EnvTable {
 
     /// Take the IPC hand-off hint of CPU `cpu`: an env that is runnable now because the
     /// current env just sent it a message.
+    #[inline(always)]
     pub fn take_handoff(&mut self, cpu: CpuId) -> Option<EnvIdx> {
         let h = core::mem::replace(&mut self.handoff[cpu.index()], Link::NONE).get()?;
         // Never past a higher priority that is waiting (no inversion by hand-off).
@@ -68,7 +69,9 @@ pub fn block_send_recv(t: &mut EnvTable, i: EnvIdx, r: EnvIdx, msg: [u32; 3], ds
 }
 // CHALLENGE: END sys_ipc_send-queue
 
-/// Env `i` blocks in sys_ipc_recv, to have a page mapped at `dstva` if below UTOP.
+/// Env `i` blocks in sys_ipc_recv, to have a page mapped at `dstva` if below UTOP. (Inline,
+/// as `deliver`.)
+#[inline(always)]
 pub fn block_recv(t: &mut EnvTable, i: EnvIdx, dstva: u32) {
     // (The shortcut's case names the CPU: the one running `i`, as the caller's env is.)
     match t.state(i).cpu() {
@@ -79,7 +82,9 @@ pub fn block_recv(t: &mut EnvTable, i: EnvIdx, dstva: u32) {
 }
 
 /// Deliver a message to env `i`, blocked in sys_ipc_recv, from the env running on `cpu`: its
-/// receive returns 0, and it is the env to hand the CPU to when the sender blocks.
+/// receive returns 0, and it is the env to hand the CPU to when the sender blocks. (Inline:
+/// its callers have the receiver's record at hand, and the fast path is a dozen stores.)
+#[inline(always)]
 pub fn deliver(t: &mut EnvTable, cpu: CpuId, i: EnvIdx, from: EnvId, value: u32, perm: i32) {
     set_message(t, i, from, value, perm);
     // The receiver is off every CPU (receivers are), so its registers are in env_tf.
