@@ -2,6 +2,7 @@
 //! receiver, delivering a message, the queue of senders blocked in `sys_ipc_send` on a
 //! receiver, and the hand-off hint that runs a woken receiver next.
 
+use jos_inc::env::EnvStatus;
 use jos_inc::error::Result;
 use jos_inc::trap::Trapframe;
 use kern_logic::envid::{EnvId, EnvIdx};
@@ -175,22 +176,30 @@ impl EnvTable {
                 Shortcut::dispatch(cpu),
             )
         };
-        let (c2, t2) = match (sc_cur.take(c0), sc_to.take(t0)) {
-            (Some(c2), Some(t2)) => (c2, t2),
+        let (c2, t2, short) = match (sc_cur.take(c0), sc_to.take(t0)) {
+            (Some(c2), Some(t2)) => (c2, t2, true),
             _ => match Self::handoff_steps(c0, t0, cpu, fused) {
-                Some(states) => states,
+                Some((c2, t2)) => (c2, t2, false),
                 None => return false,
             },
         };
         // No inversion by hand-off (as take_handoff): `to` runs now only if nothing runnable
-        // has a higher priority.
-        if self
-            .runq
-            .top_level()
-            .is_some_and(|top| usize::from(self.kern[to].prio) < top)
+        // has a higher priority. (Not fused, `to` came from take_handoff, which checked.)
+        if fused
+            && self
+                .runq
+                .top_level()
+                .is_some_and(|top| usize::from(self.kern[to].prio) < top)
         {
             return false;
         }
+        // What the shortcuts' states publish (`Shortcut::to`: the tests in kern_logic hold
+        // them to these), without the table lookups.
+        let (c_status, t_status) = if short {
+            (EnvStatus::NotRunnable, EnvStatus::Running)
+        } else {
+            (c2.status(), t2.status())
+        };
         self.kern[cur].state = c2;
         self.kern[to].state = t2;
         if !fused {
@@ -201,7 +210,7 @@ impl EnvTable {
         // registers.)
         fpu::save(self.fpu_area(cur));
         let e = self.env(cur);
-        e.env_status = c2.status().into();
+        e.env_status = c_status.into();
         e.env_ipc_recving = c2.recving();
         // SAFETY: two distinct frames we hold (`frame`, this CPU's live frame, has cur's
         // registers: it ran here until now); the XMM registers belong to nobody until `to`'s
@@ -210,7 +219,7 @@ impl EnvTable {
         self.handoff[cpu.index()] = Link::NONE;
         cpu::cpu(cpu).set_env(Some(to));
         let e = self.env(to);
-        e.env_status = t2.status().into();
+        e.env_status = t_status.into();
         e.env_ipc_recving = false;
         e.env_cpunum = cpu.index() as i32;
         // SAFETY: as in switch_to; the XMM registers are still nobody's.
@@ -259,8 +268,8 @@ impl EnvTable {
     // CHALLENGE: END sys_ipc_send-queued
 }
 
-/// The current env of `k`'s CPU has blocked (in a receive or a send) after waking env `to`:
-/// run `to` now, through the fast path if it applies (see `EnvTable::handoff`), else as
+/// The current env of `k`'s CPU has blocked (in a receive or a send) after waking env `to`,
+/// which `EnvTable::take_handoff` just gave (so it may run before any other): run `to` now, through the fast path if it applies (see `EnvTable::handoff`), else as
 /// env_run does.
 pub fn run_blocked_to(mut k: Kernel, to: EnvIdx) -> ! {
     let cpu = k.cpu();

@@ -901,6 +901,25 @@ mod tests {
         assert!(!s.runnable() && s.active() && s.continues());
     }
 
+    /// What the kernel's hand-off publishes without looking up (kern/env/ipc.rs `handoff`):
+    /// the env that lets go is NOT_RUNNABLE, the one that takes the CPU RUNNING.
+    #[test]
+    fn handoff_shortcut_statuses() {
+        for c in 0..crate::cpuid::NCPU {
+            let cpu = CpuId::new(c).unwrap();
+            for sc in [
+                Shortcut::deschedule_blocked(cpu, true),
+                Shortcut::deschedule_blocked(cpu, false),
+                Shortcut::recv_deschedule(cpu),
+            ] {
+                assert_eq!(sc.to.status(), EnvStatus::NotRunnable);
+            }
+            for sc in [Shortcut::dispatch(cpu), Shortcut::deliver_dispatch(cpu)] {
+                assert_eq!(sc.to.status(), EnvStatus::Running);
+            }
+        }
+    }
+
     /// Every shortcut, for every 16-bit state in its case and every CPU, is what `step` does,
     /// and publishes what its `from` and `to` say; and its case is not empty.
     #[test]
