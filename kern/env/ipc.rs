@@ -269,13 +269,16 @@ impl EnvTable {
 }
 
 /// The current env of `k`'s CPU has blocked (in a receive or a send) after waking env `to`,
-/// which `EnvTable::take_handoff` just gave (so it may run before any other): run `to` now, through the fast path if it applies (see `EnvTable::handoff`), else as
-/// env_run does.
+/// which `EnvTable::take_handoff` just gave (so it may run before any other): run `to` now,
+/// through the fast path if it applies (see `EnvTable::handoff`), else as env_run does.
 pub fn run_blocked_to(mut k: Kernel, to: EnvIdx) -> ! {
     let cpu = k.cpu();
     if let Some(cur) = cpu::cpu(cpu).env() {
         let (t, frame) = table_frame(&mut k);
-        t.handoff(frame, cpu, cur, to, false);
+        if t.handoff(frame, cpu, cur, to, false) {
+            // `to` is this CPU's env now: no switch left for env_run to test for.
+            env_resume(k, to)
+        }
     }
     // (After a fast hand-off `to` is this CPU's env, and env_run only returns to it.)
     env_run(k, to)
@@ -303,7 +306,8 @@ pub fn send_recv_switch(
         t.env(cur).env_ipc_dstva = dstva;
         // The live frame holds `to`'s registers now (handoff copied them in).
         message_regs(&mut frame.tf_regs, from, value, perm);
-        env_run(k, to)
+        // `to` is this CPU's env now (as in run_blocked_to).
+        env_resume(k, to)
     }
     message_regs(&mut t.env(to).env_tf.tf_regs, from, value, perm);
     t.must_ipc(to, Event::Deliver);
