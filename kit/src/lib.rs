@@ -297,6 +297,13 @@ pub struct Stubbed {
     pub stubbed: Vec<Region>,
     /// (region name, reference body) of each region that became a stub.
     pub bodies: Vec<(String, String)>,
+    /// Lines of `text` (0-based) that lie inside a region filled back from the reference
+    /// (`Cut::fill`): the student's own code in a real tree, so no leak check applies to them.
+    /// (A stub nested in a filled region shows up only there: fork's fewer-traps challenge,
+    /// whose stub is JOS's page walk, which sfork's solution walks too.)
+    pub filled: HashSet<usize>,
+    /// Lines of `text` so far.
+    nlines: usize,
 }
 
 /// The handout's version of `text`: regions of labs >= `cut.from` and TEACHER regions
@@ -306,7 +313,17 @@ pub fn stub(text: &str, cut: &Cut) -> Result<Stubbed, Error> {
     let lines: Vec<&str> = text.lines().collect();
     let mut out = Stubbed::default();
     let mut i = 0;
-    let emit = |out: &mut Stubbed, l: &str| {
+    // The input lines inside filled regions (markers included).
+    let filled_in: HashSet<usize> = regions
+        .iter()
+        .filter(|r| r.lab != 0 && cut.fill.contains(&r.name))
+        .flat_map(|r| r.begin..=r.end)
+        .collect();
+    let emit = |out: &mut Stubbed, l: &str, filled: bool| {
+        if filled {
+            out.filled.insert(out.nlines);
+        }
+        out.nlines += 1;
         out.text.push_str(l);
         out.text.push('\n');
     };
@@ -330,6 +347,8 @@ pub fn stub(text: &str, cut: &Cut) -> Result<Stubbed, Error> {
         marker_lines.insert(r.end);
     }
     while i < lines.len() {
+        // Whether the line being emitted comes from inside a filled region.
+        let inside_filled = filled_in.contains(&i);
         if let Some(r) = next.peek().copied()
             && r.begin == i
         {
@@ -350,9 +369,9 @@ pub fn stub(text: &str, cut: &Cut) -> Result<Stubbed, Error> {
                             r.lab, r.name
                         )
                     };
-                    emit(&mut out, &head);
+                    emit(&mut out, &head, inside_filled);
                     for h in &r.hints {
-                        emit(&mut out, &format!("{ind}{c} {h}{close}"));
+                        emit(&mut out, &format!("{ind}{c} {h}{close}"), inside_filled);
                     }
                     if r.stub.is_empty() {
                         let what = if r.challenge { "CHALLENGE" } else { "LAB" };
@@ -364,10 +383,11 @@ pub fn stub(text: &str, cut: &Cut) -> Result<Stubbed, Error> {
                         emit(
                             &mut out,
                             &format!("{ind}todo!(\"{what}{lab}: {}\");", r.name),
+                            inside_filled,
                         );
                     } else {
                         for s in &r.stub {
-                            emit(&mut out, &format!("{ind}{s}"));
+                            emit(&mut out, &format!("{ind}{s}"), inside_filled);
                         }
                     }
                     out.bodies
@@ -391,12 +411,12 @@ pub fn stub(text: &str, cut: &Cut) -> Result<Stubbed, Error> {
         if allow_at.contains(&i) {
             let t = lines[i].trim_start();
             let indent = &lines[i][..lines[i].len() - t.len()];
-            emit(&mut out, &format!("{indent}{STUB_ALLOW}"));
+            emit(&mut out, &format!("{indent}{STUB_ALLOW}"), inside_filled);
         }
         if let Some((Marker::Handout(line), indent, _)) = marker(lines[i]) {
-            emit(&mut out, &format!("{indent}{line}"));
+            emit(&mut out, &format!("{indent}{line}"), inside_filled);
         } else if !marker_lines.contains(&i) {
-            emit(&mut out, lines[i]);
+            emit(&mut out, lines[i], inside_filled);
             out.kept.push(lines[i].trim().to_string());
         }
         i += 1;
@@ -473,6 +493,9 @@ pub fn leaks(files: &[(String, Stubbed)]) -> Vec<Leak> {
     let mut found = Vec::new();
     for (name, s) in files {
         for (n, l) in s.text.lines().enumerate() {
+            if s.filled.contains(&n) {
+                continue;
+            }
             let t = l.trim();
             let uncommented = LEADERS
                 .iter()
@@ -681,6 +704,36 @@ fn extra() {
         // The finished tree keeps everything.
         let all = stub(src, &Cut::from(5)).unwrap();
         assert!(all.text.contains("block()") && all.text.contains("work()"));
+        // A nested stub shown only because its exercise is filled is no leak, though the
+        // same line is another stubbed region's solution; the same line given elsewhere is.
+        let src2 = "\
+fn send() -> i32 {
+    // LAB 4: BEGIN send
+    // CHALLENGE: BEGIN blocking
+    // STUB: walk_pages();
+    block();
+    // CHALLENGE: END blocking
+    0
+    // LAB 4: END send
+}
+fn share() {
+    // CHALLENGE: BEGIN share
+    walk_pages();
+    // CHALLENGE: END share
+}
+";
+        let files = |text: &str| vec![("a.rs".to_string(), stub(text, &cut).unwrap())];
+        let filled = files(src2);
+        assert!(filled[0].1.text.contains("walk_pages();"));
+        assert!(leaks(&filled).is_empty(), "{:?}", leaks(&filled));
+        // Outside a filled region the same stub gives the solution away: a leak.
+        let stubbed = format!(
+            "{src2}fn other() {{\n    // CHALLENGE: BEGIN other\n    // STUB: walk_pages();\n    \
+             other_work();\n    // CHALLENGE: END other\n}}\n"
+        );
+        let l = leaks(&files(&stubbed));
+        assert_eq!(l.len(), 1, "{l:?}");
+        assert_eq!(l[0].text, "walk_pages();");
         // A lab region may not nest in a challenge.
         let bad =
             "// CHALLENGE: BEGIN a\n// LAB 4: BEGIN b\n// LAB 4: END b\n// CHALLENGE: END a\n";
