@@ -126,22 +126,55 @@ pub fn init_percpu(boot: bool) {
     }
 }
 
-/// Copy a 68-byte trap frame from `src` to `dst` with XMM moves (4 x 16 bytes and a word:
-/// 10 instructions, where the compiler's `memmove` call takes about 37). For the IPC fast
-/// path's two frame copies per switch (`env::EnvTable::handoff`).
+/// An env switch's FPU and register work, with one test of the CPU's features (`save`, two
+/// frame copies and `restore` test four times): save this CPU's FPU state (the leaving env's)
+/// into `save_to`, copy the live frame `live` out to `out` and `inn` into it, then load the
+/// FPU state in `restore_from` (the arriving env's).
 ///
 /// # Safety
-/// Only between saving one env's FPU state and restoring the next's on this CPU: the XMM
-/// registers are overwritten and belong to nobody then. `dst` and `src` are distinct
-/// trap frames. Falls back to a plain copy without SSE.
+/// The three frames are distinct trap frames, `live` this CPU's live frame; `save_to` and
+/// `restore_from` are distinct save areas (16-byte aligned, as `FpuArea` is), and
+/// `restore_from` holds an image `save` wrote or the template's (as for `restore`).
 #[inline(always)]
-pub unsafe fn copy_frame(dst: *mut jos_inc::trap::Trapframe, src: *const jos_inc::trap::Trapframe) {
-    const _: () = assert!(core::mem::size_of::<jos_inc::trap::Trapframe>() == 68);
+pub unsafe fn switch_frames(
+    save_to: *mut FpuArea,
+    out: *mut jos_inc::trap::Trapframe,
+    live: *mut jos_inc::trap::Trapframe,
+    inn: *const jos_inc::trap::Trapframe,
+    restore_from: *const FpuArea,
+) {
     if !PAGE_SSE.load(Ordering::Relaxed) {
-        // SAFETY: the caller's contract.
-        unsafe { core::ptr::copy_nonoverlapping(src, dst, 1) };
+        // SAFETY: the caller's contract, step by step.
+        unsafe {
+            save(&mut *save_to);
+            core::ptr::copy_nonoverlapping(live, out, 1);
+            core::ptr::copy_nonoverlapping(inn, live, 1);
+            restore(&*restore_from);
+        }
         return;
     }
+    // SAFETY: SSE (so fxsave/fxrstor) is on; the areas and frames are the caller's, as its
+    // contract says. Between the save and the restore the XMM registers belong to nobody, so
+    // the copies may use them.
+    unsafe {
+        core::arch::asm!("fxsave ({0})", in(reg) save_to, options(att_syntax, nostack));
+        copy_frame_sse(out, live);
+        copy_frame_sse(live, inn);
+        core::arch::asm!("fxrstor ({0})", in(reg) restore_from, options(att_syntax, nostack, readonly));
+    }
+}
+
+/// Copy a 68-byte trap frame from `src` to `dst` with XMM moves (4 x 16 bytes and a word:
+/// 10 instructions, where the compiler's `memmove` call takes about 37): `switch_frames`'s
+/// two copies.
+///
+/// # Safety
+/// SSE is on; only between saving one env's FPU state and restoring the next's on this CPU
+/// (the XMM registers are overwritten and belong to nobody then); `dst` and `src` are
+/// distinct trap frames.
+#[inline(always)]
+unsafe fn copy_frame_sse(dst: *mut jos_inc::trap::Trapframe, src: *const jos_inc::trap::Trapframe) {
+    const _: () = assert!(core::mem::size_of::<jos_inc::trap::Trapframe>() == 68);
     // SAFETY: 68 bytes at each pointer (unaligned moves); the XMM registers are free (the
     // caller's contract).
     unsafe {

@@ -206,27 +206,25 @@ impl EnvTable {
             self.runq_remove(to);
             self.nactive -= 1;
         }
-        // The FPU holds cur's state. (First, so that the frame copies below may use the XMM
-        // registers.)
-        fpu::save(self.fpu_area(cur));
         let e = self.env(cur);
         e.env_status = c_status.into();
         e.env_ipc_recving = c2.recving();
-        // SAFETY: two distinct frames we hold (`frame`, this CPU's live frame, has cur's
-        // registers: it ran here until now); the XMM registers belong to nobody until `to`'s
-        // state is restored below.
-        unsafe { fpu::copy_frame(&raw mut e.env_tf, &raw const *frame) };
+        let out = &raw mut e.env_tf;
         self.handoff[cpu.index()] = Link::NONE;
         cpu::cpu(cpu).set_env(Some(to));
         let e = self.env(to);
         e.env_status = t_status.into();
         e.env_ipc_recving = false;
         e.env_cpunum = cpu.index() as i32;
-        // SAFETY: as in switch_to; the XMM registers are still nobody's.
-        unsafe { fpu::copy_frame(&raw mut *frame, &raw const e.env_tf) };
+        let inn = &raw const e.env_tf;
+        let save_to = &raw mut *self.fpu_area(cur);
+        let restore_from = &raw const *self.fpu_area(to);
+        // SAFETY: `frame` is this CPU's live frame, holding cur's registers (it ran here until
+        // now); `out` and `inn` are cur's and to's saved frames (two envs: distinct), as are
+        // their save areas; the FPU holds cur's state, and to's area holds its own (saved when
+        // it last left a CPU, or the template).
+        unsafe { fpu::switch_frames(save_to, out, frame, inn, restore_from) };
         pmap::load_pgdir(self.pgdir(to));
-        // SAFETY: to's area holds its state (saved when it last left a CPU).
-        unsafe { fpu::restore(self.fpu_area(to)) };
         true
     }
 
