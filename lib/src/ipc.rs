@@ -23,6 +23,7 @@ pub struct IpcMsg {
 ///
 /// # Safety
 /// As for `sys_ipc_recv`.
+#[inline(always)]
 unsafe fn recv_at(dstva: u32) -> Result<IpcMsg> {
     // LAB 4: BEGIN ipc_recv
     // HINT: sys_ipc_recv(dstva), then the message from thisenv (value, from, perm).
@@ -40,7 +41,9 @@ unsafe fn recv_at(dstva: u32) -> Result<IpcMsg> {
 }
 
 /// Wait for a message without accepting a page (JOS's `ipc_recv(from, 0, perm)`, which
-/// passes UTOP for "no page": 0 is a valid address).
+/// passes UTOP for "no page": 0 is a valid address). (Inline, as the system call wrappers
+/// are: a call and a returned record less per message.)
+#[inline]
 pub fn ipc_recv() -> Result<IpcMsg> {
     // SAFETY: with dstva = UTOP no page is mapped into our address space.
     unsafe { recv_at(UTOP) }
@@ -62,6 +65,8 @@ pub unsafe fn ipc_recv_page(pg: u32) -> Result<IpcMsg> {
 /// JOS's version polls: `sys_ipc_try_send`, then `sys_yield` and again while the target is not
 /// receiving, a system call and a scheduler pass per retry. This one sleeps in the kernel
 /// (`sys_ipc_send`) until the receiver is ready: no polling, and the receiver runs next.
+/// (Inline, as `ipc_recv`.)
+#[inline(always)]
 pub fn ipc_send(to: EnvId, val: u32, pg: Option<u32>, perm: Pte) {
     // LAB 4: BEGIN ipc_send
     // HINT: Try sys_ipc_try_send (UTOP for no page) until the target takes it, yielding while
