@@ -36,8 +36,13 @@ impl EnvTable {
 // CHALLENGE: BEGIN sys_ipc_send-queue
 // STUB: // (the queues of senders blocked on a receiver: the blocking send's)
 /// Env `i`, running on `cpu`, blocks in sys_ipc_send until receiver `r` takes the message.
+#[inline(always)]
 pub fn block_send(t: &mut EnvTable, i: EnvIdx, r: EnvIdx, msg: [u32; 3]) {
-    t.must_ipc(i, Event::SendWait);
+    // (The shortcut's case names the CPU: the one running `i`, as the caller's env is.)
+    match t.state(i).cpu() {
+        Some(cpu) => t.must_short(i, Shortcut::send_wait(cpu)),
+        None => t.must_ipc(i, Event::SendWait),
+    };
     t.kern[i].msg = msg;
     t.links.queue_sender(r, i);
 }
@@ -50,7 +55,9 @@ pub fn take_sender(t: &mut EnvTable, r: EnvIdx) -> Option<(EnvIdx, [u32; 3])> {
 
 /// A blocked sender's send is over: its sys_ipc_send returns `result`. A sender in
 /// `sys_ipc_send_recv` (its number still in the EAX its trap saved) whose message was taken
-/// goes on to wait for its reply instead (SendDoneRecv), at the dstva it gave.
+/// goes on to wait for its reply instead (SendDoneRecv), at the dstva it gave. (Inline: the
+/// ping-pong's receive takes a waiting sender's message on every other hop.)
+#[inline(always)]
 pub fn finish_send(t: &mut EnvTable, s: EnvIdx, result: Result<()>) {
     // The sender is off every CPU (blocked), so its registers are in env_tf.
     let regs = &mut t.env(s).env_tf.tf_regs;
@@ -59,7 +66,7 @@ pub fn finish_send(t: &mut EnvTable, s: EnvIdx, result: Result<()>) {
         return;
     }
     regs.reg_eax = jos_inc::error::to_abi(result.map(|()| 0)) as u32;
-    t.must_ipc(s, Event::SendDone);
+    t.must_short(s, Shortcut::send_done());
 }
 
 /// Env `i`, running on `cpu`, blocks in sys_ipc_send_recv until receiver `r` takes its message

@@ -479,6 +479,19 @@ impl Shortcut {
         )
     }
 
+    /// The env running on `cpu`, not held, blocks sending (still on `cpu`).
+    #[inline(always)]
+    pub const fn send_wait(cpu: CpuId) -> Shortcut {
+        Self::new([Some(Event::SendWait), None], 0, on_cpu(cpu), bit(SENDING))
+    }
+
+    /// A blocked sender, off every CPU and not suspended, has had its message taken: it
+    /// becomes runnable.
+    #[inline(always)]
+    pub const fn send_done() -> Shortcut {
+        Self::new([Some(Event::SendDone), None], bit(SENDING), 0, bit(SENDING))
+    }
+
     /// A runnable env starts running on `cpu`.
     #[inline(always)]
     pub const fn dispatch(cpu: CpuId) -> Shortcut {
@@ -935,6 +948,8 @@ mod tests {
                 Shortcut::recv_deschedule(cpu),
                 Shortcut::dispatch(cpu),
                 Shortcut::deliver_dispatch(cpu),
+                Shortcut::send_wait(cpu),
+                Shortcut::send_done(),
             ] {
                 let mut taken = 0;
                 for v in 0..=u16::MAX {
