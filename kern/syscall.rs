@@ -607,9 +607,13 @@ fn sys_ipc_send(
         return (k, r);
     }
     env::block_send(t, cur, dst, [value, srcva, perm]);
-    // Let the receiver run next, if it can: the sender is waiting for it.
-    t.set_handoff(cpu, dst);
-    give_up_cpu(k)
+    // Let the receiver run next, if it can: the sender is waiting for it. (give_up_cpu's
+    // hand-off, without the round trip through this CPU's hand-off slot.)
+    if t.may_hand_off(dst) {
+        env::run_blocked_to(k, dst)
+    }
+    t.set_handoff_none(cpu);
+    sched::sched_yield(k)
 }
 // CHALLENGE: END sys_ipc_send
 

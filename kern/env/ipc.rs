@@ -22,14 +22,31 @@ impl EnvTable {
         self.handoff[cpu.index()] = Link::to(i);
     }
 
+    /// Drop CPU `cpu`'s hand-off hint (a blocking call that did not hand off: the scheduler
+    /// chooses, as after `take_handoff`).
+    #[inline]
+    pub fn set_handoff_none(&mut self, cpu: CpuId) {
+        self.handoff[cpu.index()] = Link::NONE;
+    }
+
     /// Take the IPC hand-off hint of CPU `cpu`: an env that is runnable now because the
     /// current env just sent it a message.
     #[inline(always)]
     pub fn take_handoff(&mut self, cpu: CpuId) -> Option<EnvIdx> {
         let h = core::mem::replace(&mut self.handoff[cpu.index()], Link::NONE).get()?;
-        // Never past a higher priority that is waiting (no inversion by hand-off).
-        let top = self.runq.top_level()?;
-        (self.state(h).runnable() && usize::from(self.kern[h].prio) >= top).then_some(h)
+        self.may_hand_off(h).then_some(h)
+    }
+
+    /// Whether env `h` may take this CPU at once from an env that blocks waiting for it: it
+    /// is runnable, and never past a higher priority that is waiting (no inversion by
+    /// hand-off).
+    #[inline(always)]
+    pub fn may_hand_off(&self, h: EnvIdx) -> bool {
+        self.state(h).runnable()
+            && self
+                .runq
+                .top_level()
+                .is_some_and(|top| usize::from(self.kern[h].prio) >= top)
     }
 }
 
