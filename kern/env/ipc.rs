@@ -293,6 +293,7 @@ impl EnvTable {
 /// The current env of `k`'s CPU has blocked (in a receive or a send) after waking env `to`,
 /// which `EnvTable::take_handoff` just gave (so it may run before any other): run `to` now,
 /// through the fast path if it applies (see `EnvTable::handoff`), else as env_run does.
+#[inline(always)]
 pub fn run_blocked_to(mut k: Kernel, to: EnvIdx) -> ! {
     let cpu = k.cpu();
     if let Some(cur) = cpu::cpu(cpu).env() {
