@@ -584,7 +584,10 @@ fn sys_ipc_try_send(
 fn sys_ipc_send(
     mut k: Kernel,
     cur: EnvIdx,
-    [envid, value, srcva, perm]: [u32; 4],
+    envid: u32,
+    value: u32,
+    srcva: u32,
+    perm: u32,
 ) -> (Kernel, Result<i32>) {
     let cpu = k.cpu();
     let t = env::table(&mut k);
@@ -850,8 +853,9 @@ pub fn syscall(mut k: Kernel, cur: EnvIdx, frame: env::LiveFrame) -> ! {
         // STUB: // (the blocking send's system call)
         SYS_IPC_SEND => {
             let r;
-            let a = args(frame, &mut k);
-            (k, r) = sys_ipc_send(k, cur, a);
+            // (The arguments one by one: an array would be copied to the stack first.)
+            let [envid, value, srcva, perm] = args(frame, &mut k);
+            (k, r) = sys_ipc_send(k, cur, envid, value, srcva, perm);
             r
         }
         // CHALLENGE: END sys_ipc_send-call
