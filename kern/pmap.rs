@@ -1014,9 +1014,10 @@ pub fn copy_page(dst: PageNum, src: PageNum) {
 /// Page `pp`'s bytes, through the KERNBASE mapping: `page2kva` without `kaddr`'s checks,
 /// which cannot fail for a `PageNum` (it is below npages, and i386_detect_memory keeps
 /// npages within the 256 MiB mapped at KERNBASE), so `pa | KERNBASE` is exact. For the
-/// page copy, where the checks were a tenth of what surrounds the 512 moves.
+/// page copy, where the checks were a tenth of what surrounds the 512 moves, and the page
+/// fault entry's upcall frame.
 #[inline(always)]
-fn page_window(pp: PageNum) -> *mut u8 {
+pub fn page_window(pp: PageNum) -> *mut u8 {
     (page2pa(pp).get() | KERNBASE) as *mut u8
 }
 
