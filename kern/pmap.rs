@@ -982,11 +982,16 @@ pub fn page_copy_here(mut pgdir: PgdirMut, va: UserPage, perm: Pte) -> Result<()
         let mut free = pa.free;
         let pp = free.pop(pa.pages()).ok_or(Error::NoMem)?;
         pa.free = free;
-        let pages = pa.pages();
-        pages[pp.index()].pp_ref = 1;
+        let pages = pa.pages;
+        // SAFETY: `pp` and `from` are `PageNum`s, below npages: records of the pages array,
+        // which the allocator's lock (held: `pa`) gives us. (Raw, as in dup_table: the
+        // slice's bounds checks and spills were a fifth of this function.)
+        let r = unsafe {
+            (*pages.add(pp.index())).pp_ref = 1;
+            &mut (*pages.add(from.index())).pp_ref
+        };
         // Not the last reference: one less, and the page stays. (A count of 0 here would be
         // a mapping without a reference: decref's panic, below, says so.)
-        let r = &mut pages[from.index()].pp_ref;
         let last = *r <= 1;
         if !last {
             *r -= 1;
