@@ -76,6 +76,18 @@ macro_rules! trap_entry_asm {
             // The system call vector's own entry (not in JOS): the whole of _alltraps inline
             // and straight to `syscall_trap`, which neither tests the trap number nor decodes
             // it (the common trap, one jump and a dispatch fewer).
+            // The page fault's own entry (not in JOS): _alltraps inline, to `pgfault_trap`,
+            // whose common case, a user fault with an upcall to take it, delivers the upcall
+            // at once (the copy-on-write fault, which every fork makes common).
+            ".macro TRAPHANDLER_PGFLT num",
+            "  .globl trap_handler_\\num",
+            "  .p2align 2",
+            "trap_handler_\\num:",
+            "  pushl $\\num",
+            "  COMPLETE_FRAME",
+            "  call pgfault_trap",
+            "0: jmp 0b",
+            ".endm",
             ".macro TRAPHANDLER_SYSCALL num",
             "  .globl trap_handler_\\num",
             "  .p2align 2",
@@ -112,7 +124,7 @@ macro_rules! trap_entry_asm {
 
 trap_entry_asm!(
     NOEC 0, NOEC 1, IPI 2, NOEC 3, NOEC 4, NOEC 5, NOEC 6, NOEC 7, EC 8,
-    EC 10, EC 11, EC 12, EC 13, EC 14, NOEC 16, EC 17, NOEC 18, NOEC 19,
+    EC 10, EC 11, EC 12, EC 13, PGFLT 14, NOEC 16, EC 17, NOEC 18, NOEC 19,
     NOEC 32, NOEC 33, NOEC 34, NOEC 35, NOEC 36, NOEC 37, NOEC 38, NOEC 39,
     NOEC 40, NOEC 41, NOEC 42, NOEC 43, NOEC 44, NOEC 45, NOEC 46, NOEC 47,
     SYSCALL 48, IPI 49, NOEC 51,
@@ -291,8 +303,9 @@ pub fn print_regs(regs: &PushRegs) {
 /// The TLB shootdown IPI's vector (kernel-internal, not in JOS: see `pmap::tlb_shootdown`).
 pub const T_TLB_SHOOTDOWN: u32 = IRQ_OFFSET + 17;
 const _: () = assert!(T_TLB_SHOOTDOWN == 49 && T_TLB_SHOOTDOWN != T_SYSCALL);
-// The system call vector has its own entry, `TRAPHANDLER_SYSCALL 48` in trap_entry_asm!.
-const _: () = assert!(T_SYSCALL == 48);
+// The system call vector has its own entry, `TRAPHANDLER_SYSCALL 48` in trap_entry_asm!, and
+// the page fault `TRAPHANDLER_PGFLT 14`.
+const _: () = assert!(T_SYSCALL == 48 && T_PGFLT == 14);
 
 /// A trap, decoded once from its number (system calls are tested first, before decoding: the
 /// common case).
@@ -444,6 +457,115 @@ extern "C" fn syscall_trap(tf: *mut Trapframe) -> ! {
     syscall::syscall(k, cur, frame)
     // CHALLENGE: END syscall-entry
 }
+
+/// Called from the page fault vector's own entry (`TRAPHANDLER_PGFLT`) with the trapframe it
+/// built on this CPU's kernel stack: `trap` for vector 14, which, for a fault from user mode
+/// by a live env with a page-fault upcall and room for the frame on its mapped, writable
+/// exception stack, delivers the upcall straight away (`push_pgfault_frame`). Every other
+/// case takes the generic path's own steps: a V86 or kernel-mode fault `trap`'s (a kernel
+/// fault panics), a dying env is scheduled away, and the rest (no upcall, an exception
+/// stack missing, read-only or overflowed, a suspended env) is `page_fault_handler`'s, with
+/// JOS's messages.
+#[unsafe(no_mangle)]
+extern "C" fn pgfault_trap(tf: *mut Trapframe) -> ! {
+    // CHALLENGE: BEGIN pgfault-entry
+    // STUB: trap(tf) // the generic path: trap_from_user dispatches page faults
+    // SAFETY: clearing the direction flag (as in trap).
+    unsafe { core::arch::asm!("cld", options(nomem, nostack)) };
+    debug_assert!(read_eflags() & FL_IF == 0);
+    // SAFETY: `tf` points at the complete Trapframe the entry built on this CPU's stack;
+    // read as raw memory before the lock (as trap() does).
+    let (eflags, cs) = unsafe { ((*tf).tf_eflags, (*tf).tf_cs) };
+    // V86 mode and kernel mode first, as trap() tests them.
+    if eflags & FL_VM != 0 {
+        v86_trap(cpu::trap_cpu(tf), tf)
+    }
+    if cs & 3 == 0 {
+        trap(tf)
+    }
+    let cpu = cpu::trap_cpu(tf);
+    pmap::entered_kernel(cpu);
+    // SAFETY: `cpu` is this CPU (its live frame is `tf`), which came from user mode.
+    let mut k = unsafe { spinlock::lock_kernel_from_user(cpu) };
+    // SAFETY: a frame built for a trap from user mode, not V86 mode (tested above).
+    let frame = unsafe { env::LiveFrame::from_trap(tf) };
+    let cur = cpu::cpu(cpu)
+        .env()
+        .expect("page fault from user mode without curenv");
+    let state = env::table(&mut k).state(cur);
+    // The common case: it goes on running (what sched::resume tests after an upcall is
+    // delivered), and the frame fits where deliver_upcall would check it.
+    if state.continues() {
+        let (t, tf) = frame.with_table(&mut k);
+        if push_pgfault_frame(t, tf, cur, rcr2()) {
+            env::env_resume(k, cur)
+        }
+    }
+    // From here, trap_from_user's steps for a page fault.
+    if state.dying() {
+        sched::sched_yield(k);
+    }
+    page_fault_handler(k, cur, frame)
+    // CHALLENGE: END pgfault-entry
+}
+
+// CHALLENGE: BEGIN pgfault-entry-push
+// STUB: // (the page fault entry's upcall delivery: a challenge)
+/// deliver_upcall's common case for a page fault of env `cur` at `fault_va` (trap frame
+/// `tf`): if it has a page-fault upcall and the UTrapframe deliver_upcall would push lies
+/// inside the exception stack's page [UXSTACKTOP - PGSIZE, UXSTACKTOP), mapped present, user
+/// and writable in its page directory, write the frame there and point `tf` at the upcall,
+/// exactly as deliver_upcall does; else change nothing and return false (deliver_upcall's
+/// checks then find what is wrong and say so, as JOS does). One page-table walk and the
+/// frame's words written straight into the page, where deliver_upcall builds the frame on
+/// the kernel stack and checks a byte range for a copy.
+#[inline(always)]
+fn push_pgfault_frame(
+    t: &mut env::EnvTable,
+    tf: &mut Trapframe,
+    cur: EnvIdx,
+    fault_va: u32,
+) -> bool {
+    const UTF: u32 = core::mem::size_of::<UTrapframe>() as u32;
+    const BOTTOM: u32 = UXSTACKTOP - PGSIZE;
+    let upcall = t.env(cur).env_pgfault_upcall;
+    if upcall == 0 {
+        return false;
+    }
+    let esp = tf.tf_esp;
+    // deliver_upcall's address: below the trap-time ESP less JOS's scratch word when already
+    // on the exception stack, else at its top.
+    let utf_addr = if esp.wrapping_sub(BOTTOM) < PGSIZE {
+        esp.wrapping_sub(4 + UTF)
+    } else {
+        UXSTACKTOP - UTF
+    };
+    // (An overflow: the frame would reach below the page. No wrap: esp >= BOTTOM here.)
+    if utf_addr < BOTTOM {
+        return false;
+    }
+    let need = Pte::P | Pte::U | Pte::W;
+    let Some(pte) = t.pgdir(cur).walk(BOTTOM) else {
+        return false;
+    };
+    let e = pte.get();
+    if !e.contains(need) {
+        return false;
+    }
+    let dst =
+        pmap::page_window(pmap::pa2page(e.frame())).wrapping_add((utf_addr - BOTTOM) as usize);
+    // SAFETY: `dst` is `utf_addr`'s byte in the physical page env `cur` maps present, user and
+    // writable at BOTTOM (checked just now), reached through the KERNBASE mapping; the frame
+    // lies inside that page (BOTTOM <= utf_addr <= UXSTACKTOP - UTF). Unaligned: the
+    // trap-time ESP is the env's choice.
+    unsafe { crate::fpu::write_utf(dst.cast(), tf, fault_va) };
+    tf.tf_esp = utf_addr;
+    tf.tf_eip = upcall;
+    // As deliver_upcall: the upcall runs without the trap-time TF and AC.
+    tf.tf_eflags &= !(FL_TF | FL_AC);
+    true
+}
+// CHALLENGE: END pgfault-entry-push
 
 /// The NMI and the TLB shootdown IPI (their own entry, `_alltraps_ipi`): handled without the
 /// big kernel lock, which the CPU that sent them may hold while it waits.

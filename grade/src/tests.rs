@@ -1527,6 +1527,21 @@ pub static TABLE: &[Test] = &[
         no: &[".*panic", "exc: .*WRONG"],
         ..DEFAULT
     },
+    // The exception stack's two edges for a page fault's frame (the page fault entry writes it
+    // straight into the page only when it fits; one byte short is JOS's assertion failure).
+    Test {
+        name: "uxstackedge",
+        part: PROJECT,
+        points: 1,
+        test: "uxstackedge",
+        expect: &[
+            "uxstackedge: a frame filling the exception stack was delivered: ok",
+            ".00001000. user_mem_check assertion failure for va eebfefff",
+            ".00001000. free env 00001000",
+        ],
+        no: &[".*panic"],
+        ..DEFAULT
+    },
     Test {
         name: "excbadhandler",
         part: PROJECT,

@@ -10,18 +10,26 @@ use core::ptr::{read_volatile, write_volatile};
 use jos_lib::inc::memlayout::{ULIM, UTOP};
 use jos_lib::inc::mmu::{PGSIZE, pgnum};
 use jos_lib::{
-    Error, Pte, exit, fork, ipc_recv, ipc_send, println, sys_page_alloc, sys_page_copy,
-    sys_page_unmap, thisenv, uvpt,
+    Error, Pte, exit, fork, ipc_recv, ipc_send, page_info, println, sys_page_alloc, sys_page_copy,
+    sys_page_map, sys_page_unmap, thisenv, uvpt,
 };
 
 jos_lib::entry!(umain);
 
 const A: u32 = 0x1000_0000;
 const B: u32 = A + PGSIZE;
+const C: u32 = A + 2 * PGSIZE;
 const UNMAPPED: u32 = A + 16 * PGSIZE;
 
 fn frame(va: u32) -> u32 {
     uvpt(pgnum(va)) & !0xFFF
+}
+
+/// The reference count of the physical page at `frame` (an address from `frame`).
+fn refs(frame: u32) -> u16 {
+    page_info(pgnum(frame) as usize)
+        .expect("the page's record")
+        .pp_ref
 }
 
 fn expect(what: &str, got: jos_lib::Result<()>, want: Error) {
@@ -59,6 +67,35 @@ fn umain() {
         sys_page_copy(0, A, A, rw).expect("copy A onto itself");
         assert!(frame(A) != old, "in-place copy kept the frame");
         assert_eq!(read_volatile((A as *const u32).add(5)), 5 ^ 0x5A5A_0000);
+        // A was A's frame's only mapping: that page is free now, the new one mapped once.
+        assert_eq!(
+            refs(old),
+            0,
+            "the replaced page (mapped once) still counted"
+        );
+        assert_eq!(refs(frame(A)), 1, "the copy's count");
+
+        // In place, of a page mapped twice (A and C): C keeps the old page, one reference
+        // less, and its bytes; A gets its own.
+        sys_page_map(0, A, 0, C, rw).expect("map A at C too");
+        let shared = frame(A);
+        assert_eq!(refs(shared), 2, "a page mapped twice");
+        sys_page_copy(0, A, A, rw).expect("copy A onto itself, shared with C");
+        assert!(
+            frame(A) != shared,
+            "in-place copy of a shared page kept the frame"
+        );
+        assert_eq!(frame(C), shared, "C lost its page");
+        assert_eq!(refs(shared), 1, "the shared page's count after the copy");
+        assert_eq!(refs(frame(A)), 1, "the copy's count");
+        write_volatile((A as *mut u32).add(5), 55);
+        assert_eq!(
+            read_volatile((C as *const u32).add(5)),
+            5 ^ 0x5A5A_0000,
+            "writing A's copy changed C"
+        );
+        sys_page_unmap(0, C).expect("unmap C");
+        assert_eq!(refs(shared), 0, "the page C kept, unmapped");
 
         // Bad arguments.
         expect(
