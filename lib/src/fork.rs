@@ -59,7 +59,7 @@ fn cow_pgfault(utf: &mut UTrapframe) {
     // STUB: // before it replaces the old one, so nothing that referred to it sees a difference.
     // STUB: unsafe {
     // STUB:     use jos_inc::memlayout::PFTEMP;
-    // STUB:     if let Err(e) = sys_page_alloc(0, PFTEMP, Pte::P | Pte::U | Pte::W) {
+    // STUB:     if let Err(e) = crate::syscall::sys_page_alloc(0, PFTEMP, Pte::P | Pte::U | Pte::W) {
     // STUB:         panic!("fork: sys_page_alloc: {}", e);
     // STUB:     }
     // STUB:     core::ptr::copy_nonoverlapping(page as *const u8, PFTEMP as *mut u8, PGSIZE as usize);
