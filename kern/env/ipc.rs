@@ -55,11 +55,7 @@ impl EnvTable {
 /// Env `i`, running on `cpu`, blocks in sys_ipc_send until receiver `r` takes the message.
 #[inline(always)]
 pub fn block_send(t: &mut EnvTable, i: EnvIdx, r: EnvIdx, msg: [u32; 3]) {
-    // (The shortcut's case names the CPU: the one running `i`, as the caller's env is.)
-    match t.state(i).cpu() {
-        Some(cpu) => t.must_short(i, Shortcut::send_wait(cpu)),
-        None => t.must_ipc(i, Event::SendWait),
-    };
+    t.must_short_running(i, Shortcut::send_wait, Event::SendWait);
     t.kern[i].msg = msg;
     t.links.queue_sender(r, i);
 }
@@ -98,11 +94,7 @@ pub fn block_send_recv(t: &mut EnvTable, i: EnvIdx, r: EnvIdx, msg: [u32; 3], ds
 /// as `deliver`.)
 #[inline(always)]
 pub fn block_recv(t: &mut EnvTable, i: EnvIdx, dstva: u32) {
-    // (The shortcut's case names the CPU: the one running `i`, as the caller's env is.)
-    match t.state(i).cpu() {
-        Some(cpu) => t.must_short(i, Shortcut::recv(cpu)),
-        None => t.must_ipc(i, Event::Recv),
-    };
+    t.must_short_running(i, Shortcut::recv, Event::Recv);
     t.env(i).env_ipc_dstva = dstva;
 }
 

@@ -335,6 +335,23 @@ impl EnvTable {
         }
     }
 
+    /// `must_short` for a step of the env running on a CPU (Recv, SendWait): the shortcut's
+    /// case names that CPU, the one in `i`'s state; an env on none takes `ev` by `step`
+    /// (which refuses it: a kernel bug).
+    #[inline(always)]
+    #[track_caller]
+    pub(super) fn must_short_running(
+        &mut self,
+        i: EnvIdx,
+        shortcut: impl Fn(CpuId) -> Shortcut,
+        ev: Event,
+    ) -> EnvState {
+        match self.state(i).cpu() {
+            Some(cpu) => self.must_short(i, shortcut(cpu)),
+            None => self.must_ipc(i, ev),
+        }
+    }
+
     /// Apply an event the kernel's own invariants guarantee to be legal.
     #[inline]
     #[track_caller]
