@@ -73,9 +73,6 @@ macro_rules! trap_entry_asm {
             "  pushl $\\num",
             "  jmp _alltraps_ipi",
             ".endm",
-            // The system call vector's own entry (not in JOS): the whole of _alltraps inline
-            // and straight to `syscall_trap`, which neither tests the trap number nor decodes
-            // it (the common trap, one jump and a dispatch fewer).
             // The page fault's own entry (not in JOS): _alltraps inline, to `pgfault_trap`,
             // whose common case, a user fault with an upcall to take it, delivers the upcall
             // at once (the copy-on-write fault, which every fork makes common).
@@ -88,6 +85,9 @@ macro_rules! trap_entry_asm {
             "  call pgfault_trap",
             "0: jmp 0b",
             ".endm",
+            // The system call vector's own entry (not in JOS): the whole of _alltraps inline
+            // and straight to `syscall_trap`, which neither tests the trap number nor decodes
+            // it (the common trap, one jump and a dispatch fewer).
             ".macro TRAPHANDLER_SYSCALL num",
             "  .globl trap_handler_\\num",
             "  .p2align 2",
